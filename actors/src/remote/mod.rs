@@ -1,0 +1,1 @@
+//! One actor per remote: upstream client, circuit breaker, freshness and coalescing.

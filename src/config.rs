@@ -1,0 +1,315 @@
+//! Configuration from the environment (and the equivalent command-line flags).
+//!
+//! Every variable of the original artifactapi keeps its name and default, so an existing
+//! deployment's environment works unchanged; the variables this implementation adds are listed
+//! in README.md. A bad value stops the process with exit status 2 and one line naming the
+//! variable: operators read that line in a crash-looping pod's log, so it must say what to fix.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Where blobs live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageBackend {
+    /// Files under DATA_DIR.
+    Fs,
+    /// An S3 bucket (MinIO, Ceph RGW, AWS, Garage).
+    S3,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "artifactapi", version, about = "Caching proxy and artifact registry for package repositories")]
+pub struct Config {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Address to listen on (`:8000` means every interface).
+    #[arg(long = "listen-addr", id = "LISTEN_ADDR", env = "LISTEN_ADDR", default_value = ":8000", value_parser = parse_listen)]
+    pub listen_addr: SocketAddr,
+
+    /// Base URL clients reach this server at; every absolute URL the server writes uses it.
+    /// Default: http://localhost:{port of LISTEN_ADDR}.
+    #[arg(long = "public-url", id = "PUBLIC_URL", env = "PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<url::Url>,
+
+    /// When set, every write needs `Authorization: Bearer TOKEN`.
+    #[arg(long = "admin-token", id = "ADMIN_TOKEN", env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    #[arg(long = "dbhost", id = "DBHOST", env = "DBHOST", default_value = "localhost")]
+    pub db_host: String,
+    #[arg(long = "dbport", id = "DBPORT", env = "DBPORT", default_value_t = 5432)]
+    pub db_port: u16,
+    #[arg(long = "dbuser", id = "DBUSER", env = "DBUSER", default_value = "artifacts")]
+    pub db_user: String,
+    #[arg(long = "dbpass", id = "DBPASS", env = "DBPASS", default_value = "", hide_env_values = true)]
+    pub db_pass: String,
+    #[arg(long = "dbname", id = "DBNAME", env = "DBNAME", default_value = "artifacts")]
+    pub db_name: String,
+    /// Maximum PostgreSQL connections per process.
+    #[arg(long = "db-pool-size", id = "DB_POOL_SIZE", env = "DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
+    /// Seconds to wait for a database connection before answering 503.
+    #[arg(long = "db-timeout", id = "DB_TIMEOUT", env = "DB_TIMEOUT", default_value = "5", value_parser = parse_secs)]
+    pub db_timeout: Duration,
+
+    /// Redis URL for shared coordination between replicas; unset: in-process coordination.
+    #[arg(long = "redis-url", id = "REDIS_URL", env = "REDIS_URL", value_parser = parse_redis_url)]
+    pub redis_url: Option<String>,
+
+    /// `fs` (files under DATA_DIR) or `s3` (the MINIO_* bucket).
+    #[arg(long = "storage-backend", id = "STORAGE_BACKEND", env = "STORAGE_BACKEND", value_enum, default_value = "fs")]
+    pub storage_backend: StorageBackend,
+    /// Blobs (fs backend) and staging files (both backends).
+    #[arg(long = "data-dir", id = "DATA_DIR", env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    #[arg(long = "minio-endpoint", id = "MINIO_ENDPOINT", env = "MINIO_ENDPOINT", default_value = "localhost:9000")]
+    pub minio_endpoint: String,
+    #[arg(
+        long = "minio-access-key",
+        id = "MINIO_ACCESS_KEY",
+        env = "MINIO_ACCESS_KEY",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub minio_access_key: String,
+    #[arg(
+        long = "minio-secret-key",
+        id = "MINIO_SECRET_KEY",
+        env = "MINIO_SECRET_KEY",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub minio_secret_key: String,
+    #[arg(long = "minio-bucket", id = "MINIO_BUCKET", env = "MINIO_BUCKET", default_value = "artifacts")]
+    pub minio_bucket: String,
+    #[arg(long = "minio-secure", id = "MINIO_SECURE", env = "MINIO_SECURE", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub minio_secure: bool,
+    #[arg(long = "minio-region", id = "MINIO_REGION", env = "MINIO_REGION", default_value = "")]
+    pub minio_region: String,
+
+    /// Seconds an upstream 404 is remembered.
+    #[arg(long = "negative-ttl", id = "NEGATIVE_TTL", env = "NEGATIVE_TTL", default_value = "60", value_parser = parse_secs)]
+    pub negative_ttl: Duration,
+    /// Seconds to wait for an upstream TCP/TLS connection.
+    #[arg(long = "upstream-connect-timeout", id = "UPSTREAM_CONNECT_TIMEOUT", env = "UPSTREAM_CONNECT_TIMEOUT", default_value = "10", value_parser = parse_secs)]
+    pub upstream_connect_timeout: Duration,
+    /// Seconds an upstream may stay silent (waiting for headers or between body chunks).
+    #[arg(long = "upstream-read-timeout", id = "UPSTREAM_READ_TIMEOUT", env = "UPSTREAM_READ_TIMEOUT", default_value = "30", value_parser = parse_secs)]
+    pub upstream_read_timeout: Duration,
+    /// Consecutive upstream failures that open a remote's circuit breaker.
+    #[arg(long = "breaker-threshold", id = "BREAKER_THRESHOLD", env = "BREAKER_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub breaker_threshold: u32,
+    /// Seconds an open breaker fails fast before it lets one probe through.
+    #[arg(long = "breaker-open", id = "BREAKER_OPEN", env = "BREAKER_OPEN", default_value = "30", value_parser = parse_secs)]
+    pub breaker_open: Duration,
+    /// Seconds a blob must be unreferenced before GC may delete it.
+    #[arg(long = "gc-grace", id = "GC_GRACE", env = "GC_GRACE", default_value = "3600", value_parser = parse_secs)]
+    pub gc_grace: Duration,
+    /// Largest JSON body the management API accepts, in bytes.
+    #[arg(long = "max-json-body", id = "MAX_JSON_BODY", env = "MAX_JSON_BODY", default_value_t = 1 << 20)]
+    pub max_json_body: usize,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long = "workers", id = "WORKERS", env = "WORKERS")]
+    pub workers: Option<usize>,
+    /// Name of this replica in events and logs (default: the host name and process id).
+    #[arg(long = "replica-id", id = "REPLICA_ID", env = "REPLICA_ID")]
+    pub replica_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+}
+
+impl Config {
+    /// Parses the command line and environment; on a bad value prints one line naming the
+    /// variable and exits with status 2.
+    pub fn load() -> Config {
+        match Config::try_parse().map_err(one_line).and_then(|c| c.validate().map(|()| c)) {
+            Ok(c) => c,
+            Err(ConfigError::Clap(e)) => e.exit(),
+            Err(ConfigError::Line(line)) => {
+                eprintln!("artifactapi: {line}");
+                std::process::exit(2)
+            }
+        }
+    }
+
+    /// Cross-field checks clap cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.storage_backend == StorageBackend::S3 {
+            for (name, v) in [
+                ("MINIO_ACCESS_KEY", &self.minio_access_key),
+                ("MINIO_SECRET_KEY", &self.minio_secret_key),
+                ("MINIO_BUCKET", &self.minio_bucket),
+                ("MINIO_ENDPOINT", &self.minio_endpoint),
+            ] {
+                if v.is_empty() {
+                    return Err(ConfigError::Line(format!("{name} must be set when STORAGE_BACKEND=s3")));
+                }
+            }
+        }
+        if matches!(&self.admin_token, Some(t) if t.trim().is_empty()) {
+            return Err(ConfigError::Line("invalid ADMIN_TOKEN: empty (unset it to leave writes open)".into()));
+        }
+        Ok(())
+    }
+
+    /// PUBLIC_URL, or http://localhost:{port}, always ending without a slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.as_str().trim_end_matches('/').to_string(),
+            None => format!("http://localhost:{}", self.listen_addr.port()),
+        }
+    }
+
+    pub fn replica(&self) -> String {
+        self.replica_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+            format!("{}-{}", host.trim(), std::process::id())
+        })
+    }
+}
+
+/// A configuration error: clap's own (help, version) or one line naming the variable.
+#[derive(Debug)]
+pub enum ConfigError {
+    Clap(clap::Error),
+    Line(String),
+}
+
+/// Turns clap's multi-line error into `invalid NAME="value": reason`.
+fn one_line(e: clap::Error) -> ConfigError {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return ConfigError::Clap(e);
+    }
+    let arg = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    // clap renders the arg as `--flag <NAME>`; the variable is NAME.
+    let name = arg.rsplit_once('<').map(|(_, n)| n.trim_end_matches('>').to_string()).unwrap_or(arg);
+    let value = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let rendered = e.render().to_string();
+    let reason = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .rsplit_once("': ")
+        .map(|(_, r)| r.to_string())
+        .or_else(|| match e.get(ContextKind::ValidValue) {
+            Some(ContextValue::Strings(v)) => Some(format!("expected one of {}", v.join(", "))),
+            _ => None,
+        })
+        .unwrap_or_else(|| rendered.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string());
+    if name.is_empty() {
+        ConfigError::Line(reason)
+    } else {
+        ConfigError::Line(format!("invalid {name}={value:?}: {reason}"))
+    }
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let full = if let Some(port) = s.strip_prefix(':') { format!("0.0.0.0:{port}") } else { s.to_string() };
+    full.parse().map_err(|_| "expected HOST:PORT or :PORT".to_string())
+}
+
+fn parse_public_url(s: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(s).map_err(|e| e.to_string())?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return Err("expected an absolute http(s) URL".into());
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    Ok(u)
+}
+
+fn parse_redis_url(s: &str) -> Result<String, String> {
+    let u = url::Url::parse(s).map_err(|e| e.to_string())?;
+    if !matches!(u.scheme(), "redis" | "rediss") {
+        return Err("expected redis://HOST:PORT[/DB]".into());
+    }
+    Ok(s.to_string())
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    s.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| "expected a whole number of seconds".to_string())
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let mut argv = vec!["artifactapi"];
+        argv.extend_from_slice(args);
+        Config::try_parse_from(argv).map_err(one_line).and_then(|c| c.validate().map(|()| c)).map_err(|e| match e {
+            ConfigError::Line(l) => l,
+            ConfigError::Clap(e) => e.to_string(),
+        })
+    }
+
+    #[test]
+    fn defaults_follow_the_original() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.listen_addr, "0.0.0.0:8000".parse().unwrap());
+        assert_eq!(
+            (c.db_host.as_str(), c.db_port, c.db_user.as_str(), c.db_name.as_str()),
+            ("localhost", 5432, "artifacts", "artifacts")
+        );
+        assert_eq!(c.storage_backend, StorageBackend::Fs);
+        assert_eq!(c.minio_bucket, "artifacts");
+        assert!(!c.minio_secure);
+        assert_eq!(c.public_base(), "http://localhost:8000");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_in_one_line() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--dbport", "abc"], "invalid DBPORT=\"abc\""),
+            (&["--listen-addr", "nowhere"], "invalid LISTEN_ADDR=\"nowhere\": expected HOST:PORT or :PORT"),
+            (&["--storage-backend", "tape"], "invalid STORAGE_BACKEND=\"tape\""),
+            (&["--public-url", "ftp://x"], "invalid PUBLIC_URL=\"ftp://x\""),
+            (&["--redis-url", "http://x"], "invalid REDIS_URL=\"http://x\""),
+            (&["--minio-secure", "maybe"], "invalid MINIO_SECURE=\"maybe\": expected true or false"),
+            (&["--negative-ttl=-1"], "invalid NEGATIVE_TTL=\"-1\""),
+            (&["--storage-backend", "s3"], "MINIO_ACCESS_KEY must be set when STORAGE_BACKEND=s3"),
+            (&["--admin-token", " "], "invalid ADMIN_TOKEN: empty"),
+        ];
+        for (args, want) in cases {
+            let err = parse(args).expect_err(want);
+            assert!(err.starts_with(want), "{args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+    }
+
+    #[test]
+    fn public_url_wins_and_loses_its_slash() {
+        let c = parse(&["--public-url", "https://cache.example.com/"]).unwrap();
+        assert_eq!(c.public_base(), "https://cache.example.com");
+        let c = parse(&["--listen-addr", "127.0.0.1:9999"]).unwrap();
+        assert_eq!(c.public_base(), "http://localhost:9999");
+    }
+}

@@ -1,0 +1,1 @@
+//! The coordinator implementations (to be written).

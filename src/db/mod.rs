@@ -1,0 +1,1 @@
+//! The catalog in PostgreSQL (to be written).

@@ -1,0 +1,12 @@
+//! artifactapi: a caching proxy and artifact registry for package repositories.
+//!
+//! The service crate: configuration, the HTTP surface, the package formats, the catalog
+//! (PostgreSQL) and the coordinator (Redis or in-process). The actors that fetch, cache and
+//! store live in the `artifactapi-actors` crate.
+
+pub mod config;
+pub mod coord;
+pub mod db;
+pub mod formats;
+pub mod paths;
+pub mod remotes;

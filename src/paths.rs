@@ -1,0 +1,1 @@
+//! Request paths (to be written).
