@@ -1,1 +1,156 @@
 //! One actor per remote: upstream client, circuit breaker, freshness and coalescing.
+//!
+//! The service crate turns a client request into a [`Fetch`] (which path, which variant,
+//! mutable or not, the full upstream URL) and sends it to the remote's [`RemoteActor`]. The
+//! actor answers with a [`FetchOutcome`]: a cached object to read from the blob store, a
+//! [`Download`] streaming from a fill in progress, not-found, or an error. Bytes never travel
+//! through the mailbox.
+//!
+//! - [`actor`]: the actor, its messages and its in-memory state (in-flight fills, hot objects,
+//!   hit counts).
+//! - [`fill`]: one upstream fetch, from breaker admission to commit.
+//! - [`spool`]: how a fill feeds every waiting client from one staging file.
+//! - [`breaker`]: the circuit breaker, shared between replicas through the coordinator.
+//! - [`upstream`]: the awc client.
+
+pub mod actor;
+pub mod breaker;
+pub mod fill;
+pub mod spool;
+pub mod upstream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::catalog::CachedObject;
+use crate::digest::Digest;
+use crate::storage::ByteStream;
+
+pub use actor::{FillDone, Forget, Reconfigure, RemoteActor, RemoteDeps, Shutdown};
+pub use breaker::BreakerState;
+pub use upstream::{UpstreamError, UpstreamHead};
+
+/// What a remote actor needs to know of its remote's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSettings {
+    pub name: String,
+    /// Base URL, ending with `/`.
+    pub base_url: String,
+    /// `(username, password)` for upstream basic auth.
+    pub credentials: Option<(String, String)>,
+    /// How long immutable objects stay fresh; zero means forever.
+    pub immutable_ttl: Duration,
+    pub mutable_ttl: Duration,
+    pub negative_ttl: Duration,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub breaker_threshold: u32,
+    pub breaker_open: Duration,
+}
+
+/// Ask a remote for an object.
+#[derive(Debug, Clone)]
+pub struct Fetch {
+    /// The object's path in the catalog (decoded, relative to the remote).
+    pub path: String,
+    /// Content-negotiation variant (empty for most objects).
+    pub variant: String,
+    /// Whether the object is mutable (freshness `mutable_ttl`, revalidated).
+    pub mutable: bool,
+    /// The full upstream URL.
+    pub upstream_url: String,
+    /// Request headers to forward upstream (e.g. `Accept`).
+    pub forward_headers: Vec<(String, String)>,
+    /// The digest the bytes must have, when the format knows it in advance.
+    pub expected: Option<Digest>,
+}
+
+impl actix::Message for Fetch {
+    type Result = FetchOutcome;
+}
+
+/// How a cached object was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    Hit,
+    Miss,
+    Stale,
+    Revalidated,
+}
+
+impl CacheStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "HIT",
+            CacheStatus::Miss => "MISS",
+            CacheStatus::Stale => "STALE",
+            CacheStatus::Revalidated => "REVALIDATED",
+        }
+    }
+}
+
+/// Why a fetch failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    #[error("upstream circuit breaker is open; retry in {}s", retry_after.as_secs().max(1))]
+    BreakerOpen { retry_after: Duration },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error("{0}")]
+    Body(String),
+    #[error("catalog unavailable: {0}")]
+    CatalogUnavailable(String),
+    #[error("catalog error: {0}")]
+    Catalog(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("content digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+}
+
+/// A response streaming from a fill in progress (a cache miss).
+pub struct Download {
+    pub head: Arc<UpstreamHead>,
+    pub body: ByteStream,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download").field("head", &self.head).finish_non_exhaustive()
+    }
+}
+
+/// The answer to a [`Fetch`].
+#[derive(Debug)]
+pub enum FetchOutcome {
+    /// Read `object` from the blob store.
+    Cached {
+        object: CachedObject,
+        status: CacheStatus,
+    },
+    /// Stream from the upstream through the spool (`X-Cache: MISS`).
+    Download(Download),
+    /// The upstream has no such object (or said so recently).
+    NotFound {
+        status: u16,
+    },
+    Failed(FetchError),
+}
+
+/// The outcome of a fill that did not stream, shared by every waiter.
+#[derive(Debug, Clone)]
+pub enum Resolution {
+    Cached { object: CachedObject, status: CacheStatus },
+    NotFound { status: u16 },
+    Failed(FetchError),
+}
+
+impl From<Resolution> for FetchOutcome {
+    fn from(r: Resolution) -> Self {
+        match r {
+            Resolution::Cached { object, status } => FetchOutcome::Cached { object, status },
+            Resolution::NotFound { status } => FetchOutcome::NotFound { status },
+            Resolution::Failed(e) => FetchOutcome::Failed(e),
+        }
+    }
+}

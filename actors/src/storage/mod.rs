@@ -23,6 +23,7 @@ use futures_util::Stream;
 
 use crate::digest::Digest;
 
+pub use actor::{Commit, CommitError, Committed, StorageActor};
 pub use staging::{Staged, StagingArea, StagingWriter};
 
 /// A stream of blob bytes.

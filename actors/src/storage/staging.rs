@@ -70,8 +70,11 @@ impl StagingWriter {
         self.hasher.len()
     }
 
+    /// Appends `bytes`. When this returns the bytes are in the file (tokio's file buffers
+    /// internally, so it is flushed): readers of a growing spool may read up to [`Self::written`].
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.file.write_all(bytes).await?;
+        self.file.flush().await?;
         self.hasher.update(bytes);
         Ok(())
     }

@@ -1,0 +1,300 @@
+//! The remote actor: one per configured remote, owning what must not be shared between remotes.
+//!
+//! It owns the upstream client, the in-flight map (one fill per object, however many clients
+//! ask), a small map of hot immutable objects (so cache hits on objects that never change skip
+//! the catalog round trip) and hit counters flushed to the catalog in batches. Every message
+//! answers quickly: catalog and coordinator look-ups run as futures that do not block the
+//! mailbox, and fills run as tasks of their own.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+
+use super::breaker::Breaker;
+use super::fill::FillJob;
+use super::spool::Spool;
+use super::upstream::{Upstream, UpstreamSettings};
+use super::{CacheStatus, Fetch, FetchError, FetchOutcome, RemoteSettings};
+use crate::catalog::{CachedObject, Catalog, HitBatch, ObjectKey};
+use crate::coord::Coordinator;
+use crate::events::{Event, EventKind, EventSink};
+use crate::storage::{StagingArea, StorageActor};
+
+/// Hot objects kept per remote before the map is cleared.
+const HOT_LIMIT: usize = 50_000;
+/// How often hit counts go to the catalog.
+const HIT_FLUSH: Duration = Duration::from_secs(5);
+
+/// The shared services a remote actor uses.
+#[derive(Clone)]
+pub struct RemoteDeps {
+    pub catalog: Arc<dyn Catalog>,
+    pub coord: Arc<dyn Coordinator>,
+    pub storage: Addr<StorageActor>,
+    pub staging: StagingArea,
+    pub events: Arc<dyn EventSink>,
+}
+
+pub struct RemoteActor {
+    settings: RemoteSettings,
+    deps: RemoteDeps,
+    upstream: Option<Rc<Upstream>>,
+    inflight: HashMap<ObjectKey, Arc<Spool>>,
+    hot: HashMap<ObjectKey, CachedObject>,
+    hits: HashMap<ObjectKey, (u64, DateTime<Utc>)>,
+}
+
+impl RemoteActor {
+    pub fn new(settings: RemoteSettings, deps: RemoteDeps) -> Self {
+        RemoteActor {
+            settings,
+            deps,
+            upstream: None,
+            inflight: HashMap::new(),
+            hot: HashMap::new(),
+            hits: HashMap::new(),
+        }
+    }
+
+    fn upstream(&mut self) -> Rc<Upstream> {
+        self.upstream
+            .get_or_insert_with(|| {
+                Rc::new(Upstream::new(UpstreamSettings {
+                    connect_timeout: self.settings.connect_timeout,
+                    read_timeout: self.settings.read_timeout,
+                    credentials: self.settings.credentials.clone(),
+                }))
+            })
+            .clone()
+    }
+
+    fn breaker(&self) -> Breaker {
+        Breaker {
+            repo: self.settings.name.clone(),
+            threshold: self.settings.breaker_threshold,
+            open_for: self.settings.breaker_open,
+            probe_timeout: self.settings.connect_timeout + self.settings.read_timeout,
+            coord: self.deps.coord.clone(),
+            events: self.deps.events.clone(),
+        }
+    }
+
+    /// Freshness of a newly cached or revalidated object: `None` means forever.
+    fn ttl(&self, mutable: bool) -> Option<Duration> {
+        if mutable {
+            Some(self.settings.mutable_ttl)
+        } else if self.settings.immutable_ttl.is_zero() {
+            None
+        } else {
+            Some(self.settings.immutable_ttl)
+        }
+    }
+
+    fn count_hit(&mut self, key: &ObjectKey) {
+        let entry = self.hits.entry(key.clone()).or_insert((0, Utc::now()));
+        entry.0 += 1;
+        entry.1 = Utc::now();
+        self.deps.events.emit(Event::new(EventKind::CacheHit).repo(&key.repo).path(&key.path));
+    }
+
+    fn remember(&mut self, object: CachedObject) {
+        if self.hot.len() >= HOT_LIMIT {
+            self.hot.clear();
+        }
+        self.hot.insert(object.key.clone(), object);
+    }
+
+    fn flush_hits(&mut self) {
+        if self.hits.is_empty() {
+            return;
+        }
+        let batch: Vec<HitBatch> =
+            self.hits.drain().map(|(key, (hits, last_access))| HitBatch { key, hits, last_access }).collect();
+        let catalog = self.deps.catalog.clone();
+        actix_rt::spawn(async move {
+            if let Err(e) = catalog.record_hits(&batch).await {
+                tracing::warn!(error = %e, entries = batch.len(), "could not record hits");
+            }
+        });
+    }
+
+    /// Starts a fill for `key` and registers it as in flight.
+    fn start_fill(
+        &mut self,
+        key: ObjectKey,
+        fetch: Fetch,
+        cached: Option<CachedObject>,
+        ctx: &mut Context<Self>,
+    ) -> Arc<Spool> {
+        let spool = Spool::new();
+        self.inflight.insert(key.clone(), spool.clone());
+        let job = FillJob {
+            key: key.clone(),
+            ttl: self.ttl(fetch.mutable),
+            fetch,
+            cached,
+            negative_ttl: self.settings.negative_ttl,
+            upstream: self.upstream(),
+            breaker: self.breaker(),
+            deps: self.deps.clone(),
+        };
+        let addr = ctx.address();
+        let fill = spool.clone();
+        actix_rt::spawn(async move {
+            let object = job.run(&fill).await;
+            addr.do_send(FillDone { key, spool: fill, object });
+        });
+        spool
+    }
+
+    /// Whether cached objects of this class never need the coordinator to be fresh.
+    fn fresh_forever(&self, mutable: bool) -> bool {
+        !mutable && self.settings.immutable_ttl.is_zero()
+    }
+}
+
+impl Actor for RemoteActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
+        ctx.run_interval(HIT_FLUSH, |act, _| act.flush_hits());
+        tracing::info!(remote = %self.settings.name, base_url = %self.settings.base_url, "remote started");
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.flush_hits();
+        tracing::info!(remote = %self.settings.name, "remote stopped");
+    }
+}
+
+impl Handler<Fetch> for RemoteActor {
+    type Result = ResponseActFuture<Self, FetchOutcome>;
+
+    fn handle(&mut self, fetch: Fetch, _ctx: &mut Context<Self>) -> Self::Result {
+        let key = ObjectKey::new(&self.settings.name, &fetch.path, &fetch.variant);
+        if let Some(object) = self.hot.get(&key).cloned() {
+            self.count_hit(&key);
+            return Box::pin(actix::fut::ready(FetchOutcome::Cached { object, status: CacheStatus::Hit }));
+        }
+        if let Some(spool) = self.inflight.get(&key).filter(|s| !s.is_settled()).cloned() {
+            self.deps.events.emit(Event::new(EventKind::Coalesced).repo(&key.repo).path(&key.path));
+            return Box::pin(async move { spool.join().await }.into_actor(self));
+        }
+        let catalog = self.deps.catalog.clone();
+        let coord = self.deps.coord.clone();
+        let forever = self.fresh_forever(fetch.mutable);
+        let lookup = async move {
+            let cached = catalog.lookup(&key).await;
+            let fresh = match &cached {
+                Ok(Some(_)) if forever => true,
+                // A coordinator that does not answer must not turn hits into upstream traffic.
+                Ok(Some(_)) => coord.is_fresh(&key.repo, &key.coord_key()).await.unwrap_or(true),
+                _ => false,
+            };
+            let negative = match &cached {
+                Ok(None) => coord.is_negative(&key.repo, &key.coord_key()).await.unwrap_or(false),
+                _ => false,
+            };
+            (key, cached, fresh, negative)
+        };
+        Box::pin(lookup.into_actor(self).then(move |(key, cached, fresh, negative), act, ctx| {
+            let outcome: std::pin::Pin<Box<dyn std::future::Future<Output = FetchOutcome>>> = match cached {
+                Err(e) => Box::pin(std::future::ready(FetchOutcome::Failed(FetchError::from(e)))),
+                Ok(Some(object)) if fresh => {
+                    act.count_hit(&key);
+                    if forever {
+                        act.remember(object.clone());
+                    }
+                    Box::pin(std::future::ready(FetchOutcome::Cached { object, status: CacheStatus::Hit }))
+                }
+                Ok(None) if negative => Box::pin(std::future::ready(FetchOutcome::NotFound { status: 404 })),
+                Ok(cached) => {
+                    let spool = match act.inflight.get(&key).filter(|s| !s.is_settled()) {
+                        Some(spool) => spool.clone(),
+                        None => act.start_fill(key, fetch, cached, ctx),
+                    };
+                    Box::pin(async move { spool.join().await })
+                }
+            };
+            outcome.into_actor(act)
+        }))
+    }
+}
+
+/// A fill ended: forget it and remember what it cached.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FillDone {
+    pub key: ObjectKey,
+    pub spool: Arc<Spool>,
+    pub object: Option<CachedObject>,
+}
+
+impl Handler<FillDone> for RemoteActor {
+    type Result = ();
+
+    fn handle(&mut self, done: FillDone, _ctx: &mut Context<Self>) {
+        if self.inflight.get(&done.key).is_some_and(|s| Arc::ptr_eq(s, &done.spool)) {
+            self.inflight.remove(&done.key);
+        }
+        if let Some(object) = done.object {
+            if self.fresh_forever(object.mutable) {
+                self.remember(object);
+            } else {
+                self.hot.remove(&done.key);
+            }
+        }
+    }
+}
+
+/// Forget cached knowledge of objects under a path prefix (after eviction, or when a cached
+/// blob turned out to be missing).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Forget {
+    pub prefix: String,
+}
+
+impl Handler<Forget> for RemoteActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Forget, _ctx: &mut Context<Self>) {
+        self.hot.retain(|k, _| !k.path.starts_with(&msg.prefix));
+    }
+}
+
+/// New configuration for this remote, applied without a restart.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reconfigure(pub RemoteSettings);
+
+impl Handler<Reconfigure> for RemoteActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reconfigure, _ctx: &mut Context<Self>) {
+        if msg.0 != self.settings {
+            tracing::info!(remote = %self.settings.name, "remote reconfigured");
+            self.settings = msg.0;
+            self.upstream = None;
+            self.hot.clear();
+        }
+    }
+}
+
+/// Stop the actor (the remote was deleted).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for RemoteActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Shutdown, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,290 @@
+//! One upstream fetch, from breaker admission to commit.
+//!
+//! A [`FillJob`] runs as its own task (not tied to any client's request), so a client that
+//! disconnects never cancels it. Reading top to bottom: ask the breaker, take the cross-replica
+//! fetch lock (or wait for the replica that holds it), send the request (conditional when a
+//! cached copy is being revalidated), then either stream the body into the spool and commit it,
+//! or resolve every waiter with the cached copy, a not-found, a stale copy or an error.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures_util::StreamExt;
+
+use super::breaker::{Admission, Breaker};
+use super::spool::Spool;
+use super::upstream::{Upstream, UpstreamError, UpstreamHead, Validators};
+use super::{CacheStatus, Fetch, FetchError, RemoteDeps, Resolution};
+use crate::catalog::{CachedObject, CatalogError, ObjectKey};
+use crate::coord::{keys, LockToken};
+use crate::events::{Event, EventKind};
+use crate::storage::{Commit, Staged};
+
+/// How long the cross-replica fetch lock lives; a fill that takes longer lets another replica
+/// fetch too (a duplicate download, never a wrong byte).
+const FETCH_LOCK_TTL: Duration = Duration::from_secs(120);
+/// How often a replica waiting on another's fetch looks for the result.
+const LOCK_POLL: Duration = Duration::from_millis(100);
+
+/// Everything one fill needs.
+pub struct FillJob {
+    pub key: ObjectKey,
+    pub fetch: Fetch,
+    /// The cached copy being revalidated, if any.
+    pub cached: Option<CachedObject>,
+    /// Freshness to record after success (`None`: forever).
+    pub ttl: Option<Duration>,
+    pub negative_ttl: Duration,
+    pub upstream: Rc<Upstream>,
+    pub breaker: Breaker,
+    pub deps: RemoteDeps,
+}
+
+impl FillJob {
+    fn emit(&self, event: Event) {
+        self.deps.events.emit(event.repo(&self.key.repo).path(&self.key.path));
+    }
+
+    /// Runs the fill; returns the object now in the catalog when bytes were committed.
+    pub async fn run(self, spool: &Spool) -> Option<CachedObject> {
+        let started = Instant::now();
+        let admission = match self.breaker.admit().await {
+            Ok(a) => a,
+            Err(open) => {
+                self.fall_back(spool, FetchError::BreakerOpen { retry_after: open.retry_after });
+                return None;
+            }
+        };
+        let lock = match self.fetch_lock().await {
+            Ok(lock) => lock,
+            Err(outcome) => {
+                // Another replica fetched it while we waited.
+                self.breaker.success(admission).await;
+                spool.resolve(outcome);
+                return None;
+            }
+        };
+        self.emit(Event::new(EventKind::FetchStarted));
+        let validators = self
+            .cached
+            .as_ref()
+            .map(|o| Validators { etag: o.upstream_etag.clone(), last_modified: o.upstream_last_modified.clone() });
+        let result =
+            self.upstream.get(&self.fetch.upstream_url, &self.fetch.forward_headers, validators.as_ref()).await;
+        let committed = match result {
+            Err(e) => {
+                self.upstream_failed(spool, admission, e, started).await;
+                None
+            }
+            Ok((head, body)) => match head.status {
+                200 => self.stream(spool, admission, head, body, started).await,
+                304 if self.cached.is_some() => {
+                    self.breaker.success(admission).await;
+                    self.revalidated(spool, head).await;
+                    None
+                }
+                404 | 410 => {
+                    self.breaker.success(admission).await;
+                    let _ =
+                        self.deps.coord.set_negative(&self.key.repo, &self.key.coord_key(), self.negative_ttl).await;
+                    self.emit(Event::new(EventKind::FetchFailed).status(head.status));
+                    spool.resolve(Resolution::NotFound { status: head.status });
+                    None
+                }
+                status => {
+                    let e = UpstreamError::Status { status, message: describe_status(&head) };
+                    self.upstream_failed(spool, admission, e, started).await;
+                    None
+                }
+            },
+        };
+        if let Some(token) = lock {
+            let _ = self.deps.coord.unlock(&keys::fetch_lock(&self.key.repo, &self.key.coord_key()), &token).await;
+        }
+        committed
+    }
+
+    /// Takes the cross-replica fetch lock, or waits for the replica holding it to finish and
+    /// returns what it cached. A coordinator that does not answer means fetching without a lock.
+    async fn fetch_lock(&self) -> Result<Option<LockToken>, Resolution> {
+        let key = keys::fetch_lock(&self.key.repo, &self.key.coord_key());
+        let deadline = Instant::now() + FETCH_LOCK_TTL;
+        loop {
+            match self.deps.coord.try_lock(&key, FETCH_LOCK_TTL).await {
+                Ok(Some(token)) => return Ok(Some(token)),
+                Err(_) => return Ok(None),
+                Ok(None) if Instant::now() > deadline => return Ok(None),
+                Ok(None) => tokio::time::sleep(LOCK_POLL).await,
+            }
+            if let Ok(Some(obj)) = self.deps.catalog.lookup(&self.key).await {
+                let renewed = self.cached.as_ref().is_none_or(|c| c.fetched_at < obj.fetched_at);
+                if renewed {
+                    return Err(Resolution::Cached { object: obj, status: CacheStatus::Hit });
+                }
+            }
+        }
+    }
+
+    /// Upstream failure: count it, then serve the cached copy as stale or fail.
+    async fn upstream_failed(&self, spool: &Spool, admission: Admission, e: UpstreamError, started: Instant) {
+        if e.is_upstream_fault() {
+            self.breaker.failure(admission).await;
+        } else {
+            self.breaker.success(admission).await;
+        }
+        tracing::warn!(repo = %self.key.repo, path = %self.key.path, error = %e, "upstream fetch failed");
+        let mut event = Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into());
+        if let UpstreamError::Status { status, .. } = &e {
+            event = event.status(*status);
+        }
+        self.emit(event);
+        self.fall_back(spool, FetchError::Upstream(e));
+    }
+
+    /// Serves the cached copy (stale) when there is one, else the error.
+    fn fall_back(&self, spool: &Spool, error: FetchError) {
+        match &self.cached {
+            Some(obj) => {
+                self.emit(Event::new(EventKind::CacheStale).detail(error.to_string().into()));
+                spool.resolve(Resolution::Cached { object: obj.clone(), status: CacheStatus::Stale });
+            }
+            None => spool.resolve(Resolution::Failed(error)),
+        }
+    }
+
+    /// A 304: the cached bytes are still right; renew their freshness and validators.
+    async fn revalidated(&self, spool: &Spool, head: UpstreamHead) {
+        let Some(mut obj) = self.cached.clone() else { return };
+        if head.etag.is_some() {
+            obj.upstream_etag = head.etag;
+        }
+        if head.last_modified.is_some() {
+            obj.upstream_last_modified = head.last_modified;
+        }
+        let renewed = self
+            .deps
+            .catalog
+            .renew_object(&self.key, obj.upstream_etag.as_deref(), obj.upstream_last_modified.as_deref())
+            .await;
+        if let Err(e) = renewed {
+            tracing::warn!(repo = %self.key.repo, error = %e, "could not record revalidation");
+        }
+        let _ = self.deps.coord.set_fresh(&self.key.repo, &self.key.coord_key(), self.ttl).await;
+        self.emit(Event::new(EventKind::Revalidated).status(304));
+        spool.resolve(Resolution::Cached { object: obj, status: CacheStatus::Revalidated });
+    }
+
+    /// A 200: stream the body into the spool, verify it, commit it.
+    async fn stream(
+        &self,
+        spool: &Spool,
+        admission: Admission,
+        head: UpstreamHead,
+        mut body: super::upstream::UpstreamBody,
+        started: Instant,
+    ) -> Option<CachedObject> {
+        let staging = async {
+            let writer = self.deps.staging.create().await?;
+            let reader = std::fs::File::open(writer.path())?;
+            Ok::<_, std::io::Error>((writer, reader))
+        };
+        let (mut writer, reader) = match staging.await {
+            Ok(pair) => pair,
+            Err(e) => {
+                self.breaker.success(admission).await;
+                self.fall_back(spool, FetchError::Storage(e.to_string()));
+                return None;
+            }
+        };
+        spool.start_streaming(head.clone(), reader);
+        while let Some(chunk) = body.next().await {
+            let written = match chunk {
+                Ok(bytes) => writer.write(&bytes).await.map_err(|e| FetchError::Storage(e.to_string())),
+                Err(e) => Err(FetchError::Upstream(e)),
+            };
+            if let Err(e) = written {
+                writer.abort().await;
+                spool.fail(e.to_string());
+                if let FetchError::Upstream(_) = e {
+                    self.breaker.failure(admission).await;
+                } else {
+                    self.breaker.success(admission).await;
+                }
+                tracing::warn!(repo = %self.key.repo, path = %self.key.path, error = %e, "fill failed mid-body");
+                self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
+                return None;
+            }
+            spool.progress(writer.written());
+        }
+        self.breaker.success(admission).await;
+        let staged = match writer.finish().await {
+            Ok(staged) => staged,
+            Err(e) => {
+                spool.fail(e.to_string());
+                return None;
+            }
+        };
+        if let Some(expected) = self.fetch.expected {
+            if expected != staged.digest {
+                let e = FetchError::DigestMismatch { expected, actual: staged.digest };
+                staged.discard().await;
+                spool.fail(e.to_string());
+                self.emit(Event::new(EventKind::FetchFailed).detail(e.to_string().into()));
+                return None;
+            }
+        }
+        spool.complete(staged.size);
+        self.commit(staged, head, started).await
+    }
+
+    async fn commit(&self, staged: Staged, head: UpstreamHead, started: Instant) -> Option<CachedObject> {
+        let object = CachedObject {
+            key: self.key.clone(),
+            digest: staged.digest,
+            size: staged.size,
+            content_type: head.content_type,
+            upstream_etag: head.etag,
+            upstream_last_modified: head.last_modified,
+            mutable: self.fetch.mutable,
+            fetched_at: Utc::now(),
+        };
+        let size = staged.size;
+        let commit = Commit { staged, expected: self.fetch.expected, object: Some(object.clone()) };
+        match self.deps.storage.send(commit).await {
+            Ok(Ok(_)) => {
+                if self.ttl.is_some() || self.fetch.mutable {
+                    let _ = self.deps.coord.set_fresh(&self.key.repo, &self.key.coord_key(), self.ttl).await;
+                }
+                self.emit(Event::new(EventKind::FetchCompleted).status(200).size(size).duration(started.elapsed()));
+                Some(object)
+            }
+            Ok(Err(e)) => {
+                tracing::error!(repo = %self.key.repo, path = %self.key.path, error = %e, "commit failed");
+                None
+            }
+            Err(e) => {
+                tracing::error!(repo = %self.key.repo, error = %e, "storage actor unavailable");
+                None
+            }
+        }
+    }
+}
+
+fn describe_status(head: &UpstreamHead) -> String {
+    let kind = head.content_type.as_deref().unwrap_or("no content type");
+    format!("non-cacheable upstream answer ({kind})")
+}
+
+impl From<CatalogError> for FetchError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::Unavailable(m) => FetchError::CatalogUnavailable(m),
+            other => FetchError::Catalog(other.to_string()),
+        }
+    }
+}
+
+/// Shared handle type for the spool, used by the actor.
+pub type SharedSpool = Arc<Spool>;
