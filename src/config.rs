@@ -61,6 +61,10 @@ pub struct Config {
     #[arg(long = "redis-url", id = "REDIS_URL", env = "REDIS_URL", value_parser = parse_redis_url)]
     pub redis_url: Option<String>,
 
+    /// Prefix of every Redis key and channel (several deployments may share one Redis).
+    #[arg(long = "redis-namespace", id = "REDIS_NAMESPACE", env = "REDIS_NAMESPACE", default_value = "")]
+    pub redis_namespace: String,
+
     /// `fs` (files under DATA_DIR) or `s3` (the MINIO_* bucket).
     #[arg(long = "storage-backend", id = "STORAGE_BACKEND", env = "STORAGE_BACKEND", value_enum, default_value = "fs")]
     pub storage_backend: StorageBackend,

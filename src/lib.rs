@@ -7,6 +7,11 @@
 pub mod config;
 pub mod coord;
 pub mod db;
+pub mod events;
 pub mod formats;
+pub mod http;
 pub mod paths;
+pub mod registry;
 pub mod remotes;
+pub mod server;
+pub mod state;

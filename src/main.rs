@@ -1,1 +1,20 @@
-fn main() {}
+//! The `artifactapi` binary: configuration from the environment, logging, then the server.
+
+use artifactapi::config::{Command, Config};
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let config = Config::load();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    match config.command {
+        None | Some(Command::Serve) => {
+            let result = actix_rt::System::new().block_on(artifactapi::server::run(config));
+            if let Err(e) = result {
+                tracing::error!("{e}");
+                eprintln!("artifactapi: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}

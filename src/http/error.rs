@@ -1,0 +1,127 @@
+//! Errors of the HTTP layer and how they look on the wire.
+//!
+//! Every handler returns `Result<_, ApiError>`; the variant decides the status code and the
+//! message is the body, as `{"error": "..."}`, the management API's and the generic proxy's
+//! format. Package formats with an error format of their own map their errors separately.
+
+use std::time::Duration;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use artifactapi_actors::remote::{FetchError, UpstreamError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{kind} {name:?} not found")]
+    NotFound { kind: &'static str, name: String },
+    #[error("{0}")]
+    Missing(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("method {method} not allowed here (allowed: {allow})")]
+    MethodNotAllowed { method: String, allow: &'static str },
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("this operation needs `Authorization: Bearer <ADMIN_TOKEN>`")]
+    Unauthorized,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{message}")]
+    RetryLater { message: String, retry_after: Duration },
+    #[error("{0}")]
+    BadGateway(String),
+    #[error("{0}")]
+    GatewayTimeout(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn not_found(kind: &'static str, name: impl Into<String>) -> Self {
+        ApiError::NotFound { kind, name: name.into() }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound { .. } | ApiError::Missing(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unavailable(_) | ApiError::RetryLater { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            ApiError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut resp = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::MethodNotAllowed { allow, .. } => {
+                resp.insert_header((header::ALLOW, *allow));
+            }
+            ApiError::Unauthorized => {
+                resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"artifactapi\""));
+            }
+            ApiError::RetryLater { retry_after, .. } => {
+                resp.insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1).to_string()));
+            }
+            _ => {}
+        }
+        resp.json(serde_json::json!({ "error": self.to_string() }))
+    }
+}
+
+impl From<FetchError> for ApiError {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::BreakerOpen { retry_after } => ApiError::RetryLater { message: e.to_string(), retry_after },
+            FetchError::Upstream(UpstreamError::Timeout(_)) => ApiError::GatewayTimeout(e.to_string()),
+            FetchError::Upstream(_) | FetchError::Body(_) | FetchError::DigestMismatch { .. } => {
+                ApiError::BadGateway(e.to_string())
+            }
+            FetchError::CatalogUnavailable(_) => ApiError::Unavailable(e.to_string()),
+            FetchError::Catalog(_) | FetchError::Storage(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_headers() {
+        let cases: Vec<(ApiError, u16, Option<(&str, &str)>)> = vec![
+            (ApiError::not_found("remote", "x"), 404, None),
+            (ApiError::BadRequest("b".into()), 400, None),
+            (ApiError::MethodNotAllowed { method: "PUT".into(), allow: "GET, HEAD" }, 405, Some(("allow", "GET, HEAD"))),
+            (ApiError::Unauthorized, 401, Some(("www-authenticate", "Bearer realm=\"artifactapi\""))),
+            (
+                ApiError::from(FetchError::BreakerOpen { retry_after: Duration::from_millis(2500) }),
+                503,
+                Some(("retry-after", "2")),
+            ),
+            (ApiError::from(FetchError::Upstream(UpstreamError::Timeout(Duration::from_secs(1)))), 504, None),
+            (ApiError::from(FetchError::Body("reset".into())), 502, None),
+            (ApiError::from(FetchError::CatalogUnavailable("down".into())), 503, None),
+        ];
+        for (err, status, header) in cases {
+            let resp = err.error_response();
+            assert_eq!(resp.status().as_u16(), status, "{err}");
+            if let Some((name, value)) = header {
+                assert_eq!(resp.headers().get(name).and_then(|v| v.to_str().ok()), Some(value), "{err}");
+            }
+        }
+        assert_eq!(ApiError::not_found("remote", "x").to_string(), "remote \"x\" not found");
+    }
+}

@@ -1,0 +1,51 @@
+//! The HTTP surface, one module per area; handlers are thin and call into the layers below.
+//!
+//! Routes (see README.md for the whole API):
+//! - `/api/v1/remote/{name}/{path}`: the caching proxy ([`proxy`]).
+//! - `/api/v2/remotes[/{name}]`: remote CRUD ([`remotes`]).
+//! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
+
+pub mod auth;
+pub mod error;
+pub mod proxy;
+pub mod remotes;
+pub mod serve;
+pub mod system;
+
+use actix_web::web;
+
+use error::ApiError;
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v2")
+            .service(web::resource("/health").get(system::health).default_service(web::to(not_allowed("GET"))))
+            .service(web::resource("/health/live").get(system::live).default_service(web::to(not_allowed("GET"))))
+            .service(web::resource("/gc").post(system::gc).default_service(web::to(not_allowed("POST"))))
+            .service(
+                web::resource("/remotes")
+                    .get(remotes::list)
+                    .post(remotes::create)
+                    .default_service(web::to(not_allowed("GET, POST"))),
+            )
+            .service(
+                web::resource("/remotes/{name}")
+                    .get(remotes::get)
+                    .put(remotes::replace)
+                    .delete(remotes::delete)
+                    .default_service(web::to(not_allowed("GET, PUT, DELETE"))),
+            ),
+    )
+    .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
+    .default_service(web::to(not_found));
+}
+
+/// A handler answering 405 with the resource's allowed methods.
+fn not_allowed(allow: &'static str) -> impl Fn(actix_web::HttpRequest) -> std::future::Ready<ApiError> + Clone {
+    move |req| std::future::ready(ApiError::MethodNotAllowed { method: req.method().to_string(), allow })
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> ApiError {
+    ApiError::Missing(format!("no route for {} {}", req.method(), req.uri().path()))
+}

@@ -1,0 +1,64 @@
+//! `GET|HEAD /api/v1/remote/{name}/{path}`: the caching proxy.
+//!
+//! The handler reads top to bottom as the request path: find the remote, parse the path (still
+//! percent-encoded, straight from the request line, so no decoding step can hide a `..`), check
+//! the access rules, classify, ask the remote's actor, respond.
+
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+use artifactapi_actors::remote::Fetch;
+
+use super::error::ApiError;
+use super::serve;
+use crate::formats::{self, Class};
+use crate::paths::{join_upstream, RepoPath};
+use crate::state::AppState;
+
+const PREFIX: &str = "/api/v1/remote/";
+
+/// Splits the raw request path into the remote name and the encoded rest.
+fn split(raw: &str) -> Option<(&str, &str)> {
+    raw.strip_prefix(PREFIX)?.split_once('/')
+}
+
+pub async fn remote(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let raw = req.uri().path();
+    let (name, tail) = split(raw).ok_or_else(|| ApiError::BadRequest("expected /api/v1/remote/{name}/{path}".into()))?;
+    let entry = state.registry.get(name).ok_or_else(|| ApiError::not_found("remote", name))?;
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow: "GET, HEAD" });
+    }
+    let path = RepoPath::parse(tail).map_err(|e| ApiError::BadRequest(format!("invalid path: {e}")))?;
+    let remote = &entry.remote;
+    remote.rules.check_access(path.as_str()).map_err(|d| ApiError::Forbidden(format!("{name}: {d}")))?;
+    let class = formats::classify(remote.spec.package_type, remote.rules.override_class(path.as_str()), path.as_str());
+    let fetch = Fetch {
+        path: path.as_str().to_string(),
+        variant: String::new(),
+        mutable: class == Class::Mutable,
+        upstream_url: join_upstream(&remote.base_url, &path),
+        forward_headers: Vec::new(),
+        expected: None,
+    };
+    let outcome = entry.addr.send(fetch).await.map_err(|e| ApiError::Unavailable(format!("remote {name}: {e}")))?;
+    serve::respond(&req, state.store.as_ref(), outcome, path.as_str()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_name_and_raw_rest() {
+        let cases: &[(&str, Option<(&str, &str)>)] = &[
+            ("/api/v1/remote/r/a/b.txt", Some(("r", "a/b.txt"))),
+            ("/api/v1/remote/r/%2e%2e/x", Some(("r", "%2e%2e/x"))),
+            ("/api/v1/remote/r//x", Some(("r", "/x"))),
+            ("/api/v1/remote/r", None),
+            ("/api/v1/virtual/r/x", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(split(raw), *want, "{raw}");
+        }
+    }
+}

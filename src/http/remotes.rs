@@ -1,0 +1,69 @@
+//! `/api/v2/remotes`: remote repositories, created, read, replaced and deleted.
+//!
+//! The catalog is the source of truth; the registry of running actors follows every change at
+//! once on this replica and, through a coordinator message, on the others. Reads never return
+//! the upstream password.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use artifactapi_actors::events::{Event, EventKind, EventSink};
+
+use super::auth::{read_body, require_admin};
+use super::error::ApiError;
+use crate::remotes::{parse_json, RemoteSpec};
+use crate::state::AppState;
+
+async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<RemoteSpec, ApiError> {
+    require_admin(req, state.config.admin_token.as_deref())?;
+    let body = read_body(req, payload, state.config.max_json_body).await?;
+    parse_json::<RemoteSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let specs = state.db.list_remotes().await?;
+    let specs: Vec<RemoteSpec> = specs.iter().map(RemoteSpec::redacted).collect();
+    Ok(HttpResponse::Ok().json(specs))
+}
+
+pub async fn get(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let spec = state.db.get_remote(&name).await?.ok_or_else(|| ApiError::not_found("remote", name.as_str()))?;
+    Ok(HttpResponse::Ok().json(spec.redacted()))
+}
+
+pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let spec = read_spec(&req, payload, &state).await?;
+    let remote = spec.clone().validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    state.db.insert_remote(&spec).await?;
+    state.registry.upsert(remote);
+    state.announce_config(&spec.name).await;
+    state.events.emit(Event::new(EventKind::ConfigCreated).repo(&spec.name));
+    Ok(HttpResponse::Created().json(spec.redacted()))
+}
+
+pub async fn replace(
+    req: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let spec = read_spec(&req, payload, &state).await?;
+    if spec.name != *name {
+        return Err(ApiError::BadRequest(format!("name: {:?} does not match the URL's {:?}", spec.name, name.as_str())));
+    }
+    let remote = spec.clone().validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    state.db.update_remote(&name, &spec).await?;
+    state.registry.upsert(remote);
+    state.announce_config(&spec.name).await;
+    state.events.emit(Event::new(EventKind::ConfigUpdated).repo(&spec.name));
+    Ok(HttpResponse::Ok().json(spec.redacted()))
+}
+
+pub async fn delete(req: HttpRequest, name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, state.config.admin_token.as_deref())?;
+    if !state.db.delete_remote(&name).await? {
+        return Err(ApiError::not_found("remote", name.as_str()));
+    }
+    state.registry.remove(&name);
+    state.announce_config(&name).await;
+    state.events.emit(Event::new(EventKind::ConfigDeleted).repo(&name));
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,88 @@
+//! Health and garbage collection.
+//!
+//! `/api/v2/health` asks every dependency for a round trip, concurrently and each with a
+//! deadline, and answers 503 naming the one that failed; `/api/v2/health/live` only says the
+//! process serves HTTP (for load balancers that must not take a replica out because the shared
+//! database blinked). `POST /api/v2/gc` runs the storage actor's mark-and-sweep on demand.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use artifactapi_actors::storage::Gc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{read_body, require_admin};
+use super::error::ApiError;
+use crate::remotes::parse_json;
+use crate::state::AppState;
+
+const CHECK_DEADLINE: Duration = Duration::from_secs(3);
+
+/// One dependency's round trip: `{"backend", "status", "latency_ms", "error"?}`.
+async fn check<F, E>(backend: &str, f: F) -> serde_json::Value
+where
+    F: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let started = Instant::now();
+    let result = tokio::time::timeout(CHECK_DEADLINE, f).await;
+    let mut v = json!({"backend": backend, "status": "ok"});
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => v["error"] = e.to_string().into(),
+        Err(_) => v["error"] = format!("no answer within {CHECK_DEADLINE:?}").into(),
+    }
+    if v.get("error").is_some() {
+        v["status"] = "error".into();
+    }
+    v["latency_ms"] = (started.elapsed().as_secs_f64() * 1000.0).into();
+    v
+}
+
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let (database, storage, coordinator) = futures_util::join!(
+        check("postgresql", async { state.db.ping().await.map(|_| ()) }),
+        check(state.store.kind(), state.store.ping()),
+        check(state.coord.kind(), state.coord.ping()),
+    );
+    let ok = [&database, &storage, &coordinator].iter().all(|c| c["status"] == "ok");
+    let body = json!({
+        "status": if ok { "ok" } else { "error" },
+        "replica": state.replica,
+        "checks": {"database": database, "storage": storage, "coordinator": coordinator},
+    });
+    if ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GcRequest {
+    #[serde(default)]
+    dry_run: bool,
+    grace_seconds: Option<u64>,
+}
+
+pub async fn gc(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, state.config.admin_token.as_deref())?;
+    let body = read_body(&req, payload, state.config.max_json_body).await?;
+    let request: GcRequest =
+        if body.is_empty() { GcRequest::default() } else { parse_json(&body).map_err(|e| ApiError::BadRequest(e.to_string()))? };
+    let grace = request.grace_seconds.map(Duration::from_secs).unwrap_or(state.config.gc_grace);
+    let report = state
+        .storage
+        .send(Gc { dry_run: request.dry_run, grace })
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("storage actor: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("gc: {e}")))?;
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -1,0 +1,117 @@
+//! The running remotes: one [`RemoteActor`] per configured remote, kept in step with the catalog.
+//!
+//! Handlers look remotes up here by name (a read lock and a clone of two `Arc`s). Creating,
+//! updating or deleting a remote through the management API updates this map at once, and tells
+//! the other replicas through the coordinator so they reload that remote from the catalog. Actors
+//! are spread over a fixed set of arbiters (threads) so upstream traffic of different remotes
+//! does not share one thread.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix::{Actor, Addr, ArbiterHandle};
+use artifactapi_actors::remote::{Reconfigure, RemoteActor, RemoteDeps, RemoteSettings, Shutdown};
+
+use crate::config::Config;
+use crate::remotes::Remote;
+
+/// Settings every remote shares, from the environment.
+#[derive(Debug, Clone)]
+pub struct RemoteDefaults {
+    pub negative_ttl: Duration,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub breaker_threshold: u32,
+    pub breaker_open: Duration,
+}
+
+impl From<&Config> for RemoteDefaults {
+    fn from(c: &Config) -> Self {
+        RemoteDefaults {
+            negative_ttl: c.negative_ttl,
+            connect_timeout: c.upstream_connect_timeout,
+            read_timeout: c.upstream_read_timeout,
+            breaker_threshold: c.breaker_threshold,
+            breaker_open: c.breaker_open,
+        }
+    }
+}
+
+/// A running remote.
+#[derive(Clone)]
+pub struct RemoteEntry {
+    pub remote: Arc<Remote>,
+    pub addr: Addr<RemoteActor>,
+}
+
+pub struct Registry {
+    remotes: RwLock<HashMap<String, RemoteEntry>>,
+    arbiters: Vec<ArbiterHandle>,
+    deps: RemoteDeps,
+    defaults: RemoteDefaults,
+}
+
+impl Registry {
+    pub fn new(arbiters: Vec<ArbiterHandle>, deps: RemoteDeps, defaults: RemoteDefaults) -> Self {
+        Registry { remotes: RwLock::new(HashMap::new()), arbiters, deps, defaults }
+    }
+
+    pub fn get(&self, name: &str) -> Option<RemoteEntry> {
+        self.remotes.read().ok()?.get(name).cloned()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.remotes.read().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    fn settings(&self, remote: &Remote) -> RemoteSettings {
+        let spec = &remote.spec;
+        RemoteSettings {
+            name: spec.name.clone(),
+            base_url: remote.base_url.clone(),
+            credentials: spec.username.clone().map(|u| (u, spec.password.clone().unwrap_or_default())),
+            immutable_ttl: Duration::from_secs(spec.immutable_ttl),
+            mutable_ttl: Duration::from_secs(spec.mutable_ttl),
+            negative_ttl: self.defaults.negative_ttl,
+            connect_timeout: self.defaults.connect_timeout,
+            read_timeout: self.defaults.read_timeout,
+            breaker_threshold: self.defaults.breaker_threshold,
+            breaker_open: self.defaults.breaker_open,
+        }
+    }
+
+    /// Starts the remote's actor, or hands the running one its new configuration.
+    pub fn upsert(&self, remote: Remote) {
+        let settings = self.settings(&remote);
+        let name = remote.spec.name.clone();
+        let Ok(mut map) = self.remotes.write() else { return };
+        let addr = match map.get(&name) {
+            Some(entry) => {
+                entry.addr.do_send(Reconfigure(settings));
+                entry.addr.clone()
+            }
+            None => {
+                let deps = self.deps.clone();
+                let idx = name.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+                match self.arbiters.get(idx % self.arbiters.len().max(1)) {
+                    Some(arbiter) => RemoteActor::start_in_arbiter(arbiter, move |_| RemoteActor::new(settings, deps)),
+                    None => RemoteActor::new(settings, deps).start(),
+                }
+            }
+        };
+        map.insert(name, RemoteEntry { remote: Arc::new(remote), addr });
+    }
+
+    /// Stops and forgets a remote.
+    pub fn remove(&self, name: &str) -> bool {
+        let removed = self.remotes.write().ok().and_then(|mut m| m.remove(name));
+        match removed {
+            Some(entry) => {
+                entry.addr.do_send(Shutdown);
+                true
+            }
+            None => false,
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Start-up: connect the parts, start the actors once, serve HTTP.
+//!
+//! Order matters: the catalog is migrated before anything reads it, the storage actor exists
+//! before any remote actor (they commit through it), and remotes are loaded from the catalog
+//! before the listener opens, so the first request already finds them.
+
+use std::sync::Arc;
+
+use actix::{Actor, Arbiter};
+use actix_web::{web, App, HttpServer};
+use artifactapi_actors::coord::Coordinator;
+use artifactapi_actors::remote::RemoteDeps;
+use artifactapi_actors::storage::fs::FsStore;
+use artifactapi_actors::storage::s3::{S3Settings, S3Store};
+use artifactapi_actors::storage::{BlobStore, StagingArea, StorageActor};
+use futures_util::StreamExt;
+
+use crate::config::{Config, StorageBackend};
+use crate::db::{Db, DbSettings, PgCatalog};
+use crate::events::EventBus;
+use crate::registry::{RemoteDefaults, Registry};
+use crate::state::{AppState, CONFIG_CHANNEL};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("database: {0}")]
+    Database(String),
+    #[error("coordinator (REDIS_URL): {0}")]
+    Coordinator(String),
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+}
+
+async fn open_store(config: &Config) -> Result<Arc<dyn BlobStore>, StartError> {
+    match config.storage_backend {
+        StorageBackend::Fs => {
+            let store = FsStore::new(&config.data_dir).map_err(|e| StartError::Storage(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+        StorageBackend::S3 => {
+            let store = S3Store::new(S3Settings {
+                endpoint: config.minio_endpoint.clone(),
+                access_key: config.minio_access_key.clone(),
+                secret_key: config.minio_secret_key.clone(),
+                bucket: config.minio_bucket.clone(),
+                secure: config.minio_secure,
+                region: config.minio_region.clone(),
+            })
+            .map_err(|e| StartError::Storage(e.to_string()))?;
+            store.ensure_bucket().await.map_err(|e| StartError::Storage(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Runs the server until it is stopped.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let config = Arc::new(config);
+    let replica = config.replica();
+    if config.admin_token.is_none() {
+        tracing::warn!("ADMIN_TOKEN is not set: every write (configuration, uploads, GC) is open to anyone who can reach this server");
+    }
+    let data_err = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
+    std::fs::create_dir_all(&config.data_dir).map_err(data_err)?;
+    let staging = StagingArea::new(config.data_dir.join("staging")).map_err(data_err)?;
+
+    let db = Db::connect(DbSettings::from(config.as_ref())).await.map_err(|e| StartError::Database(e.to_string()))?;
+    db.migrate().await.map_err(|e| StartError::Database(e.to_string()))?;
+    let coord = crate::coord::build(config.redis_url.as_deref(), &config.redis_namespace)
+        .await
+        .map_err(|e| StartError::Coordinator(e.to_string()))?;
+    let store = open_store(&config).await?;
+    let catalog = Arc::new(PgCatalog::new(db.clone()));
+    let events = EventBus::start(coord.clone(), replica.clone());
+    let storage = StorageActor::new(store.clone(), catalog.clone(), events.clone()).start();
+
+    let threads = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let arbiters = (0..threads).map(|_| Arbiter::new().handle()).collect();
+    let deps = RemoteDeps { catalog, coord: coord.clone(), storage: storage.clone(), staging, events: events.clone() };
+    let registry = Arc::new(Registry::new(arbiters, deps, RemoteDefaults::from(config.as_ref())));
+    load_remotes(&db, &registry).await.map_err(StartError::Database)?;
+    follow_config_changes(coord.clone(), db.clone(), registry.clone());
+
+    let state = web::Data::new(AppState { config: config.clone(), replica, db, coord, store, storage, registry, events });
+    let addr = config.listen_addr;
+    tracing::info!(%addr, public_url = %config.public_base(), storage = ?config.storage_backend, "artifactapi listening");
+    HttpServer::new(move || {
+        App::new().app_data(state.clone()).wrap(tracing_actix_web::TracingLogger::default()).configure(crate::http::configure)
+    })
+    .workers(threads)
+    .bind(addr)
+    .map_err(|source| StartError::Listen { addr: addr.to_string(), source })?
+    .run()
+    .await
+    .map_err(|source| StartError::Listen { addr: addr.to_string(), source })
+}
+
+/// Starts an actor for every remote in the catalog.
+async fn load_remotes(db: &Db, registry: &Registry) -> Result<(), String> {
+    for spec in db.list_remotes().await.map_err(|e| e.to_string())? {
+        let name = spec.name.clone();
+        match spec.validate() {
+            Ok(remote) => registry.upsert(remote),
+            Err(e) => tracing::error!(remote = %name, error = %e, "stored remote is invalid; not started"),
+        }
+    }
+    Ok(())
+}
+
+/// Reloads a remote from the catalog whenever a replica announces a change to it.
+fn follow_config_changes(coord: Arc<dyn Coordinator>, db: Db, registry: Arc<Registry>) {
+    actix_rt::spawn(async move {
+        loop {
+            let mut changes = match coord.subscribe(CONFIG_CHANNEL).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot follow configuration changes; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    continue;
+                }
+            };
+            while let Some(name) = changes.next().await {
+                match db.get_remote(&name).await {
+                    Ok(Some(spec)) => match spec.validate() {
+                        Ok(remote) => registry.upsert(remote),
+                        Err(e) => tracing::error!(remote = %name, error = %e, "announced remote is invalid"),
+                    },
+                    Ok(None) => {
+                        registry.remove(&name);
+                    }
+                    Err(e) => tracing::warn!(remote = %name, error = %e, "could not reload announced remote"),
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,39 @@
+//! What every handler can reach: configuration, the catalog, the store, the actors.
+//!
+//! Built once at start (see [`crate::server`]) and shared by all HTTP workers behind
+//! `web::Data`.
+
+use std::sync::Arc;
+
+use actix::Addr;
+use artifactapi_actors::coord::Coordinator;
+use artifactapi_actors::storage::{BlobStore, StorageActor};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::events::EventBus;
+use crate::registry::Registry;
+
+/// The coordinator channel on which replicas announce configuration changes (payload: the
+/// repository name); every replica then reloads that repository from the catalog.
+pub const CONFIG_CHANNEL: &str = "aa:config";
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub replica: String,
+    pub db: Db,
+    pub coord: Arc<dyn Coordinator>,
+    pub store: Arc<dyn BlobStore>,
+    pub storage: Addr<StorageActor>,
+    pub registry: Arc<Registry>,
+    pub events: Arc<EventBus>,
+}
+
+impl AppState {
+    /// Tells the other replicas that a repository's configuration changed.
+    pub async fn announce_config(&self, name: &str) {
+        if let Err(e) = self.coord.publish(CONFIG_CHANNEL, name).await {
+            tracing::warn!(repo = name, error = %e, "could not announce configuration change to other replicas");
+        }
+    }
+}
