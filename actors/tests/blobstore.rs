@@ -264,3 +264,43 @@ conformance!(
     list_pages_and_skips_foreign_names,
     large_blob_streams,
 );
+
+/// What only the S3 backend has: bucket creation, signatures, an unreachable server.
+mod s3_backend {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn ensure_bucket_creates_once_and_is_idempotent() {
+        let server = S3Server::start().expect("start s3s-fs");
+        let bucket = S3Server::unique_bucket();
+        let store = S3Store::new(server.settings(&bucket)).unwrap();
+        assert!(store.ping().await.is_err(), "the bucket does not exist yet");
+        store.ensure_bucket().await.unwrap();
+        assert!(server.data_dir().join(&bucket).is_dir());
+        store.ensure_bucket().await.unwrap();
+        // Another replica starting against the same bucket.
+        S3Store::new(server.settings(&bucket)).unwrap().ensure_bucket().await.unwrap();
+        store.ping().await.unwrap();
+    }
+
+    #[actix_rt::test]
+    async fn wrong_credentials_are_refused() {
+        let server = S3Server::start().expect("start s3s-fs");
+        let bucket = S3Server::unique_bucket();
+        S3Store::new(server.settings(&bucket)).unwrap().ensure_bucket().await.unwrap();
+        let mut settings = server.settings(&bucket);
+        settings.secret_key = "not-the-secret".into();
+        let store = S3Store::new(settings).unwrap();
+        assert!(matches!(store.ping().await, Err(StoreError::S3(_))));
+        assert!(matches!(store.stat(&Digest::of(b"x")).await, Err(StoreError::S3(_))));
+    }
+
+    #[actix_rt::test]
+    async fn an_unreachable_server_is_an_error() {
+        let server = S3Server::start().expect("start s3s-fs");
+        let store = S3Store::new(server.settings(&S3Server::unique_bucket())).unwrap();
+        drop(server);
+        assert!(store.ping().await.is_err());
+        assert!(store.open(&Digest::of(b"x"), None).await.is_err());
+    }
+}

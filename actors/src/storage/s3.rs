@@ -207,7 +207,11 @@ impl BlobStore for S3Store {
             Some(r) => return Err(StoreError::Range { start: r.start, end: r.end, size: self.size_of(digest).await }),
         };
         let request = ReqwestRequest::new(&self.streaming, &key, command).await.map_err(s3_error)?;
-        let response = match request.response().await {
+        // The body may stream for as long as its reader takes; the answer itself must be quick.
+        let answered = tokio::time::timeout(REQUEST_TIMEOUT, request.response()).await.map_err(|_| {
+            StoreError::Io(io::Error::new(io::ErrorKind::TimedOut, format!("GET {key}: no answer in time")))
+        })?;
+        let response = match answered {
             Ok(response) => response,
             Err(e) => {
                 return Err(match (http_status(&e), range) {

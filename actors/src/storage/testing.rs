@@ -5,6 +5,7 @@
 //! The binary is looked up in `$S3S_FS`, then on `PATH`, then at
 //! `/var/cache/artifactapi/tools/cargo/bin/s3s-fs` (where `.ci/install` puts it).
 
+use std::ffi::OsString;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -29,33 +30,29 @@ pub struct S3Server {
 
 /// Finds the s3s-fs binary, or says how to get it.
 pub fn s3s_fs_binary() -> io::Result<PathBuf> {
-    if let Some(p) = std::env::var_os("S3S_FS").filter(|p| !p.is_empty()) {
+    find_s3s_fs(std::env::var_os("S3S_FS"), std::env::var_os("PATH"), Path::new(DEFAULT_S3S_FS))
+}
+
+fn find_s3s_fs(explicit: Option<OsString>, path: Option<OsString>, default: &Path) -> io::Result<PathBuf> {
+    const HOW: &str = "`.ci/install` installs it (cargo install --locked --root \
+                       /var/cache/artifactapi/tools/cargo s3s-fs@0.14.1 --features binary)";
+    if let Some(p) = explicit.filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(io::Error::new(io::ErrorKind::NotFound, format!("S3S_FS={} does not exist", p.display())))
-        };
+        if p.is_file() {
+            return Ok(p);
+        }
+        let msg = format!("S3S_FS={} does not exist; {HOW}", p.display());
+        return Err(io::Error::new(io::ErrorKind::NotFound, msg));
     }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("s3s-fs"))
-        .find(|p| p.is_file());
+    let on_path = path.iter().flat_map(std::env::split_paths).map(|dir| dir.join("s3s-fs")).find(|p| p.is_file());
     if let Some(p) = on_path {
         return Ok(p);
     }
-    let default = Path::new(DEFAULT_S3S_FS);
     if default.is_file() {
         return Ok(default.to_path_buf());
     }
-    Err(io::Error::new(
-        io::ErrorKind::NotFound,
-        format!(
-            "s3s-fs not found (looked at $S3S_FS, PATH and {DEFAULT_S3S_FS}); `.ci/install` installs it \
-             (cargo install --locked --root /var/cache/artifactapi/tools/cargo s3s-fs@0.14.1 --features binary)"
-        ),
-    ))
+    let msg = format!("s3s-fs not found in $S3S_FS, on PATH or at {}; {HOW}", default.display());
+    Err(io::Error::new(io::ErrorKind::NotFound, msg))
 }
 
 fn free_port() -> io::Result<u16> {
@@ -152,5 +149,26 @@ impl Drop for S3Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_binary_or_says_how_to_install_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let err = find_s3s_fs(None, Some(OsString::new()), &missing).unwrap_err();
+        assert!(err.to_string().contains(".ci/install"), "{err}");
+        let err = find_s3s_fs(Some(missing.clone().into()), None, &missing).unwrap_err();
+        assert!(err.to_string().contains(".ci/install"), "{err}");
+
+        let bin = dir.path().join("s3s-fs");
+        std::fs::write(&bin, b"").unwrap();
+        assert_eq!(find_s3s_fs(None, Some(dir.path().into()), &missing).unwrap(), bin);
+        assert_eq!(find_s3s_fs(Some(bin.clone().into()), None, &missing).unwrap(), bin);
+        assert_eq!(find_s3s_fs(None, None, &bin).unwrap(), bin);
     }
 }
