@@ -11,6 +11,8 @@ pub mod fs;
 pub mod gc;
 pub mod s3;
 pub mod staging;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::io;
 use std::path::Path;
@@ -23,7 +25,10 @@ use futures_util::Stream;
 
 use crate::digest::Digest;
 
-pub use actor::{Commit, CommitError, Committed, StorageActor};
+pub use actor::{Commit, CommitError, Committed, Gc, StorageActor};
+pub use fs::FsStore;
+pub use gc::{GcError, GcReport};
+pub use s3::{S3Settings, S3Store};
 pub use staging::{Staged, StagingArea, StagingWriter};
 
 /// A stream of blob bytes.

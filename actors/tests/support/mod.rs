@@ -1,0 +1,3 @@
+//! Test doubles shared by the integration tests of this crate.
+
+pub mod memory_catalog;
