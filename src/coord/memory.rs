@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use artifactapi_actors::coord::{CoordError, Coordinator, LockToken, Subscription};
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
 /// Messages a subscriber may fall behind by before it starts skipping.
@@ -193,17 +194,20 @@ impl Coordinator for MemoryCoordinator {
             .entry(channel.to_string())
             .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
             .subscribe();
-        Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(msg) => return Some((msg, rx)),
-                    Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                        tracing::warn!(skipped, "event subscriber fell behind and skipped messages");
+        Ok(Box::pin(
+            futures_util::stream::unfold(rx, |mut rx| async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(msg) => return Some((msg, rx)),
+                        Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                            tracing::warn!(skipped, "event subscriber fell behind and skipped messages");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
                     }
-                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
-            }
-        })))
+            })
+            .fuse(),
+        ))
     }
 
     async fn ping(&self) -> Result<(), CoordError> {

@@ -49,7 +49,7 @@ pub(super) async fn subscribe(client: redis::Client, channel: String) -> Result<
     let first = open(&client, &channel).await?;
     let (tx, rx) = mpsc::channel(BUFFER);
     tokio::spawn(pump(client, channel, first, tx));
-    Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) })))
+    Ok(Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) }).fuse()))
 }
 
 /// Why a connection's forwarding loop ended.
