@@ -16,7 +16,7 @@
 //! [`RESPONSE_TIMEOUT`], so while Redis is down every call fails with
 //! [`CoordError::Unavailable`] within about two seconds instead of hanging. A connection that
 //! failed is marked broken and dropped by the pool, and the next call dials again, so commands
-//! work again as soon as Redis is back, without a restart. Pub/sub is in [`super::redis_pubsub`].
+//! work again as soon as Redis is back, without a restart. Pub/sub is in `redis_pubsub.rs`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
