@@ -3,12 +3,86 @@
 //! One module per package type behind the [`Format`] trait. A format is pure: no I/O and no
 //! HTTP types, so its decisions are unit-tested with tables of cases. This layer decides
 //! whether an upstream path is mutable (cached for `mutable_ttl`, then revalidated) or
-//! immutable (cached for `immutable_ttl`, 0 meaning forever).
+//! immutable (cached for `immutable_ttl`, 0 meaning forever): [`classify`] applies a remote's
+//! override patterns and otherwise asks the type's own rules (each type module holds its table of cases).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub mod alpine;
+pub mod docker;
+pub mod generic;
+pub mod goproxy;
+pub mod helm;
+pub mod npm;
+pub mod puppet;
+pub mod pypi;
+pub mod rpm;
+pub mod terraform;
+
+#[cfg(test)]
+mod tests;
+
+/// How long a cached object may be served without asking upstream again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    /// Changes upstream over time (indexes, tag manifests): fresh for `mutable_ttl`, then
+    /// revalidated.
+    Mutable,
+    /// Never changes once published (versioned files, content-addressed blobs): fresh for
+    /// `immutable_ttl` (0: forever).
+    Immutable,
+}
+
+/// One package type's knowledge of its protocol. Pure: no I/O, no HTTP types.
+pub trait Format: Send + Sync + 'static {
+    fn package_type(&self) -> PackageType;
+    /// The class of `path`, relative to the remote's base URL and without a leading slash (the
+    /// decoded form, [`crate::paths::RepoPath::as_str`]). Paths the type does not recognise
+    /// are [`Class::Mutable`]: revalidating too often is safe, serving a changed file forever
+    /// is not.
+    fn classify(&self, path: &str) -> Class;
+}
+
+/// The format of a package type.
+pub fn format_for(t: PackageType) -> &'static dyn Format {
+    match t {
+        PackageType::Generic => &generic::Generic,
+        PackageType::Docker => &docker::Docker,
+        PackageType::Helm => &helm::Helm,
+        PackageType::Pypi => &pypi::Pypi,
+        PackageType::Npm => &npm::Npm,
+        PackageType::Rpm => &rpm::Rpm,
+        PackageType::Alpine => &alpine::Alpine,
+        PackageType::Puppet => &puppet::Puppet,
+        PackageType::Terraform => &terraform::Terraform,
+        PackageType::Goproxy => &goproxy::Goproxy,
+    }
+}
+
+/// The class of `path` in a remote of type `t`, with the remote's override patterns applied
+/// first: `rules_override` is [`crate::remotes::Rules::override_class`] (`Some(true)`:
+/// mutable, `Some(false)`: immutable, `None`: the type decides).
+pub fn classify(t: PackageType, rules_override: Option<bool>, path: &str) -> Class {
+    match rules_override {
+        Some(true) => Class::Mutable,
+        Some(false) => Class::Immutable,
+        None => format_for(t).classify(path),
+    }
+}
+
+/// The `/`-separated segments of a path (a trailing slash gives a last, empty segment).
+pub(crate) fn segments(path: &str) -> Vec<&str> {
+    path.split('/').collect()
+}
+
+/// The last segment of a path (empty for a path ending in `/`).
+pub(crate) fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
 
 /// The ten package types of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
