@@ -92,9 +92,12 @@ impl DbSettings {
             .dbname(&self.dbname)
             .application_name("artifactapi")
             .connect_timeout(self.timeout)
-            // Notice a dead peer (host gone, network cut) instead of waiting on it forever.
+            // Notice a dead peer (host gone, network cut) within about 30 s instead of waiting
+            // on it for the kernel's default of over two hours.
             .keepalives(true)
-            .keepalives_idle(Duration::from_secs(30));
+            .keepalives_idle(Duration::from_secs(15))
+            .keepalives_interval(Duration::from_secs(5))
+            .keepalives_retries(3);
         if !self.password.is_empty() {
             pg.password(&self.password);
         }
