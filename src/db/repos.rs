@@ -1,0 +1,233 @@
+//! Remote repository configuration in the `remotes` table.
+//!
+//! The stored spec is the full [`RemoteSpec`], upstream password included (the HTTP layer
+//! redacts it on reads with [`RemoteSpec::redacted`]). The `name` column is the key: a spec is
+//! always stored and returned with the name of its row. Names are unique across remotes,
+//! virtuals and locals; the schema enforces that (see `migrations/0001_init.sql`), and a clash
+//! of either kind is a [`DbError::Conflict`].
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Json;
+use tokio_postgres::Row;
+
+use super::{Db, DbError};
+use crate::remotes::RemoteSpec;
+
+fn spec_from_row(row: &Row) -> Result<RemoteSpec, DbError> {
+    let name: String = row.try_get("name")?;
+    let Json(mut spec): Json<RemoteSpec> = row
+        .try_get("spec")
+        .map_err(|e| DbError::Query(format!("stored spec of remote {name:?}: {}", super::error::render(&e))))?;
+    spec.name = name;
+    Ok(spec)
+}
+
+/// Turns a unique violation into a message naming the repository.
+fn conflict(name: &str, e: tokio_postgres::Error) -> DbError {
+    let is_pk = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+        && e.as_db_error().and_then(|d| d.constraint()) == Some("remotes_pkey");
+    if is_pk {
+        DbError::Conflict(format!("a remote repository named \"{name}\" already exists"))
+    } else {
+        DbError::from(e)
+    }
+}
+
+impl Db {
+    /// Every remote, sorted by name.
+    pub async fn list_remotes(&self) -> Result<Vec<RemoteSpec>, DbError> {
+        let client = self.client().await?;
+        let rows = client.query("SELECT name, spec FROM remotes ORDER BY name COLLATE \"C\"", &[]).await?;
+        rows.iter().map(spec_from_row).collect()
+    }
+
+    pub async fn get_remote(&self, name: &str) -> Result<Option<RemoteSpec>, DbError> {
+        let client = self.client().await?;
+        let row = client.query_opt("SELECT name, spec FROM remotes WHERE name = $1", &[&name]).await?;
+        row.as_ref().map(spec_from_row).transpose()
+    }
+
+    /// Creates a remote; `Conflict` when any repository already has its name.
+    pub async fn insert_remote(&self, spec: &RemoteSpec) -> Result<(), DbError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO remotes (name, package_type, spec) VALUES ($1, $2, $3)",
+                &[&spec.name, &spec.package_type.as_str(), &Json(spec)],
+            )
+            .await
+            .map_err(|e| conflict(&spec.name, e))?;
+        Ok(())
+    }
+
+    /// Replaces the spec of remote `name` (`spec.name` is not used: remotes are not renamed);
+    /// `NotFound` when there is none.
+    pub async fn update_remote(&self, name: &str, spec: &RemoteSpec) -> Result<(), DbError> {
+        let stored = RemoteSpec { name: name.to_string(), ..spec.clone() };
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE remotes SET package_type = $2, spec = $3, updated_at = now() WHERE name = $1",
+                &[&name, &stored.package_type.as_str(), &Json(&stored)],
+            )
+            .await?;
+        if n == 0 {
+            return Err(DbError::NotFound(format!("no remote repository named \"{name}\"")));
+        }
+        Ok(())
+    }
+
+    /// Deletes a remote and its cached objects (their blobs become garbage for GC); whether it
+    /// existed.
+    pub async fn delete_remote(&self, name: &str) -> Result<bool, DbError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let n = tx.execute("DELETE FROM remotes WHERE name = $1", &[&name]).await?;
+        if n > 0 {
+            tx.execute("DELETE FROM cached_objects WHERE repo = $1", &[&name]).await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing::TestDatabase;
+    use crate::formats::PackageType;
+
+    fn remote(name: &str) -> RemoteSpec {
+        RemoteSpec {
+            name: name.into(),
+            package_type: PackageType::Docker,
+            base_url: "https://registry-1.docker.io".into(),
+            immutable_ttl: 0,
+            mutable_ttl: 600,
+            patterns: vec!["^library/".into()],
+            blocklist: vec![],
+            mutable_patterns: vec![],
+            immutable_patterns: vec![],
+            ban_tags_enabled: true,
+            ban_tags: vec!["latest".into()],
+            username: Some("user".into()),
+            password: Some("secret".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn insert_get_list_keep_the_whole_spec() {
+        let (tdb, db) = TestDatabase::migrated().await;
+        assert_eq!(db.list_remotes().await.unwrap(), vec![]);
+        for name in ["zeta", "alpha", "mid"] {
+            db.insert_remote(&remote(name)).await.unwrap();
+        }
+        let got = db.get_remote("alpha").await.unwrap().unwrap();
+        assert_eq!(got, remote("alpha"));
+        assert_eq!(got.password.as_deref(), Some("secret"), "the stored spec keeps the password");
+        assert_eq!(db.get_remote("nope").await.unwrap(), None);
+        let names: Vec<String> = db.list_remotes().await.unwrap().into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["alpha", "mid", "zeta"]);
+        drop(db);
+        tdb.drop().await;
+    }
+
+    #[tokio::test]
+    async fn names_are_unique_across_every_kind() {
+        let (tdb, db) = TestDatabase::migrated().await;
+        db.insert_remote(&remote("hub")).await.unwrap();
+        let err = db.insert_remote(&remote("hub")).await.unwrap_err();
+        assert!(
+            matches!(&err, DbError::Conflict(m) if m == "a remote repository named \"hub\" already exists"),
+            "{err}"
+        );
+
+        let client = db.client().await.unwrap();
+        client
+            .execute("INSERT INTO virtuals (name, package_type, spec) VALUES ('v', 'docker', '{}')", &[])
+            .await
+            .unwrap();
+        client
+            .execute("INSERT INTO locals (name, package_type, spec) VALUES ('l', 'docker', '{}')", &[])
+            .await
+            .unwrap();
+        for (name, kind) in [("v", "virtual"), ("l", "local")] {
+            let err = db.insert_remote(&remote(name)).await.unwrap_err();
+            let want = format!("a {kind} repository named \"{name}\" already exists");
+            assert!(matches!(&err, DbError::Conflict(m) if *m == want), "{err}");
+        }
+        // And the other way round.
+        let err = client
+            .execute("INSERT INTO locals (name, package_type, spec) VALUES ('hub', 'docker', '{}')", &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(DbError::from(err), DbError::Conflict(_)));
+        drop(client);
+        drop(db);
+        tdb.drop().await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_creations_of_one_name_in_two_kinds_do_not_both_succeed() {
+        let (tdb, db) = TestDatabase::migrated().await;
+        for i in 0..10 {
+            let name = format!("race{i}");
+            let local = async {
+                let client = db.client().await.unwrap();
+                client
+                    .execute("INSERT INTO locals (name, package_type, spec) VALUES ($1, 'generic', '{}')", &[&name])
+                    .await
+                    .map_err(DbError::from)
+            };
+            let spec = remote(&name);
+            let (a, b) = tokio::join!(db.insert_remote(&spec), local);
+            assert!(a.is_ok() != b.is_ok(), "{name}: exactly one wins: {a:?} {b:?}");
+        }
+        drop(db);
+        tdb.drop().await;
+    }
+
+    #[tokio::test]
+    async fn update_replaces_and_misses_are_not_found() {
+        let (tdb, db) = TestDatabase::migrated().await;
+        db.insert_remote(&remote("hub")).await.unwrap();
+        let mut changed = remote("other-name-ignored");
+        changed.mutable_ttl = 60;
+        changed.password = None;
+        db.update_remote("hub", &changed).await.unwrap();
+        let got = db.get_remote("hub").await.unwrap().unwrap();
+        assert_eq!(got, RemoteSpec { name: "hub".into(), ..changed.clone() });
+        assert_eq!(db.get_remote("other-name-ignored").await.unwrap(), None);
+        let err = db.update_remote("nope", &changed).await.unwrap_err();
+        assert!(matches!(&err, DbError::NotFound(m) if m.contains("\"nope\"")), "{err}");
+        drop(db);
+        tdb.drop().await;
+    }
+
+    #[tokio::test]
+    async fn delete_says_whether_it_existed_and_drops_the_cache_entries() {
+        let (tdb, db) = TestDatabase::migrated().await;
+        db.insert_remote(&remote("hub")).await.unwrap();
+        let client = db.client().await.unwrap();
+        for repo in ["hub", "kept"] {
+            client
+                .execute(
+                    "INSERT INTO cached_objects (repo, path, digest, size) VALUES ($1, 'a', 'sha256:00', 1)",
+                    &[&repo],
+                )
+                .await
+                .unwrap();
+        }
+        assert!(db.delete_remote("hub").await.unwrap());
+        assert!(!db.delete_remote("hub").await.unwrap());
+        assert_eq!(db.get_remote("hub").await.unwrap(), None);
+        let left: Vec<String> =
+            client.query("SELECT repo FROM cached_objects", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+        assert_eq!(left, ["kept"]);
+        // The name is free again.
+        db.insert_remote(&remote("hub")).await.unwrap();
+        drop(client);
+        drop(db);
+        tdb.drop().await;
+    }
+}
