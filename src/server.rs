@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use crate::config::{Config, StorageBackend};
 use crate::db::{Db, DbSettings, PgCatalog};
 use crate::events::EventBus;
-use crate::registry::{RemoteDefaults, Registry};
+use crate::registry::{Registry, RemoteDefaults};
 use crate::state::{AppState, CONFIG_CHANNEL};
 
 /// Why the server could not start.
@@ -86,11 +86,15 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     load_remotes(&db, &registry).await.map_err(StartError::Database)?;
     follow_config_changes(coord.clone(), db.clone(), registry.clone());
 
-    let state = web::Data::new(AppState { config: config.clone(), replica, db, coord, store, storage, registry, events });
+    let state =
+        web::Data::new(AppState { config: config.clone(), replica, db, coord, store, storage, registry, events });
     let addr = config.listen_addr;
     tracing::info!(%addr, public_url = %config.public_base(), storage = ?config.storage_backend, "artifactapi listening");
     HttpServer::new(move || {
-        App::new().app_data(state.clone()).wrap(tracing_actix_web::TracingLogger::default()).configure(crate::http::configure)
+        App::new()
+            .app_data(state.clone())
+            .wrap(tracing_actix_web::TracingLogger::default())
+            .configure(crate::http::configure)
     })
     .workers(threads)
     .bind(addr)

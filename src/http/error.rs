@@ -81,6 +81,18 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        use crate::db::DbError;
+        match e {
+            DbError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            DbError::Conflict(m) => ApiError::Conflict(m),
+            DbError::NotFound(m) => ApiError::Missing(m),
+            DbError::Query(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<FetchError> for ApiError {
     fn from(e: FetchError) -> Self {
         match e {
@@ -99,12 +111,18 @@ impl From<FetchError> for ApiError {
 mod tests {
     use super::*;
 
+    type Case = (ApiError, u16, Option<(&'static str, &'static str)>);
+
     #[test]
     fn statuses_and_headers() {
-        let cases: Vec<(ApiError, u16, Option<(&str, &str)>)> = vec![
+        let cases: Vec<Case> = vec![
             (ApiError::not_found("remote", "x"), 404, None),
             (ApiError::BadRequest("b".into()), 400, None),
-            (ApiError::MethodNotAllowed { method: "PUT".into(), allow: "GET, HEAD" }, 405, Some(("allow", "GET, HEAD"))),
+            (
+                ApiError::MethodNotAllowed { method: "PUT".into(), allow: "GET, HEAD" },
+                405,
+                Some(("allow", "GET, HEAD")),
+            ),
             (ApiError::Unauthorized, 401, Some(("www-authenticate", "Bearer realm=\"artifactapi\""))),
             (
                 ApiError::from(FetchError::BreakerOpen { retry_after: Duration::from_millis(2500) }),

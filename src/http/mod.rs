@@ -12,7 +12,9 @@ pub mod remotes;
 pub mod serve;
 pub mod system;
 
-use actix_web::web;
+use std::future::{ready, Ready};
+
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use error::ApiError;
 
@@ -42,10 +44,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// A handler answering 405 with the resource's allowed methods.
-fn not_allowed(allow: &'static str) -> impl Fn(actix_web::HttpRequest) -> std::future::Ready<ApiError> + Clone {
-    move |req| std::future::ready(ApiError::MethodNotAllowed { method: req.method().to_string(), allow })
+fn not_allowed(allow: &'static str) -> impl Fn(HttpRequest) -> Ready<Result<HttpResponse, ApiError>> + Clone {
+    move |req| ready(Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow }))
 }
 
-async fn not_found(req: actix_web::HttpRequest) -> ApiError {
-    ApiError::Missing(format!("no route for {} {}", req.method(), req.uri().path()))
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::Missing(format!("no route for {} {}", req.method(), req.uri().path())))
 }

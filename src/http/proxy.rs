@@ -23,7 +23,8 @@ fn split(raw: &str) -> Option<(&str, &str)> {
 
 pub async fn remote(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let raw = req.uri().path();
-    let (name, tail) = split(raw).ok_or_else(|| ApiError::BadRequest("expected /api/v1/remote/{name}/{path}".into()))?;
+    let (name, tail) =
+        split(raw).ok_or_else(|| ApiError::BadRequest("expected /api/v1/remote/{name}/{path}".into()))?;
     let entry = state.registry.get(name).ok_or_else(|| ApiError::not_found("remote", name))?;
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow: "GET, HEAD" });

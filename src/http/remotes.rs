@@ -29,7 +29,11 @@ pub async fn get(name: web::Path<String>, state: web::Data<AppState>) -> Result<
     Ok(HttpResponse::Ok().json(spec.redacted()))
 }
 
-pub async fn create(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let spec = read_spec(&req, payload, &state).await?;
     let remote = spec.clone().validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     state.db.insert_remote(&spec).await?;
@@ -47,7 +51,11 @@ pub async fn replace(
 ) -> Result<HttpResponse, ApiError> {
     let spec = read_spec(&req, payload, &state).await?;
     if spec.name != *name {
-        return Err(ApiError::BadRequest(format!("name: {:?} does not match the URL's {:?}", spec.name, name.as_str())));
+        return Err(ApiError::BadRequest(format!(
+            "name: {:?} does not match the URL's {:?}",
+            spec.name,
+            name.as_str()
+        )));
     }
     let remote = spec.clone().validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     state.db.update_remote(&name, &spec).await?;
@@ -57,7 +65,11 @@ pub async fn replace(
     Ok(HttpResponse::Ok().json(spec.redacted()))
 }
 
-pub async fn delete(req: HttpRequest, name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    req: HttpRequest,
+    name: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     require_admin(&req, state.config.admin_token.as_deref())?;
     if !state.db.delete_remote(&name).await? {
         return Err(ApiError::not_found("remote", name.as_str()));

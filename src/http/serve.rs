@@ -74,7 +74,12 @@ fn if_none_match(req: &HttpRequest, tag: &str) -> bool {
 }
 
 /// Sends `outcome` to the client.
-pub async fn respond(req: &HttpRequest, store: &dyn BlobStore, outcome: FetchOutcome, path: &str) -> Result<HttpResponse, ApiError> {
+pub async fn respond(
+    req: &HttpRequest,
+    store: &dyn BlobStore,
+    outcome: FetchOutcome,
+    path: &str,
+) -> Result<HttpResponse, ApiError> {
     match outcome {
         FetchOutcome::Cached { object, status } => cached(req, store, &object, status).await,
         FetchOutcome::Download(download) => Ok(download_response(req, download)),
@@ -126,8 +131,7 @@ pub async fn cached(
         None => object.size,
     };
     if req.method() == Method::HEAD {
-        resp.insert_header((header::CONTENT_LENGTH, length));
-        return Ok(resp.body(NoBody::new()));
+        return Ok(head_only(resp, Some(length)));
     }
     let body = match store.open(&object.digest, range).await {
         Ok(body) => body,
@@ -139,6 +143,17 @@ pub async fn cached(
     Ok(resp.no_chunking(length).streaming(body))
 }
 
+/// A HEAD answer: the length a GET would have, and no body. actix-http writes the
+/// Content-Length of a sized body and sends no body bytes for HEAD requests; a manually set
+/// Content-Length header would be dropped.
+fn head_only(mut resp: HttpResponseBuilder, length: Option<u64>) -> HttpResponse {
+    let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+    match length {
+        Some(n) => resp.no_chunking(n).streaming(empty),
+        None => resp.body(NoBody::new()),
+    }
+}
+
 /// A response streaming from a fill (a miss).
 fn download_response(req: &HttpRequest, download: Download) -> HttpResponse {
     let mut resp = HttpResponse::build(StatusCode::OK);
@@ -147,10 +162,7 @@ fn download_response(req: &HttpRequest, download: Download) -> HttpResponse {
         resp.insert_header((header::LAST_MODIFIED, lm.as_str()));
     }
     if req.method() == Method::HEAD {
-        if let Some(n) = download.head.content_length {
-            resp.insert_header((header::CONTENT_LENGTH, n));
-        }
-        return resp.body(NoBody::new());
+        return head_only(resp, download.head.content_length);
     }
     match download.head.content_length {
         Some(n) => resp.no_chunking(n).streaming(download.body),

@@ -42,7 +42,7 @@ where
 }
 
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let (database, storage, coordinator) = futures_util::join!(
+    let (database, storage, coordinator) = tokio::join!(
         check("postgresql", async { state.db.ping().await.map(|_| ()) }),
         check(state.store.kind(), state.store.ping()),
         check(state.coord.kind(), state.coord.ping()),
@@ -75,8 +75,11 @@ struct GcRequest {
 pub async fn gc(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require_admin(&req, state.config.admin_token.as_deref())?;
     let body = read_body(&req, payload, state.config.max_json_body).await?;
-    let request: GcRequest =
-        if body.is_empty() { GcRequest::default() } else { parse_json(&body).map_err(|e| ApiError::BadRequest(e.to_string()))? };
+    let request: GcRequest = if body.is_empty() {
+        GcRequest::default()
+    } else {
+        parse_json(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?
+    };
     let grace = request.grace_seconds.map(Duration::from_secs).unwrap_or(state.config.gc_grace);
     let report = state
         .storage

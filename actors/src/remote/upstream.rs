@@ -122,7 +122,7 @@ impl Upstream {
                 current = next;
                 continue;
             }
-            return Ok(self.into_parts(resp));
+            return Ok(self.split_response(resp));
         }
         Err(UpstreamError::Status { status: 310, message: format!("more than {MAX_REDIRECTS} redirects") })
     }
@@ -157,7 +157,7 @@ impl Upstream {
         }
     }
 
-    fn into_parts(&self, resp: awc::ClientResponse) -> (UpstreamHead, UpstreamBody) {
+    fn split_response(&self, resp: awc::ClientResponse) -> (UpstreamHead, UpstreamBody) {
         let h = resp.headers();
         let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let head = UpstreamHead {
