@@ -35,7 +35,7 @@ impl Fetched {
 
     /// The body as JSON; panics with the body when it is not JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.describe()))
     }
 
     /// The body as (lossy) text.
@@ -43,11 +43,20 @@ impl Fetched {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The body for a failure message: the text when it is short UTF-8, else its size.
+    pub fn describe(&self) -> String {
+        match std::str::from_utf8(&self.body) {
+            Ok(t) if t.len() <= 2000 => t.to_string(),
+            Ok(t) => format!("{}... ({} bytes)", t.chars().take(2000).collect::<String>(), t.len()),
+            Err(_) => format!("<{} bytes, not UTF-8>", self.body.len()),
+        }
+    }
+
     /// The `error` field of a JSON error body.
     pub fn error_message(&self) -> String {
         match self.json().get("error") {
             Some(serde_json::Value::String(s)) => s.clone(),
-            _ => panic!("no \"error\" string in {}", self.text()),
+            _ => panic!("no \"error\" string in {}", self.describe()),
         }
     }
 }

@@ -159,6 +159,7 @@ pub fn command() -> Command {
     }
     cmd.env("RUST_LOG", std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info".into()));
     cmd.env("RUST_BACKTRACE", "1");
+    cmd.env("NO_COLOR", "1");
     cmd.stdin(Stdio::null());
     cmd
 }
@@ -284,6 +285,20 @@ impl Server {
         fetch(self.client.get(self.proxy_url(remote, path))).await
     }
 
+    /// GETs `path` through `remote` until it is served from the cache (HIT or REVALIDATED),
+    /// at most 15 s; every answer on the way must be a 200. A MISS response ends when its last
+    /// byte is sent, and the object is committed right around then: a request in that window
+    /// may still join the fill as a MISS, so tests that need "cached now" wait here.
+    pub async fn wait_cached(&self, remote: &str, path: &str) -> Fetched {
+        let what = format!("{remote}/{path} to be served from the cache");
+        crate::poll_until(&what, Duration::from_secs(15), Duration::from_millis(50), || async {
+            let r = self.proxy_get(remote, path).await;
+            assert_eq!(r.status, StatusCode::OK, "{remote}/{path}: {}", r.describe());
+            matches!(r.x_cache(), "HIT" | "REVALIDATED").then_some(r)
+        })
+        .await
+    }
+
     /// A request carrying the admin token (when the server has one).
     pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
         let req = self.client.request(method, self.url(path));
@@ -302,14 +317,14 @@ impl Server {
     /// POST /api/v2/remotes; asserts 201 and returns the created spec.
     pub async fn create_remote(&self, spec: Value) -> Value {
         let resp = self.send_json(Method::POST, "/api/v2/remotes", &spec).await;
-        assert_eq!(resp.status, StatusCode::CREATED, "create remote {spec}: {}", resp.text());
+        assert_eq!(resp.status, StatusCode::CREATED, "create remote {spec}: {}", resp.describe());
         resp.json()
     }
 
     /// PUT /api/v2/remotes/{name}; asserts 200.
     pub async fn update_remote(&self, name: &str, spec: Value) -> Value {
         let resp = self.send_json(Method::PUT, &format!("/api/v2/remotes/{name}"), &spec).await;
-        assert_eq!(resp.status, StatusCode::OK, "update remote {spec}: {}", resp.text());
+        assert_eq!(resp.status, StatusCode::OK, "update remote {spec}: {}", resp.describe());
         resp.json()
     }
 
@@ -320,7 +335,7 @@ impl Server {
             body["grace_seconds"] = g.into();
         }
         let resp = self.send_json(Method::POST, "/api/v2/gc", &body).await;
-        assert_eq!(resp.status, StatusCode::OK, "gc: {}", resp.text());
+        assert_eq!(resp.status, StatusCode::OK, "gc: {}", resp.describe());
         resp.json()
     }
 
@@ -348,6 +363,13 @@ impl Server {
     /// Where s3s-fs keeps this server's bucket, with the S3 backend.
     pub fn bucket_dir(&self) -> Option<PathBuf> {
         self.shared.s3.as_ref().map(|(s3, bucket)| s3.root().join(bucket))
+    }
+
+    /// Where the blob with this SHA-256 lies on disk: `DATA_DIR/blobs/sha256/{hash}` (fs), or
+    /// the object `blobs/sha256/{hash}` in s3s-fs's directory for the bucket (s3).
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        let root = self.bucket_dir().unwrap_or_else(|| self.data_dir().to_path_buf());
+        root.join("blobs").join("sha256").join(sha256)
     }
 
     pub fn database_name(&self) -> &str {
