@@ -124,24 +124,25 @@ fn assert_failed_transfer(result: Result<artifactapi_e2e::Fetched, FetchError>, 
     }
 }
 
-async fn failed_upstream_transfers_are_never_cached(opts: Options) {
-    let opts = opts.env("BREAKER_THRESHOLD", 100).env("UPSTREAM_READ_TIMEOUT", 1);
-    let (s, up) = setup(opts, json!({})).await;
+async fn a_reset_mid_body_fails_the_transfer_and_caches_nothing(opts: Options) {
+    let (s, up) = setup(opts.env("BREAKER_THRESHOLD", 100), json!({})).await;
     let body = pattern_bytes(1 << 20, 22);
-    let get = |path: &str| s.client().get(s.proxy_url("gen", path));
-
-    // Reset mid-body.
+    let get = || s.client().get(s.proxy_url("gen", "files/reset.bin"));
     up.put("/files/reset.bin", File::new(body.clone()));
     up.set_mode(Mode::ResetMidBody);
-    assert_failed_transfer(try_fetch(get("files/reset.bin")).await, body.len());
+    assert_failed_transfer(try_fetch(get()).await, body.len());
     let before = up.count("/files/reset.bin");
     up.set_mode(Mode::Normal);
-    let r = try_fetch(get("files/reset.bin")).await.expect("complete transfer once the upstream is healthy");
+    let r = try_fetch(get()).await.expect("complete transfer once the upstream is healthy");
     assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "MISS"), "nothing was cached from the reset transfer");
     assert_eq!(r.body, body);
     assert!(up.count("/files/reset.bin") > before, "the next request went upstream again");
+}
+matrix!(a_reset_mid_body_fails_the_transfer_and_caches_nothing);
 
-    // 500 and HTML error pages: 502 to the client, nothing cached.
+async fn upstream_error_answers_are_502_and_never_cached(opts: Options) {
+    let (s, up) = setup(opts.env("BREAKER_THRESHOLD", 100), json!({})).await;
+    let body = pattern_bytes(100_000, 23);
     for (path, mode) in [
         ("files/e500.bin", Mode::Error500),
         ("files/h503.bin", Mode::HtmlError(503)),
@@ -149,22 +150,31 @@ async fn failed_upstream_transfers_are_never_cached(opts: Options) {
     ] {
         up.put(path, File::new(body.clone()));
         up.set_mode(mode);
-        let r = try_fetch(get(path)).await.expect("an error answer");
+        let r = try_fetch(s.client().get(s.proxy_url("gen", path))).await.expect("an error answer");
         assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{path} ({mode:?}): {}", r.describe());
         assert!(!r.error_message().is_empty());
         up.set_mode(Mode::Normal);
-        let r = try_fetch(get(path)).await.expect("a complete transfer");
-        assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "MISS"), "{path}: the error page was not cached");
+        let r = try_fetch(s.client().get(s.proxy_url("gen", path))).await.expect("a complete transfer");
+        assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "MISS"), "{path}: the error answer was not cached");
         assert_eq!(r.body, body, "{path}");
     }
+}
+matrix!(upstream_error_answers_are_502_and_never_cached);
 
-    // An upstream that does not answer within UPSTREAM_READ_TIMEOUT.
+async fn an_upstream_silent_past_the_read_timeout_is_a_gateway_error(opts: Options) {
+    // Connect and read limits both at 1 s: whether the wait for headers is bounded by the read
+    // timeout alone or by connect + read, 4 s of silence is past it.
+    let opts = opts.env("BREAKER_THRESHOLD", 100).env("UPSTREAM_READ_TIMEOUT", 1).env("UPSTREAM_CONNECT_TIMEOUT", 1);
+    let (s, up) = setup(opts, json!({})).await;
+    let body = pattern_bytes(10_000, 24);
     up.put("/files/slow-headers.bin", File::new(body.clone()));
     up.set_header_delay(Duration::from_secs(4));
-    let r = try_fetch(get("files/slow-headers.bin")).await.expect("an error answer");
-    assert!(matches!(r.status.as_u16(), 502 | 504), "timeout gave {}: {}", r.status, r.describe());
+    let url = s.proxy_url("gen", "files/slow-headers.bin");
+    let r = try_fetch(s.client().get(&url)).await.expect("an error answer");
+    assert!(matches!(r.status.as_u16(), 502 | 504), "no headers within the upstream timeouts gave {}", r.status);
     up.set_header_delay(Duration::ZERO);
-    let r = try_fetch(get("files/slow-headers.bin")).await.expect("a complete transfer");
+    let r = try_fetch(s.client().get(&url)).await.expect("a complete transfer");
     assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "MISS"));
+    assert_eq!(r.body, body);
 }
-matrix!(failed_upstream_transfers_are_never_cached);
+matrix!(an_upstream_silent_past_the_read_timeout_is_a_gateway_error);
