@@ -7,6 +7,13 @@
 //! at run time (slow, reset mid-body, 5xx, down). Nothing here is a mock of artifactapi's
 //! dependencies: what a test sees is what a client of a deployment would see.
 //!
+//! Run: `cargo build -p artifactapi && cargo test -p artifactapi-e2e`. Scenario tests exist
+//! once per configuration (`fs`, `fs_redis`, `s3`, `s3_redis`; see [`matrix!`]), so
+//! `cargo test -p artifactapi-e2e -- fs_redis` runs one configuration. Knobs (all optional):
+//! `ARTIFACTAPI_BIN` (the binary), `S3S_FS` (the S3 server), `E2E_DBHOST`/`E2E_DBPORT`/
+//! `E2E_DBUSER`/`E2E_DBPASS`, `E2E_REDIS_URL`, `E2E_RUST_LOG` (the server's RUST_LOG),
+//! `E2E_SHOW_LOGS` (print every server's log tail, not only on failure).
+//!
 //! Modules, one concern each:
 //! - [`server`]: start the binary with a configuration ([`Options`]), wait until it is live,
 //!   stop it and clean up; two servers can share a database, storage and Redis (replicas).
