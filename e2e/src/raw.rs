@@ -1,0 +1,58 @@
+//! A raw HTTP/1.1 request written byte for byte to a TCP socket.
+//!
+//! URL parsers (and so reqwest) resolve `..` and `%2e%2e` segments and turn `\` into `/` before
+//! anything is sent, which would hide exactly the hostile paths the server must refuse. This
+//! writes the request target unchanged and reads the response until the server closes.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// What came back: the status code, the head (status line and headers) and the bytes after it
+/// (not de-chunked).
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub head: String,
+    pub rest: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    pub fn rest_text(&self) -> String {
+        String::from_utf8_lossy(&self.rest).into_owned()
+    }
+}
+
+/// Sends `METHOD target HTTP/1.1` with `Connection: close` to 127.0.0.1:`port` and reads the
+/// response (10 s limit).
+pub async fn request(port: u16, method: &str, target: &str) -> RawResponse {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect for raw request");
+    let req = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.expect("write raw request");
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buf)).await;
+    match read {
+        Ok(Ok(_)) => {}
+        // A reset after a complete error answer still leaves the answer in `buf`.
+        Ok(Err(e)) if !buf.is_empty() => eprintln!("raw request {target:?}: read ended with {e}"),
+        Ok(Err(e)) => panic!("raw request {method} {target:?}: {e}"),
+        Err(_) => panic!("raw request {method} {target:?}: no complete answer within 10 s"),
+    }
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4).unwrap_or(buf.len());
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("raw request {target:?}: no status line in {head:?}"));
+    RawResponse { status, head, rest: buf[split..].to_vec() }
+}

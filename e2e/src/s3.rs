@@ -1,0 +1,127 @@
+//! A real S3 server for the S3 storage backend: `s3s-fs` (SigV4-checking, files in a temp dir)
+//! on a free port of 127.0.0.1 with random keys.
+//!
+//! The binary is `$S3S_FS`, else `s3s-fs` on PATH, else the copy `.ci/install` puts under
+//! `/var/cache/artifactapi/tools/cargo/bin`. A missing binary fails the test loudly: S3 tests
+//! that silently skip would prove nothing.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+const INSTALLED: &str = "/var/cache/artifactapi/tools/cargo/bin/s3s-fs";
+
+/// Finds the s3s-fs binary or panics saying how to get it.
+pub fn binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("S3S_FS") {
+        return PathBuf::from(p);
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("s3s-fs"))
+        .find(|p| p.is_file());
+    if let Some(p) = on_path {
+        return p;
+    }
+    let installed = PathBuf::from(INSTALLED);
+    assert!(
+        installed.is_file(),
+        "s3s-fs not found (not in $S3S_FS, not on PATH, not at {INSTALLED}): run `bash .ci/install` to install it"
+    );
+    installed
+}
+
+/// A running s3s-fs; killed on drop.
+#[derive(Debug)]
+pub struct S3Server {
+    child: Child,
+    dir: TempDir,
+    pub port: u16,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl S3Server {
+    /// Starts s3s-fs and waits (up to 15 s) until it accepts connections.
+    pub async fn start() -> S3Server {
+        let bin = binary();
+        let mut last_log = String::new();
+        for _attempt in 0..3 {
+            let dir = tempfile::Builder::new().prefix("aa-e2e-s3-").tempdir().expect("temp dir for s3s-fs");
+            let root = dir.path().join("root");
+            std::fs::create_dir(&root).expect("s3s-fs root dir");
+            let log_path = dir.path().join("s3s-fs.log");
+            let log = std::fs::File::create(&log_path).expect("s3s-fs log file");
+            let port = crate::server::free_port();
+            let access_key = format!("AK{}", &uuid::Uuid::new_v4().simple().to_string()[..18]).to_uppercase();
+            let secret_key = uuid::Uuid::new_v4().simple().to_string();
+            let child = Command::new(&bin)
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--access-key", &access_key, "--secret-key", &secret_key])
+                .arg(&root)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("clone log handle"))
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            let mut server = S3Server { child, dir, port, access_key, secret_key };
+            if server.wait_listening(Duration::from_secs(15)).await {
+                return server;
+            }
+            last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            // Another process may have taken the port between probe and bind: try a new one.
+        }
+        panic!("s3s-fs did not start; its log:\n{last_log}");
+    }
+
+    async fn wait_listening(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// `127.0.0.1:PORT`, the form MINIO_ENDPOINT takes.
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Where s3s-fs keeps the buckets (one directory per bucket).
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// A bucket name no other test uses (S3 names: lower case, digits, '-').
+    pub fn unique_bucket() -> String {
+        format!("aa-e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
+    }
+
+    /// The server's MINIO_* environment for `bucket` on this S3 server.
+    pub fn env(&self, bucket: &str) -> Vec<(String, String)> {
+        vec![
+            ("MINIO_ENDPOINT".into(), self.endpoint()),
+            ("MINIO_ACCESS_KEY".into(), self.access_key.clone()),
+            ("MINIO_SECRET_KEY".into(), self.secret_key.clone()),
+            ("MINIO_BUCKET".into(), bucket.to_string()),
+            ("MINIO_SECURE".into(), "false".into()),
+            ("MINIO_REGION".into(), "us-east-1".into()),
+        ]
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

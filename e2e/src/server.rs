@@ -1,0 +1,398 @@
+//! Runs the real `artifactapi` binary for a test, with its own database, data directory, port,
+//! Redis namespace and (for the S3 backend) S3 server, and cleans all of it up afterwards.
+//!
+//! The harness builds nothing: it runs `$ARTIFACTAPI_BIN`, else
+//! `$CARGO_TARGET_DIR/debug/artifactapi`, else `<workspace>/target/debug/artifactapi`, so the
+//! tests exercise the binary that ships. The process gets a cleared environment (plus PATH) so
+//! a developer's shell cannot change what a test means; its output goes to a log file whose
+//! tail is printed when a test fails. Two servers can share one database, data directory, S3
+//! bucket and Redis namespace ([`Options::shared_with`]) to act as replicas of one deployment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::client::{fetch, Fetched};
+use crate::db::Database;
+use crate::redis::Namespace;
+use crate::s3::S3Server;
+
+/// How long a server may take to answer `/api/v2/health/live`.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The storage backend a server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    Fs,
+    S3,
+}
+
+/// What replicas of one deployment share; dropped (database, Redis keys, S3 server, files)
+/// when the last of them stops.
+#[derive(Debug)]
+struct Shared {
+    storage: Storage,
+    db: Database,
+    data_dir: TempDir,
+    s3: Option<(S3Server, String)>,
+    redis: Option<Namespace>,
+}
+
+impl Shared {
+    async fn create(storage: Storage, redis: bool) -> Shared {
+        let s3 = async {
+            match storage {
+                Storage::S3 => Some((S3Server::start().await, S3Server::unique_bucket())),
+                Storage::Fs => None,
+            }
+        };
+        let (db, s3) = tokio::join!(Database::create(), s3);
+        let data_dir = tempfile::Builder::new().prefix("aa-e2e-data-").tempdir().expect("temp DATA_DIR");
+        Shared { storage, db, data_dir, s3, redis: redis.then(Namespace::new) }
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        let mut env = self.db.env();
+        env.push(("DATA_DIR".into(), self.data_dir.path().display().to_string()));
+        match &self.s3 {
+            Some((s3, bucket)) => {
+                env.push(("STORAGE_BACKEND".into(), "s3".into()));
+                env.extend(s3.env(bucket));
+            }
+            None => env.push(("STORAGE_BACKEND".into(), "fs".into())),
+        }
+        if let Some(ns) = &self.redis {
+            env.push(("REDIS_URL".into(), ns.url.clone()));
+            env.push(("REDIS_NAMESPACE".into(), ns.prefix.clone()));
+        }
+        env
+    }
+}
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub storage: Storage,
+    pub redis: bool,
+    pub admin_token: Option<String>,
+    /// Extra environment, applied last (e.g. `BREAKER_THRESHOLD=2`).
+    pub env: Vec<(String, String)>,
+    share: Option<Arc<Shared>>,
+}
+
+impl Options {
+    pub fn new(storage: Storage, redis: bool) -> Options {
+        Options { storage, redis, admin_token: None, env: Vec::new(), share: None }
+    }
+
+    /// Adds an environment variable for the server.
+    pub fn env(mut self, key: &str, value: impl ToString) -> Options {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets ADMIN_TOKEN; the helpers of [`Server`] send it on writes.
+    pub fn admin_token(mut self, token: &str) -> Options {
+        self.admin_token = Some(token.to_string());
+        self
+    }
+
+    /// Uses `other`'s database, data directory, storage and Redis namespace: a second replica.
+    pub fn shared_with(mut self, other: &Server) -> Options {
+        self.storage = other.shared.storage;
+        self.redis = other.shared.redis.is_some();
+        self.share = Some(other.shared.clone());
+        self
+    }
+
+    /// `fs`, `s3+redis`, ...: for messages.
+    pub fn label(&self) -> String {
+        let storage = match self.storage {
+            Storage::Fs => "fs",
+            Storage::S3 => "s3",
+        };
+        if self.redis {
+            format!("{storage}+redis")
+        } else {
+            storage.to_string()
+        }
+    }
+}
+
+/// The artifactapi binary the tests run; panics saying how to build it when it is missing.
+pub fn binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("ARTIFACTAPI_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| option_env!("CARGO_TARGET_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
+    let bin = target.join("debug").join("artifactapi");
+    assert!(
+        bin.is_file(),
+        "artifactapi binary not found at {}: run `cargo build -p artifactapi` first (or set ARTIFACTAPI_BIN)",
+        bin.display()
+    );
+    bin
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; callers retry if it is taken meanwhile).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local address").port()
+}
+
+/// A command for the binary with a cleared environment: PATH, HOME and the log settings only.
+pub fn command() -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.env_clear();
+    for key in ["PATH", "HOME", "TMPDIR"] {
+        if let Some(v) = std::env::var_os(key) {
+            cmd.env(key, v);
+        }
+    }
+    cmd.env("RUST_LOG", std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info".into()));
+    cmd.env("RUST_BACKTRACE", "1");
+    cmd.env("NO_COLOR", "1");
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// A running artifactapi process; killed on drop, and its resources released with the last
+/// replica sharing them.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    port: u16,
+    label: String,
+    log_path: PathBuf,
+    client: reqwest::Client,
+    admin_token: Option<String>,
+    _logs: TempDir,
+    shared: Arc<Shared>,
+}
+
+enum StartError {
+    Exited(String),
+    Timeout,
+}
+
+impl Server {
+    /// Starts the binary and waits until `/api/v2/health/live` answers 200.
+    pub async fn start(opts: Options) -> Server {
+        let shared = match &opts.share {
+            Some(s) => s.clone(),
+            None => Arc::new(Shared::create(opts.storage, opts.redis).await),
+        };
+        let client =
+            reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().expect("HTTP client");
+        for attempt in 1..=3 {
+            let logs = tempfile::Builder::new().prefix("aa-e2e-log-").tempdir().expect("temp dir for the log");
+            let port = free_port();
+            let log_path = logs.path().join(format!("artifactapi-{port}.log"));
+            let log = std::fs::File::create(&log_path).expect("log file");
+            let mut cmd = command();
+            cmd.env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+                .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+                .env("WORKERS", "2")
+                .env("DB_POOL_SIZE", "4")
+                .env("REPLICA_ID", format!("e2e-{port}"))
+                .envs(shared.env());
+            if let Some(t) = &opts.admin_token {
+                cmd.env("ADMIN_TOKEN", t);
+            }
+            cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
+            cmd.stdout(log.try_clone().expect("clone log handle")).stderr(log);
+            let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", binary().display()));
+            let mut server = Server {
+                child,
+                port,
+                label: opts.label(),
+                log_path,
+                client: client.clone(),
+                admin_token: opts.admin_token.clone(),
+                _logs: logs,
+                shared: shared.clone(),
+            };
+            match server.wait_live().await {
+                Ok(()) => return server,
+                Err(StartError::Exited(log)) if attempt < 3 && log.to_ascii_lowercase().contains("in use") => {
+                    eprintln!("artifactapi: port {port} was taken, retrying on another");
+                }
+                Err(StartError::Exited(log)) => {
+                    panic!("artifactapi ({}) exited during start-up; its log:\n{log}", opts.label())
+                }
+                Err(StartError::Timeout) => {
+                    let tail = server.log_tail(80);
+                    panic!(
+                        "artifactapi ({}) did not answer /api/v2/health/live within {START_TIMEOUT:?}; log tail:\n{tail}",
+                        opts.label()
+                    )
+                }
+            }
+        }
+        unreachable!("the last attempt panics or returns")
+    }
+
+    async fn wait_live(&mut self) -> Result<(), StartError> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let url = self.url("/api/v2/health/live");
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(StartError::Exited(format!("(exit: {status})\n{}", self.log())));
+            }
+            let probe = self.client.get(&url).timeout(Duration::from_secs(2)).send().await;
+            if matches!(probe, Ok(r) if r.status() == StatusCode::OK) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(StartError::Timeout)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The proxy URL of `path` on remote `remote`.
+    pub fn proxy_url(&self, remote: &str, path: &str) -> String {
+        self.url(&format!("/api/v1/remote/{remote}/{}", path.trim_start_matches('/')))
+    }
+
+    /// A client without proxies from the environment and with a 120 s request limit.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// GET of a server path, read to the end.
+    pub async fn get(&self, path: &str) -> Fetched {
+        fetch(self.client.get(self.url(path))).await
+    }
+
+    /// GET through remote `remote`, read to the end.
+    pub async fn proxy_get(&self, remote: &str, path: &str) -> Fetched {
+        fetch(self.client.get(self.proxy_url(remote, path))).await
+    }
+
+    /// GETs `path` through `remote` until it is served from the cache (HIT or REVALIDATED),
+    /// at most 15 s; every answer on the way must be a 200. A MISS response ends when its last
+    /// byte is sent, and the object is committed right around then: a request in that window
+    /// may still join the fill as a MISS, so tests that need "cached now" wait here.
+    pub async fn wait_cached(&self, remote: &str, path: &str) -> Fetched {
+        let what = format!("{remote}/{path} to be served from the cache");
+        crate::poll_until(&what, Duration::from_secs(15), Duration::from_millis(50), || async {
+            let r = self.proxy_get(remote, path).await;
+            assert_eq!(r.status, StatusCode::OK, "{remote}/{path}: {}", r.describe());
+            matches!(r.x_cache(), "HIT" | "REVALIDATED").then_some(r)
+        })
+        .await
+    }
+
+    /// A request carrying the admin token (when the server has one).
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        let req = self.client.request(method, self.url(path));
+        match &self.admin_token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    /// An admin request with a JSON body.
+    pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> Fetched {
+        let body = serde_json::to_vec(body).expect("serialise JSON");
+        fetch(self.admin(method, path).header("content-type", "application/json").body(body)).await
+    }
+
+    /// POST /api/v2/remotes; asserts 201 and returns the created spec.
+    pub async fn create_remote(&self, spec: Value) -> Value {
+        let resp = self.send_json(Method::POST, "/api/v2/remotes", &spec).await;
+        assert_eq!(resp.status, StatusCode::CREATED, "create remote {spec}: {}", resp.describe());
+        resp.json()
+    }
+
+    /// PUT /api/v2/remotes/{name}; asserts 200.
+    pub async fn update_remote(&self, name: &str, spec: Value) -> Value {
+        let resp = self.send_json(Method::PUT, &format!("/api/v2/remotes/{name}"), &spec).await;
+        assert_eq!(resp.status, StatusCode::OK, "update remote {spec}: {}", resp.describe());
+        resp.json()
+    }
+
+    /// POST /api/v2/gc; asserts 200 and returns the report.
+    pub async fn gc(&self, dry_run: bool, grace_seconds: Option<u64>) -> Value {
+        let mut body = serde_json::json!({ "dry_run": dry_run });
+        if let Some(g) = grace_seconds {
+            body["grace_seconds"] = g.into();
+        }
+        let resp = self.send_json(Method::POST, "/api/v2/gc", &body).await;
+        assert_eq!(resp.status, StatusCode::OK, "gc: {}", resp.describe());
+        resp.json()
+    }
+
+    /// The process's output so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The last `lines` lines of the log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    pub fn storage(&self) -> Storage {
+        self.shared.storage
+    }
+
+    /// DATA_DIR (blobs live under `blobs/sha256/` there with the fs backend).
+    pub fn data_dir(&self) -> &Path {
+        self.shared.data_dir.path()
+    }
+
+    /// Where s3s-fs keeps this server's bucket, with the S3 backend.
+    pub fn bucket_dir(&self) -> Option<PathBuf> {
+        self.shared.s3.as_ref().map(|(s3, bucket)| s3.root().join(bucket))
+    }
+
+    /// Where the blob with this SHA-256 lies on disk: `DATA_DIR/blobs/sha256/{hash}` (fs), or
+    /// the object `blobs/sha256/{hash}` in s3s-fs's directory for the bucket (s3).
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        let root = self.bucket_dir().unwrap_or_else(|| self.data_dir().to_path_buf());
+        root.join("blobs").join("sha256").join(sha256)
+    }
+
+    pub fn database_name(&self) -> &str {
+        &self.shared.db.name
+    }
+
+    /// Stops the process now (SIGKILL) and returns its exit status.
+    pub fn kill(&mut self) -> Option<std::process::ExitStatus> {
+        let _ = self.child.kill();
+        self.child.wait().ok()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() || std::env::var_os("E2E_SHOW_LOGS").is_some() {
+            eprintln!(
+                "----- artifactapi ({}, port {}) log tail -----\n{}\n----- end of log -----",
+                self.label,
+                self.port,
+                self.log_tail(60)
+            );
+        }
+    }
+}
