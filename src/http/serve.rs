@@ -119,7 +119,8 @@ pub async fn cached(
         RangeRequest::Unsatisfiable => {
             resp.status(StatusCode::RANGE_NOT_SATISFIABLE);
             resp.insert_header((header::CONTENT_RANGE, format!("bytes */{}", object.size)));
-            return Ok(resp.body(NoBody::new()));
+            // An empty sized body: `Content-Length: 0`, so keep-alive clients do not wait.
+            return Ok(resp.body(bytes::Bytes::new()));
         }
     };
     let length = match range {
