@@ -176,9 +176,10 @@ def peak_rss_during(pids, action):
 
 
 def upstream_requests(log_path, path):
-    needle = f'"GET /{path.lstrip("/")} '
+    """Requests of any method for path in the upstream's access log (combined format)."""
+    pattern = re.compile(r'"[A-Z]+ /' + re.escape(path.lstrip("/")) + r'[ ?]')
     with open(log_path) as f:
-        return sum(1 for line in f if needle in line)
+        return sum(1 for line in f if pattern.search(line))
 
 
 def measure(proxy, a, files):
@@ -211,7 +212,6 @@ def measure(proxy, a, files):
     log(f"{proxy.name}: cold miss, 32 clients on one path behind the rate-limited upstream")
     r["cold_many_s"] = parallel_get([proxy.url(files["cold_many"])] * 32, a.large_size, f"{proxy.name} cold 32")
     r["cold_ratio"] = r["cold_many_s"] / r["cold_one_s"]
-    time.sleep(0.5)  # let the upstream flush its access log lines
     r["upstream_requests"] = upstream_requests(a.upstream_log, files["cold_many"])
     return r
 

@@ -33,9 +33,10 @@ work=$(mktemp -d -t artifactapi-bench.XXXXXX)
 pids=()
 db=""
 
+# shellcheck disable=SC2317  # stop_pid and cleanup run from the EXIT trap
 stop_pid() {
   local pid=$1 i
-  [ "$pid" = "${measure_pid:-}" ] && pkill -TERM -P "$pid" 2>/dev/null
+  if [ "$pid" = "${measure_pid:-}" ]; then pkill -TERM -P "$pid" 2>/dev/null || true; fi
   kill -TERM "$pid" 2>/dev/null || return 0
   for ((i = 0; i < 50; i++)); do
     kill -0 "$pid" 2>/dev/null || break
@@ -45,6 +46,7 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
+# shellcheck disable=SC2317
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
