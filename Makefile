@@ -71,6 +71,8 @@ bench:
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check
+	@if command -v shellcheck >/dev/null; then shellcheck .ci/run .ci/install bench/run.sh; \
+	else echo "shellcheck not installed: shell scripts not checked"; fi
 
 fmt:
 	$(CARGO) fmt --all
