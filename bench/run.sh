@@ -9,7 +9,8 @@
 #
 # Knobs: BENCH_DURATION (s per wrk run, 10), BENCH_LARGE_MIB (256), BENCH_RATE (upstream rate
 # limit per connection in nginx units, 50m), BENCH_ONLY (api|nginx), BENCH_JSON (write the
-# figures there too), BENCH_RUST_LOG (warn), PGHOST/PGPORT/PGUSER (the PostgreSQL superuser that
+# figures there too), BENCH_RUST_LOG (warn), BENCH_BIN (a built binary to use instead of
+# building one), PGHOST/PGPORT/PGUSER (the PostgreSQL superuser that
 # creates the throwaway database: 127.0.0.1, 5432, postgres).
 set -euo pipefail
 
@@ -87,9 +88,13 @@ wait_http() {
 
 # --- the binary -------------------------------------------------------------------------------
 if [ "$ONLY" != nginx ]; then
-  log "building the release binary"
-  (cd "$ROOT" && cargo build --release -p artifactapi)
-  bin=$CARGO_TARGET_DIR/release/artifactapi
+  if [ -n "${BENCH_BIN:-}" ]; then
+    bin=$BENCH_BIN
+  else
+    log "building the release binary"
+    (cd "$ROOT" && cargo build --release -p artifactapi)
+    bin=$CARGO_TARGET_DIR/release/artifactapi
+  fi
   [ -x "$bin" ] || die "no binary at $bin"
 fi
 
