@@ -10,8 +10,8 @@
 # Knobs: BENCH_DURATION (s per wrk run, 10), BENCH_LARGE_MIB (256), BENCH_RATE (upstream rate
 # limit per connection in nginx units, 50m), BENCH_ONLY (api|nginx), BENCH_JSON (write the
 # figures there too), BENCH_RUST_LOG (warn), BENCH_BIN (a built binary to use instead of
-# building one), PGHOST/PGPORT/PGUSER (the PostgreSQL superuser that
-# creates the throwaway database: 127.0.0.1, 5432, postgres).
+# building one), PGHOST/PGPORT/PGUSER (the PostgreSQL superuser that creates the throwaway
+# database: 127.0.0.1, 5432, postgres).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
