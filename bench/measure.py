@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""Measurements of the artifactapi benchmark against nginx proxy_cache, and the result table.
+
+bench/run.sh starts the processes (static upstream, nginx peer, artifactapi) and calls this
+with their addresses and pids; this script warms both caches, checks that what it measures
+is correct (status, size, digest, cache headers), runs each measurement on both proxies in the
+same way, and prints one table with the figures, their ratio and the targets. Figures are
+measured, never asserted: a missed target is reported, not an error. The exit status is 1 only
+when a measurement is invalid (wrong bytes, error responses, a cache that never hits).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+MIB = 1024 * 1024
+
+
+class Invalid(Exception):
+    """A measurement whose responses were wrong, so its figure would mean nothing."""
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Proxy:
+    """One cache under test: how to address a path through it and how it reports hits."""
+
+    def __init__(self, name, base, cache_header, pids):
+        self.name = name
+        self.base = base.rstrip("/")
+        self.cache_header = cache_header
+        self.pids = pids
+
+    def url(self, path):
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def cache_status(self, path):
+        req = urllib.request.Request(self.url(path), method="HEAD")
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.headers.get(self.cache_header, "")
+
+
+def curl_cmd(url):
+    return ["curl", "-sS", "-o", "/dev/null", "--max-time", "600", "-w", "%{http_code} %{size_download}\n", url]
+
+
+def check_curl(proc, out, size, what):
+    fields = out.split()
+    if proc.returncode != 0 or len(fields) != 2 or fields[0] != "200" or int(fields[1]) != size:
+        raise Invalid(f"{what}: curl exit {proc.returncode}, got {out.strip()!r}, want '200 {size}'")
+
+
+def parallel_get(urls, size, what):
+    """Starts one curl per URL at once; returns the wall time until the last one finished."""
+    start = time.monotonic()
+    procs = [subprocess.Popen(curl_cmd(u), stdout=subprocess.PIPE, text=True) for u in urls]
+    outs = [p.communicate()[0] for p in procs]
+    wall = time.monotonic() - start
+    for p, out in zip(procs, outs):
+        check_curl(p, out, size, what)
+    return wall
+
+
+def sha256_of(url):
+    h = hashlib.sha256()
+    n = 0
+    with urllib.request.urlopen(url, timeout=600) as resp:
+        if resp.status != 200:
+            raise Invalid(f"GET {url}: status {resp.status}")
+        while chunk := resp.read(1 << 20):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+def warm(proxy, path, sha256, size):
+    """Fetches until the cache reports a HIT, then checks the cached bytes."""
+    for attempt in range(40):
+        subprocess.run(curl_cmd(proxy.url(path)), check=True, stdout=subprocess.DEVNULL)
+        status = proxy.cache_status(path)
+        if status.upper() == "HIT":
+            break
+        time.sleep(0.25 if attempt < 10 else 1)
+    else:
+        raise Invalid(f"{proxy.name}: {path} never became a cache HIT (last {proxy.cache_header}: {status!r})")
+    got, n = sha256_of(proxy.url(path))
+    if (got, n) != (sha256, size):
+        raise Invalid(f"{proxy.name}: {path} from cache has sha256 {got} and {n} bytes, want {sha256} and {size}")
+
+
+def wrk(url, connections, duration, script, timeout="60s"):
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", f"--timeout={timeout}", "-s", script, url]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    m = re.search(r"^WRK_JSON (.*)$", out, re.M)
+    if not m:
+        raise Invalid(f"no WRK_JSON line in wrk output:\n{out}")
+    res = json.loads(m.group(1))
+    errors = sum(res[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors"))
+    if errors or res["requests"] == 0:
+        raise Invalid(f"wrk {url}: {res}")
+    return res
+
+
+def proc_status(pid, field):
+    """A kB field of /proc/PID/status, in bytes (0 once the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def process_tree(pid):
+    """pid and its children (nginx: the master and its workers)."""
+    pids = [pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                pids.append(int(entry))
+    return pids
+
+
+def peak_rss_during(pids, action):
+    """Runs action() and returns the summed peak RSS of pids meanwhile.
+
+    The kernel's high-water mark (VmHWM) is reset first (clear_refs 5) so earlier phases do not
+    count; VmRSS is polled as well in case the reset is not permitted.
+    """
+    hwm_reset = True
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            hwm_reset = False
+    polled = {pid: 0 for pid in pids}
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            for pid in pids:
+                polled[pid] = max(polled[pid], proc_status(pid, "VmRSS"))
+            stop.wait(0.02)
+
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    try:
+        result = action()
+    finally:
+        stop.set()
+        t.join()
+    total = 0
+    for pid in pids:
+        peak = polled[pid]
+        if hwm_reset:
+            peak = max(peak, proc_status(pid, "VmHWM"))
+        total += peak
+    return total, result
+
+
+def upstream_requests(log_path, path):
+    """Requests of any method for path in the upstream's access log (combined format)."""
+    pattern = re.compile(r'"[A-Z]+ /' + re.escape(path.lstrip("/")) + r'[ ?]')
+    with open(log_path) as f:
+        return sum(1 for line in f if pattern.search(line))
+
+
+def measure(proxy, a, files):
+    r = {}
+    log(f"{proxy.name}: warming the cache")
+    warm(proxy, files["small"], a.small_sha256, 1024)
+    warm(proxy, files["large"], a.large_sha256, a.large_size)
+
+    log(f"{proxy.name}: small hits, wrk 64 connections, {a.duration} s")
+    res = wrk(proxy.url(files["small"]), 64, a.duration, a.wrk_script)
+    r["small_rps"] = res["requests"] / (res["duration_us"] / 1e6)
+    r["small_p99_ms"] = res["p99_us"] / 1000
+    if proxy.cache_status(files["small"]).upper() != "HIT":
+        raise Invalid(f"{proxy.name}: small file no longer a HIT after the run")
+
+    log(f"{proxy.name}: large hits, wrk 4 connections, {a.duration} s")
+    res = wrk(proxy.url(files["large"]), 4, a.duration, a.wrk_script)
+    r["large_mibs"] = res["bytes"] / MIB / (res["duration_us"] / 1e6)
+
+    log(f"{proxy.name}: peak RSS while 16 clients download the large file")
+    pids = process_tree(proxy.pids[0]) if proxy.name == "nginx" else proxy.pids
+    rss, wall = peak_rss_during(
+        pids, lambda: parallel_get([proxy.url(files["large"])] * 16, a.large_size, f"{proxy.name} 16 clients")
+    )
+    r["rss_mib"] = rss / MIB
+    r["rss16_mibs"] = 16 * a.large_size / MIB / wall
+
+    log(f"{proxy.name}: cold miss, 1 client behind the rate-limited upstream")
+    r["cold_one_s"] = parallel_get([proxy.url(files["cold_one"])], a.large_size, f"{proxy.name} cold 1 client")
+    log(f"{proxy.name}: cold miss, 32 clients on one path behind the rate-limited upstream")
+    r["cold_many_s"] = parallel_get([proxy.url(files["cold_many"])] * 32, a.large_size, f"{proxy.name} cold 32")
+    r["cold_ratio"] = r["cold_many_s"] / r["cold_one_s"]
+    r["upstream_requests"] = upstream_requests(a.upstream_log, files["cold_many"])
+    return r
+
+
+def fmt(v, kind):
+    if v is None:
+        return "n/a"
+    if kind == "int":
+        return f"{v:,.0f}"
+    if kind == "x":
+        return f"{v:.3f}x"
+    return f"{v:,.1f}"
+
+
+def table(api, ngx, a):
+    def ratio(k):
+        if api.get(k) is None or not ngx.get(k):
+            return None
+        return api[k] / ngx[k]
+
+    rows = [
+        # label, key, kind, target text, met(artifactapi's value, ratio to nginx); None: cannot tell
+        ("cache hit 1 KiB, 64 conns (req/s)", "small_rps", "int", ">= 0.8x nginx", lambda v, q: q and q >= 0.8),
+        ("cache hit 256 MiB, 4 conns (MiB/s)", "large_mibs", "num", ">= 0.9x nginx", lambda v, q: q and q >= 0.9),
+        ("peak RSS, 16 clients on 256 MiB (MiB)", "rss_mib", "num", "< 150 MiB", lambda v, q: v < 150),
+        ("cold miss, 32 clients: upstream requests", "upstream_requests", "int", "= 1", lambda v, q: v == 1),
+        ("cold miss: 32 clients / 1 client (time)", "cold_ratio", "x", "<= 1.2x", lambda v, q: v <= 1.2),
+    ]
+    if a.large_size != 256 * MIB:
+        rows = [(lbl.replace("256 MiB", f"{a.large_size // MIB} MiB"), *rest) for lbl, *rest in rows]
+    w = 42
+    lines = [
+        f"{'':{w}} {'artifactapi':>12} {'nginx':>12} {'api/nginx':>10}   {'target':<14} result",
+        "-" * (w + 66),
+    ]
+    for label, key, kind, target, met in rows:
+        q = ratio(key)
+        v = api.get(key)
+        verdict = None if v is None else met(v, q)
+        result = "n/a" if verdict is None else ("met" if verdict else "MISSED")
+        lines.append(
+            f"{label:<{w}} {fmt(v, kind):>12} {fmt(ngx.get(key), kind):>12} {fmt(q, 'x'):>10}   {target:<14} {result}"
+        )
+    lines.append("")
+    lines.append("details:")
+    for name, r in (("artifactapi", api), ("nginx", ngx)):
+        if r:
+            lines.append(
+                f"  {name:<11} small p99 {fmt(r.get('small_p99_ms'), 'num')} ms; 16 clients on the large file "
+                f"{fmt(r.get('rss16_mibs'), 'num')} MiB/s in total; cold 1 client {fmt(r.get('cold_one_s'), 'num')} s, "
+                f"32 clients {fmt(r.get('cold_many_s'), 'num')} s"
+            )
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--api-base", required=True, help="http://HOST:PORT/api/v1/remote/NAME")
+    p.add_argument("--api-pid", type=int, required=True)
+    p.add_argument("--nginx-base", required=True)
+    p.add_argument("--nginx-pid", type=int, required=True, help="the peer's master process")
+    p.add_argument("--upstream-log", required=True)
+    p.add_argument("--small-sha256", required=True)
+    p.add_argument("--large-sha256", required=True)
+    p.add_argument("--large-size", type=int, required=True)
+    p.add_argument("--duration", type=int, default=10)
+    p.add_argument("--wrk-script", required=True)
+    p.add_argument("--json-out")
+    p.add_argument("--only", choices=["api", "nginx"], help="measure one proxy only")
+    p.add_argument("--header", default="")
+    a = p.parse_args()
+
+    proxies = {
+        "api": Proxy("artifactapi", a.api_base, "X-Cache", [a.api_pid]),
+        "nginx": Proxy("nginx", a.nginx_base, "X-Cache-Status", [a.nginx_pid]),
+    }
+    results = {"api": {}, "nginx": {}}
+    invalid = []
+    # nginx first: it is the reference, and a failure in artifactapi then still leaves a baseline.
+    for key in ("nginx", "api"):
+        if a.only and a.only != key:
+            continue
+        files = {
+            "small": "small.bin",
+            "large": "large.bin",
+            "cold_one": f"slow/cold-{key}-one.bin",
+            "cold_many": f"slow/cold-{key}-many.bin",
+        }
+        try:
+            results[key] = measure(proxies[key], a, files)
+        except (Invalid, subprocess.CalledProcessError, OSError) as e:
+            invalid.append(f"{proxies[key].name}: {e}")
+            log(f"INVALID {proxies[key].name}: {e}")
+
+    print()
+    if a.header:
+        print(a.header)
+    print(table(results["api"], results["nginx"], a))
+    for msg in invalid:
+        print(f"INVALID: {msg}")
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump({"artifactapi": results["api"], "nginx": results["nginx"], "invalid": invalid}, f, indent=2)
+    return 1 if invalid else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
