@@ -3,13 +3,14 @@
 //! Emitting never blocks a request: events go into a bounded queue, and one task publishes them
 //! through the coordinator (Redis pub/sub when configured, so subscribers on every replica see
 //! every replica's events). When the queue is full the event is dropped and counted: serving
-//! requests matters more than a complete event stream.
+//! requests matters more than a complete event stream. Cache hits are counted, not published:
+//! they are the bulk of all traffic, and hot-object hits never reach an actor at all.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use artifactapi_actors::coord::{keys, Coordinator};
-use artifactapi_actors::events::{Event, EventSink};
+use artifactapi_actors::events::{Event, EventKind, EventSink};
 use tokio::sync::mpsc;
 
 /// Events buffered before new ones are dropped.
@@ -19,6 +20,7 @@ pub struct EventBus {
     tx: mpsc::Sender<Event>,
     replica: String,
     dropped: AtomicU64,
+    hits: AtomicU64,
 }
 
 impl EventBus {
@@ -37,7 +39,12 @@ impl EventBus {
                 }
             }
         });
-        Arc::new(EventBus { tx, replica, dropped: AtomicU64::new(0) })
+        Arc::new(EventBus { tx, replica, dropped: AtomicU64::new(0), hits: AtomicU64::new(0) })
+    }
+
+    /// Cache hits counted (not published) since start.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
     }
 
     /// Events dropped because the queue was full.
@@ -48,6 +55,10 @@ impl EventBus {
 
 impl EventSink for EventBus {
     fn emit(&self, mut event: Event) {
+        if event.kind == EventKind::CacheHit {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         event.replica.clone_from(&self.replica);
         if self.tx.try_send(event).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);

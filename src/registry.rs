@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix::{Actor, Addr, ArbiterHandle};
-use artifactapi_actors::remote::{Reconfigure, RemoteActor, RemoteDeps, RemoteSettings, Shutdown};
+use artifactapi_actors::remote::{HotObjects, Reconfigure, RemoteActor, RemoteDeps, RemoteSettings, Shutdown};
 
 use crate::config::Config;
 use crate::remotes::Remote;
@@ -43,6 +43,8 @@ impl From<&Config> for RemoteDefaults {
 pub struct RemoteEntry {
     pub remote: Arc<Remote>,
     pub addr: Addr<RemoteActor>,
+    /// Objects handlers may serve without asking the actor.
+    pub hot: Arc<HotObjects>,
 }
 
 pub struct Registry {
@@ -86,21 +88,26 @@ impl Registry {
         let settings = self.settings(&remote);
         let name = remote.spec.name.clone();
         let Ok(mut map) = self.remotes.write() else { return };
-        let addr = match map.get(&name) {
+        let (addr, hot) = match map.get(&name) {
             Some(entry) => {
                 entry.addr.do_send(Reconfigure(settings));
-                entry.addr.clone()
+                (entry.addr.clone(), entry.hot.clone())
             }
             None => {
                 let deps = self.deps.clone();
+                let hot = HotObjects::new();
+                let shared = hot.clone();
                 let idx = name.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
-                match self.arbiters.get(idx % self.arbiters.len().max(1)) {
-                    Some(arbiter) => RemoteActor::start_in_arbiter(arbiter, move |_| RemoteActor::new(settings, deps)),
-                    None => RemoteActor::new(settings, deps).start(),
-                }
+                let addr = match self.arbiters.get(idx % self.arbiters.len().max(1)) {
+                    Some(arbiter) => {
+                        RemoteActor::start_in_arbiter(arbiter, move |_| RemoteActor::new(settings, deps, shared))
+                    }
+                    None => RemoteActor::new(settings, deps, shared).start(),
+                };
+                (addr, hot)
             }
         };
-        map.insert(name, RemoteEntry { remote: Arc::new(remote), addr });
+        map.insert(name, RemoteEntry { remote: Arc::new(remote), addr, hot });
     }
 
     /// Stops and forgets a remote.

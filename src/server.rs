@@ -97,6 +97,13 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             .configure(crate::http::configure)
     })
     .workers(threads)
+    // Headers and body go out in separate writes: without TCP_NODELAY every keep-alive request
+    // would wait for the client's delayed ACK (about 40 ms).
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+        }
+    })
     .bind(addr)
     .map_err(|source| StartError::Listen { addr: addr.to_string(), source })?
     .run()

@@ -2,11 +2,12 @@
 //!
 //! The handler reads top to bottom as the request path: find the remote, parse the path (still
 //! percent-encoded, straight from the request line, so no decoding step can hide a `..`), check
-//! the access rules, classify, ask the remote's actor, respond.
+//! the access rules, classify, serve a hot object directly or ask the remote's actor, respond.
 
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
-use artifactapi_actors::remote::Fetch;
+use artifactapi_actors::catalog::ObjectKey;
+use artifactapi_actors::remote::{CacheStatus, Fetch};
 
 use super::error::ApiError;
 use super::serve;
@@ -33,9 +34,13 @@ pub async fn remote(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     let remote = &entry.remote;
     remote.rules.check_access(path.as_str()).map_err(|d| ApiError::Forbidden(format!("{name}: {d}")))?;
     let class = formats::classify(remote.spec.package_type, remote.rules.override_class(path.as_str()), path.as_str());
+    let key = ObjectKey::new(name, path.as_str(), "");
+    if let Some(object) = entry.hot.hit(&key) {
+        return serve::cached(&req, state.store.as_ref(), &object, CacheStatus::Hit).await;
+    }
     let fetch = Fetch {
-        path: path.as_str().to_string(),
-        variant: String::new(),
+        path: key.path,
+        variant: key.variant,
         mutable: class == Class::Mutable,
         upstream_url: join_upstream(&remote.base_url, &path),
         forward_headers: Vec::new(),

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::breaker::Breaker;
 use super::fill::FillJob;
+use super::hot::HotObjects;
 use super::spool::Spool;
 use super::upstream::{Upstream, UpstreamSettings};
 use super::{CacheStatus, Fetch, FetchError, FetchOutcome, RemoteSettings};
@@ -24,8 +25,6 @@ use crate::coord::Coordinator;
 use crate::events::{Event, EventKind, EventSink};
 use crate::storage::{StagingArea, StorageActor};
 
-/// Hot objects kept per remote before the map is cleared.
-const HOT_LIMIT: usize = 50_000;
 /// How often hit counts go to the catalog.
 const HIT_FLUSH: Duration = Duration::from_secs(5);
 
@@ -44,20 +43,15 @@ pub struct RemoteActor {
     deps: RemoteDeps,
     upstream: Option<Rc<Upstream>>,
     inflight: HashMap<ObjectKey, Arc<Spool>>,
-    hot: HashMap<ObjectKey, CachedObject>,
+    hot: Arc<HotObjects>,
+    /// Hits on objects that are not hot (mutable, or with a finite TTL).
     hits: HashMap<ObjectKey, (u64, DateTime<Utc>)>,
 }
 
 impl RemoteActor {
-    pub fn new(settings: RemoteSettings, deps: RemoteDeps) -> Self {
-        RemoteActor {
-            settings,
-            deps,
-            upstream: None,
-            inflight: HashMap::new(),
-            hot: HashMap::new(),
-            hits: HashMap::new(),
-        }
+    /// A remote actor; `hot` is shared with the HTTP handlers (see [`HotObjects`]).
+    pub fn new(settings: RemoteSettings, deps: RemoteDeps, hot: Arc<HotObjects>) -> Self {
+        RemoteActor { settings, deps, upstream: None, inflight: HashMap::new(), hot, hits: HashMap::new() }
     }
 
     fn upstream(&mut self) -> Rc<Upstream> {
@@ -101,19 +95,12 @@ impl RemoteActor {
         self.deps.events.emit(Event::new(EventKind::CacheHit).repo(&key.repo).path(&key.path));
     }
 
-    fn remember(&mut self, object: CachedObject) {
-        if self.hot.len() >= HOT_LIMIT {
-            self.hot.clear();
-        }
-        self.hot.insert(object.key.clone(), object);
-    }
-
     fn flush_hits(&mut self) {
-        if self.hits.is_empty() {
+        let mut batch = self.hot.drain_hits();
+        batch.extend(self.hits.drain().map(|(key, (hits, last_access))| HitBatch { key, hits, last_access }));
+        if batch.is_empty() {
             return;
         }
-        let batch: Vec<HitBatch> =
-            self.hits.drain().map(|(key, (hits, last_access))| HitBatch { key, hits, last_access }).collect();
         let catalog = self.deps.catalog.clone();
         actix_rt::spawn(async move {
             if let Err(e) = catalog.record_hits(&batch).await {
@@ -177,8 +164,7 @@ impl Handler<Fetch> for RemoteActor {
 
     fn handle(&mut self, fetch: Fetch, _ctx: &mut Context<Self>) -> Self::Result {
         let key = ObjectKey::new(&self.settings.name, &fetch.path, &fetch.variant);
-        if let Some(object) = self.hot.get(&key).cloned() {
-            self.count_hit(&key);
+        if let Some(object) = self.hot.hit(&key) {
             return Box::pin(actix::fut::ready(FetchOutcome::Cached { object, status: CacheStatus::Hit }));
         }
         if let Some(spool) = self.inflight.get(&key).filter(|s| !s.is_settled()).cloned() {
@@ -206,10 +192,10 @@ impl Handler<Fetch> for RemoteActor {
             let outcome: std::pin::Pin<Box<dyn std::future::Future<Output = FetchOutcome>>> = match cached {
                 Err(e) => Box::pin(std::future::ready(FetchOutcome::Failed(FetchError::from(e)))),
                 Ok(Some(object)) if fresh => {
-                    act.count_hit(&key);
                     if forever {
-                        act.remember(object.clone());
+                        act.hot.insert(object.clone());
                     }
+                    act.count_hit(&key);
                     Box::pin(std::future::ready(FetchOutcome::Cached { object, status: CacheStatus::Hit }))
                 }
                 Ok(None) if negative => Box::pin(std::future::ready(FetchOutcome::NotFound { status: 404 })),
@@ -244,7 +230,7 @@ impl Handler<FillDone> for RemoteActor {
         }
         if let Some(object) = done.object {
             if self.fresh_forever(object.mutable) {
-                self.remember(object);
+                self.hot.insert(object);
             } else {
                 self.hot.remove(&done.key);
             }
@@ -264,7 +250,7 @@ impl Handler<Forget> for RemoteActor {
     type Result = ();
 
     fn handle(&mut self, msg: Forget, _ctx: &mut Context<Self>) {
-        self.hot.retain(|k, _| !k.path.starts_with(&msg.prefix));
+        self.hot.forget_prefix(&msg.prefix);
     }
 }
 
@@ -281,7 +267,7 @@ impl Handler<Reconfigure> for RemoteActor {
             tracing::info!(remote = %self.settings.name, "remote reconfigured");
             self.settings = msg.0;
             self.upstream = None;
-            self.hot.clear();
+            self.hot.forget_prefix("");
         }
     }
 }

@@ -10,12 +10,14 @@
 //!   hit counts).
 //! - [`fill`]: one upstream fetch, from breaker admission to commit.
 //! - [`spool`]: how a fill feeds every waiting client from one staging file.
+//! - [`hot`]: objects that never change, served by handlers without a mailbox round trip.
 //! - [`breaker`]: the circuit breaker, shared between replicas through the coordinator.
 //! - [`upstream`]: the awc client.
 
 pub mod actor;
 pub mod breaker;
 pub mod fill;
+pub mod hot;
 pub mod spool;
 pub mod upstream;
 
@@ -28,6 +30,7 @@ use crate::storage::ByteStream;
 
 pub use actor::{FillDone, Forget, Reconfigure, RemoteActor, RemoteDeps, Shutdown};
 pub use breaker::BreakerState;
+pub use hot::HotObjects;
 pub use upstream::{UpstreamError, UpstreamHead};
 
 /// What a remote actor needs to know of its remote's configuration.

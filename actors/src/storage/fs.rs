@@ -2,7 +2,7 @@
 //!
 //! Publishing is a rename of the verified staging file (which lives in `DATA_DIR/staging`, on
 //! the same filesystem) followed by an fsync of the blob directory, so a blob is either
-//! completely there or not there at all, also across a crash. Reads stream the file in 64 KiB
+//! completely there or not there at all, also across a crash. Reads stream the file in 256 KiB
 //! chunks, so serving a blob costs the same memory whatever its size. A file's mtime is its
 //! write time, which the garbage collector's grace period relies on.
 
@@ -11,16 +11,54 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use bytes::BytesMut;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
-use futures_util::stream;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use futures_util::{stream, StreamExt};
 
 use super::{BlobMeta, BlobStore, ByteRange, ByteStream, StoreError};
 use crate::digest::Digest;
 
+/// Opens a blob, checks the range against its size and reads the first chunk. Returns the file,
+/// the chunk, the offset after it and how many bytes of the range remain.
+fn open_first_chunk(
+    path: &Path,
+    digest: &Digest,
+    range: Option<ByteRange>,
+) -> Result<(std::fs::File, Bytes, u64, u64), StoreError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound(*digest)),
+        Err(e) => return Err(e.into()),
+    };
+    let size = file.metadata()?.len();
+    let (start, remaining) = match range {
+        None => (0, size),
+        Some(r) if r.start <= r.end && r.end < size => (r.start, r.len()),
+        Some(r) => return Err(StoreError::Range { start: r.start, end: r.end, size }),
+    };
+    let want = remaining.min(READ_CHUNK as u64);
+    let first = read_exact_at(&file, start, want)?;
+    Ok((file, first, start + want, remaining - want))
+}
+
+/// Reads exactly `len` bytes at `offset` (positioned read: no shared file cursor).
+fn read_exact_at(file: &std::fs::File, offset: u64, len: u64) -> io::Result<Bytes> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = BytesMut::zeroed(len as usize);
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], offset + filled as u64)? {
+            0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob is shorter than it was")),
+            n => filled += n,
+        }
+    }
+    Ok(buf.freeze())
+}
+
 /// Size of the chunks [`FsStore::open`] yields.
-pub const READ_CHUNK: usize = 64 * 1024;
+pub const READ_CHUNK: usize = 256 * 1024;
 
 /// Blobs as files under `{data_dir}/blobs/sha256/`.
 #[derive(Debug, Clone)]
@@ -106,35 +144,29 @@ impl BlobStore for FsStore {
     }
 
     async fn open(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream, StoreError> {
-        let mut file = match tokio::fs::File::open(self.blob_path(digest)).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound(*digest)),
-            Err(e) => return Err(e.into()),
-        };
-        let size = file.metadata().await?.len();
-        let (start, remaining) = match range {
-            None => (0, size),
-            Some(r) if r.start <= r.end && r.end < size => (r.start, r.len()),
-            Some(r) => return Err(StoreError::Range { start: r.start, end: r.end, size }),
-        };
-        if start > 0 {
-            file.seek(io::SeekFrom::Start(start)).await?;
+        // Opening, sizing and reading the first chunk happen in one blocking task: a small blob
+        // (the common cache hit) costs one hop to the blocking pool, not one per syscall.
+        let path = self.blob_path(digest);
+        let digest = *digest;
+        let opened = tokio::task::spawn_blocking(move || open_first_chunk(&path, &digest, range)).await;
+        let (file, first, offset, remaining) = opened.map_err(|e| io::Error::other(e.to_string()))??;
+        let head = stream::once(async move { Ok(first) });
+        if remaining == 0 {
+            return Ok(Box::pin(head));
         }
-        let chunks = stream::try_unfold((file, remaining), |(mut file, remaining)| async move {
+        let file = Arc::new(file);
+        let rest = stream::try_unfold((file, offset, remaining), |(file, offset, remaining)| async move {
             if remaining == 0 {
                 return Ok(None);
             }
-            let want = remaining.min(READ_CHUNK as u64) as usize;
-            let mut buf = BytesMut::with_capacity(want);
-            while buf.len() < want {
-                // `read_buf` fills at most the spare capacity, so it never reads past the range.
-                if file.read_buf(&mut buf).await? == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob is shorter than it was"));
-                }
-            }
-            Ok(Some((buf.freeze(), (file, remaining - want as u64))))
+            let want = remaining.min(READ_CHUNK as u64);
+            let f = file.clone();
+            let chunk = tokio::task::spawn_blocking(move || read_exact_at(&f, offset, want))
+                .await
+                .map_err(|e| io::Error::other(e.to_string()))??;
+            Ok(Some((chunk, (file, offset + want, remaining - want))))
         });
-        Ok(Box::pin(chunks))
+        Ok(Box::pin(head.chain(rest)))
     }
 
     async fn stat(&self, digest: &Digest) -> Result<Option<BlobMeta>, StoreError> {
