@@ -115,6 +115,9 @@ pub struct Config {
     /// Seconds a blob must be unreferenced before GC may delete it.
     #[arg(long = "gc-grace", id = "GC_GRACE", env = "GC_GRACE", default_value = "3600", value_parser = parse_secs)]
     pub gc_grace: Duration,
+    /// Bytes of small blobs (up to 64 KiB each) kept in memory; 0 turns the memory cache off.
+    #[arg(long = "memory-cache", id = "MEMORY_CACHE", env = "MEMORY_CACHE", default_value_t = 64 << 20)]
+    pub memory_cache: usize,
     /// Largest JSON body the management API accepts, in bytes.
     #[arg(long = "max-json-body", id = "MAX_JSON_BODY", env = "MAX_JSON_BODY", default_value_t = 1 << 20)]
     pub max_json_body: usize,

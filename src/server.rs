@@ -12,7 +12,7 @@ use artifactapi_actors::coord::Coordinator;
 use artifactapi_actors::remote::RemoteDeps;
 use artifactapi_actors::storage::fs::FsStore;
 use artifactapi_actors::storage::s3::{S3Settings, S3Store};
-use artifactapi_actors::storage::{BlobStore, StagingArea, StorageActor};
+use artifactapi_actors::storage::{BlobStore, MemoryCached, StagingArea, StorageActor};
 use futures_util::StreamExt;
 
 use crate::config::{Config, StorageBackend};
@@ -37,6 +37,14 @@ pub enum StartError {
 }
 
 async fn open_store(config: &Config) -> Result<Arc<dyn BlobStore>, StartError> {
+    let store = open_backend(config).await?;
+    if config.memory_cache == 0 {
+        return Ok(store);
+    }
+    Ok(Arc::new(MemoryCached::new(store, config.memory_cache)))
+}
+
+async fn open_backend(config: &Config) -> Result<Arc<dyn BlobStore>, StartError> {
     match config.storage_backend {
         StorageBackend::Fs => {
             let store = FsStore::new(&config.data_dir).map_err(|e| StartError::Storage(e.to_string()))?;

@@ -1,7 +1,8 @@
 //! One conformance suite for every `BlobStore` backend.
 //!
 //! Each test body below is a plain async function over a [`Harness`]; the `conformance!` macro
-//! runs every body once against the filesystem store (a temp dir) and once against the S3 store
+//! runs every body against the filesystem store (a temp dir), the same behind the small-blob
+//! memory cache, and the S3 store
 //! (a real s3s-fs server started per test on a free port, with its own bucket), so both
 //! backends are held to exactly the same behaviour.
 
@@ -11,7 +12,9 @@ use std::sync::Arc;
 
 use artifactapi_actors::digest::Hasher;
 use artifactapi_actors::storage::testing::S3Server;
-use artifactapi_actors::storage::{BlobStore, ByteRange, FsStore, S3Store, Staged, StagingArea, StoreError};
+use artifactapi_actors::storage::{
+    BlobStore, ByteRange, FsStore, MemoryCached, S3Store, Staged, StagingArea, StoreError,
+};
 use artifactapi_actors::Digest;
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -38,6 +41,14 @@ impl Harness {
             max_chunk: Some(artifactapi_actors::storage::fs::READ_CHUNK),
             _guards: vec![Box::new(dir)],
         }
+    }
+
+    /// The filesystem store behind the small-blob memory cache: the cache must not change
+    /// what the store answers (ranges, deletes, missing blobs).
+    async fn fs_memory() -> Harness {
+        let mut h = Harness::fs().await;
+        h.store = Arc::new(MemoryCached::new(h.store, 1 << 20));
+        h
     }
 
     async fn s3() -> Harness {
@@ -238,6 +249,15 @@ macro_rules! conformance {
                 #[actix_rt::test]
                 async fn $body() {
                     let h = super::Harness::fs().await;
+                    super::$body(&h).await;
+                }
+            )*
+        }
+        mod fs_memory {
+            $(
+                #[actix_rt::test]
+                async fn $body() {
+                    let h = super::Harness::fs_memory().await;
                     super::$body(&h).await;
                 }
             )*

@@ -9,6 +9,7 @@
 pub mod actor;
 pub mod fs;
 pub mod gc;
+pub mod memcache;
 pub mod s3;
 pub mod staging;
 #[cfg(feature = "testing")]
@@ -28,6 +29,7 @@ use crate::digest::Digest;
 pub use actor::{Commit, CommitError, Committed, Gc, StorageActor};
 pub use fs::FsStore;
 pub use gc::{GcError, GcReport};
+pub use memcache::MemoryCached;
 pub use s3::{S3Settings, S3Store};
 pub use staging::{Staged, StagingArea, StagingWriter};
 
