@@ -285,6 +285,3 @@ impl From<CatalogError> for FetchError {
         }
     }
 }
-
-/// Shared handle type for the spool, used by the actor.
-pub type SharedSpool = Arc<Spool>;
