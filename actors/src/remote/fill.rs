@@ -7,7 +7,6 @@
 //! or resolve every waiter with the cached copy, a not-found, a stale copy or an error.
 
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
