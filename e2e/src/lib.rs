@@ -66,6 +66,19 @@ pub fn generic_remote(name: &str, base_url: &str) -> serde_json::Value {
     serde_json::json!({ "name": name, "package_type": "generic", "base_url": base_url })
 }
 
+/// Starts an upstream and a server with one generic remote `gen` on it; `spec_extra` adds or
+/// overrides fields of the remote's spec.
+pub async fn with_generic_remote(opts: Options, spec_extra: serde_json::Value) -> (Server, Upstream) {
+    let up = Upstream::start().await;
+    let s = Server::start(opts).await;
+    let mut spec = generic_remote("gen", &up.base_url());
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    s.create_remote(spec).await;
+    (s, up)
+}
+
 /// Calls `attempt` until it returns `Some`, at most until `timeout` has passed, pausing
 /// `interval` between tries. For waiting on time-driven server state (TTLs, breaker periods)
 /// that no event announces; panics naming `what` when the deadline passes.

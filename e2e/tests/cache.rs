@@ -15,16 +15,7 @@ use serde_json::json;
 
 const POLL: Duration = Duration::from_millis(100);
 
-async fn setup(opts: Options, spec_extra: serde_json::Value) -> (Server, Upstream) {
-    let up = Upstream::start().await;
-    let s = Server::start(opts).await;
-    let mut spec = generic_remote("gen", &up.base_url());
-    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
-        spec.extend(extra.clone());
-    }
-    s.create_remote(spec).await;
-    (s, up)
-}
+use artifactapi_e2e::with_generic_remote as setup;
 
 async fn health_and_generic_file_round_trip(opts: Options) {
     let (s, up) = setup(opts, json!({})).await;
