@@ -5,10 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use artifactapi_e2e::{
-    concurrent_gets, fetch, generic_remote, matrix, pattern_bytes, poll_until, sha256_hex, File, Mode, Options, Server,
-    Upstream,
-};
+use artifactapi_e2e::{concurrent_gets, fetch, matrix, pattern_bytes, poll_until, sha256_hex, File, Mode, Options};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;

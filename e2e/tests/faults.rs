@@ -6,9 +6,7 @@
 use std::time::Duration;
 
 use artifactapi_e2e::client::FetchError;
-use artifactapi_e2e::{
-    generic_remote, matrix, pattern_bytes, poll_until, try_fetch, File, Mode, Options, Server, Upstream,
-};
+use artifactapi_e2e::{matrix, pattern_bytes, poll_until, try_fetch, File, Mode, Options};
 use reqwest::StatusCode;
 use serde_json::json;
 
