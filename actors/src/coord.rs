@@ -55,8 +55,18 @@ pub trait Coordinator: Send + Sync + 'static {
     async fn unlock(&self, key: &str, token: &LockToken) -> Result<(), CoordError>;
     /// Publishes `payload` to every subscriber of `channel`, on every replica.
     async fn publish(&self, channel: &str, payload: &str) -> Result<(), CoordError>;
+    /// Publishes several payloads to `channel`, in order (Redis: one pipelined round trip).
+    async fn publish_many(&self, channel: &str, payloads: &[String]) -> Result<(), CoordError> {
+        for payload in payloads {
+            self.publish(channel, payload).await?;
+        }
+        Ok(())
+    }
     /// Subscribes to `channel`.
     async fn subscribe(&self, channel: &str) -> Result<Subscription, CoordError>;
+    /// How many subscriptions `channel` has now, over every replica (Redis `PUBSUB NUMSUB`).
+    /// Lets publishers skip work nobody would receive.
+    async fn subscribers(&self, channel: &str) -> Result<u64, CoordError>;
     /// A round trip, for health checks.
     async fn ping(&self) -> Result<(), CoordError>;
 

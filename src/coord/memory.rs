@@ -210,6 +210,10 @@ impl Coordinator for MemoryCoordinator {
         ))
     }
 
+    async fn subscribers(&self, channel: &str) -> Result<u64, CoordError> {
+        Ok(self.channels().get(channel).map_or(0, |tx| tx.receiver_count() as u64))
+    }
+
     async fn ping(&self) -> Result<(), CoordError> {
         Ok(())
     }

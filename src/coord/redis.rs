@@ -264,8 +264,35 @@ impl Coordinator for RedisCoordinator {
         self.query::<()>(redis::cmd("PUBLISH").arg(self.ns(channel)).arg(payload)).await
     }
 
+    async fn publish_many(&self, channel: &str, payloads: &[String]) -> Result<(), CoordError> {
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        let channel = self.ns(channel);
+        let mut pipe = redis::pipe();
+        for payload in payloads {
+            pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
+        }
+        let mut conn = self.conn().await?;
+        match pipe.query_async::<()>(&mut conn.inner).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if breaks_connection(&e) {
+                    conn.broken = true;
+                }
+                Err(map_err(&e))
+            }
+        }
+    }
+
     async fn subscribe(&self, channel: &str) -> Result<Subscription, CoordError> {
         super::redis_pubsub::subscribe(self.client.clone(), self.ns(channel)).await
+    }
+
+    async fn subscribers(&self, channel: &str) -> Result<u64, CoordError> {
+        // The answer is the flat list [channel, count].
+        let (_, count): (String, u64) = self.query(redis::cmd("PUBSUB").arg("NUMSUB").arg(self.ns(channel))).await?;
+        Ok(count)
     }
 
     async fn ping(&self) -> Result<(), CoordError> {

@@ -202,6 +202,35 @@ async fn a_late_subscriber_misses_earlier_messages(c: &dyn Coordinator) {
     assert_eq!(next(&mut early).await, "after");
 }
 
+async fn publish_many_keeps_order(c: &dyn Coordinator) {
+    let mut sub = c.subscribe("batch").await.unwrap();
+    let payloads: Vec<String> = (0..50).map(|i| format!("b{i}")).collect();
+    c.publish_many("batch", &payloads).await.unwrap();
+    c.publish_many("batch", &[]).await.unwrap();
+    c.publish("batch", "after").await.unwrap();
+    for p in &payloads {
+        assert_eq!(&next(&mut sub).await, p);
+    }
+    assert_eq!(next(&mut sub).await, "after");
+}
+
+async fn subscribers_are_counted_per_channel(c: &dyn Coordinator) {
+    assert_eq!(c.subscribers("watched").await.unwrap(), 0);
+    let a = c.subscribe("watched").await.unwrap();
+    assert_eq!(c.subscribers("watched").await.unwrap(), 1);
+    let b = c.subscribe("watched").await.unwrap();
+    assert_eq!(c.subscribers("watched").await.unwrap(), 2);
+    assert_eq!(c.subscribers("unwatched").await.unwrap(), 0, "another channel's subscribers counted");
+    drop(a);
+    drop(b);
+    // Redis sees the connections close a moment after the streams are dropped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while c.subscribers("watched").await.unwrap() != 0 {
+        assert!(std::time::Instant::now() < deadline, "dropped subscriptions still counted after 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn ping_answers(c: &dyn Coordinator) {
     c.ping().await.unwrap();
 }
@@ -247,6 +276,8 @@ suite!(
     forget_drops_one_repository_or_prefix,
     publish_reaches_every_subscriber_in_order,
     a_late_subscriber_misses_earlier_messages,
+    publish_many_keeps_order,
+    subscribers_are_counted_per_channel,
     ping_answers,
 );
 
@@ -291,6 +322,8 @@ async fn redis_namespaces_do_not_collide() {
     assert_eq!(b.get("shared-name").await.unwrap().as_deref(), Some("b"));
 
     let mut sub_b = b.subscribe("ch").await.unwrap();
+    assert_eq!(b.subscribers("ch").await.unwrap(), 1);
+    assert_eq!(a.subscribers("ch").await.unwrap(), 0, "a subscriber counted across namespaces");
     a.publish("ch", "from-a").await.unwrap();
     b.publish("ch", "from-b").await.unwrap();
     assert_eq!(next(&mut sub_b).await, "from-b", "a message crossed namespaces");
