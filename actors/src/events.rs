@@ -28,6 +28,55 @@ pub enum EventKind {
     PushCompleted,
 }
 
+impl EventKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [EventKind; 16] = [
+        EventKind::FetchStarted,
+        EventKind::FetchCompleted,
+        EventKind::FetchFailed,
+        EventKind::CacheHit,
+        EventKind::CacheStale,
+        EventKind::Revalidated,
+        EventKind::Coalesced,
+        EventKind::BreakerOpened,
+        EventKind::BreakerHalfOpen,
+        EventKind::BreakerClosed,
+        EventKind::ConfigCreated,
+        EventKind::ConfigUpdated,
+        EventKind::ConfigDeleted,
+        EventKind::Eviction,
+        EventKind::GcRun,
+        EventKind::PushCompleted,
+    ];
+
+    /// The wire name (`fetch_completed`), as in the JSON `type` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::FetchStarted => "fetch_started",
+            EventKind::FetchCompleted => "fetch_completed",
+            EventKind::FetchFailed => "fetch_failed",
+            EventKind::CacheHit => "cache_hit",
+            EventKind::CacheStale => "cache_stale",
+            EventKind::Revalidated => "revalidated",
+            EventKind::Coalesced => "coalesced",
+            EventKind::BreakerOpened => "breaker_opened",
+            EventKind::BreakerHalfOpen => "breaker_half_open",
+            EventKind::BreakerClosed => "breaker_closed",
+            EventKind::ConfigCreated => "config_created",
+            EventKind::ConfigUpdated => "config_updated",
+            EventKind::ConfigDeleted => "config_deleted",
+            EventKind::Eviction => "eviction",
+            EventKind::GcRun => "gc_run",
+            EventKind::PushCompleted => "push_completed",
+        }
+    }
+
+    /// The kind with this wire name.
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 /// One event, as published on the bus and sent to SSE subscribers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -100,6 +149,13 @@ impl Event {
 /// Where actors send events. Emitting never blocks and never fails the caller.
 pub trait EventSink: Send + Sync + 'static {
     fn emit(&self, event: Event);
+
+    /// Whether events of `kind` would go anywhere now. Emitters of high-volume kinds (cache
+    /// hits) ask first so they do not even build an event nobody listens to; the answer is a
+    /// cached flag, cheap enough for the hot path.
+    fn wants(&self, _kind: EventKind) -> bool {
+        true
+    }
 }
 
 /// A sink that drops everything (tests, tools).
@@ -107,4 +163,22 @@ pub struct NoEvents;
 
 impl EventSink for NoEvents {
     fn emit(&self, _event: Event) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_match_the_json_and_round_trip() {
+        for kind in EventKind::ALL {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, serde_json::Value::String(kind.as_str().to_string()), "{kind:?}");
+            assert_eq!(EventKind::from_name(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EventKind::from_name("FetchStarted"), None);
+        assert_eq!(EventKind::from_name(""), None);
+        let names: std::collections::HashSet<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), EventKind::ALL.len(), "duplicate wire names");
+    }
 }

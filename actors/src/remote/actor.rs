@@ -92,7 +92,20 @@ impl RemoteActor {
         let entry = self.hits.entry(key.clone()).or_insert((0, Utc::now()));
         entry.0 += 1;
         entry.1 = Utc::now();
-        self.deps.events.emit(Event::new(EventKind::CacheHit).repo(&key.repo).path(&key.path));
+        if self.deps.events.wants(EventKind::CacheHit) {
+            self.deps.events.emit(Event::new(EventKind::CacheHit).repo(&key.repo).path(&key.path));
+        }
+    }
+
+    /// Joins `spool`, a fill in progress for `key`, announcing the coalesced request.
+    fn coalesce(&self, key: &ObjectKey, spool: &Spool) {
+        let waiters = spool.add_waiter();
+        self.deps.events.emit(
+            Event::new(EventKind::Coalesced)
+                .repo(&key.repo)
+                .path(&key.path)
+                .detail(serde_json::json!({ "waiters": waiters })),
+        );
     }
 
     fn flush_hits(&mut self) {
@@ -168,7 +181,7 @@ impl Handler<Fetch> for RemoteActor {
             return Box::pin(actix::fut::ready(FetchOutcome::Cached { object, status: CacheStatus::Hit }));
         }
         if let Some(spool) = self.inflight.get(&key).filter(|s| !s.is_settled()).cloned() {
-            self.deps.events.emit(Event::new(EventKind::Coalesced).repo(&key.repo).path(&key.path));
+            self.coalesce(&key, &spool);
             return Box::pin(async move { spool.join().await }.into_actor(self));
         }
         let catalog = self.deps.catalog.clone();
@@ -200,8 +213,12 @@ impl Handler<Fetch> for RemoteActor {
                 }
                 Ok(None) if negative => Box::pin(std::future::ready(FetchOutcome::NotFound { status: 404 })),
                 Ok(cached) => {
-                    let spool = match act.inflight.get(&key).filter(|s| !s.is_settled()) {
-                        Some(spool) => spool.clone(),
+                    let spool = match act.inflight.get(&key).filter(|s| !s.is_settled()).cloned() {
+                        Some(spool) => {
+                            // Another request started the fill while this one looked it up.
+                            act.coalesce(&key, &spool);
+                            spool
+                        }
                         None => act.start_fill(key, fetch, cached, ctx),
                     };
                     Box::pin(async move { spool.join().await })

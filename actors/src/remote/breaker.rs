@@ -123,7 +123,12 @@ impl Breaker {
             let key = keys::breaker_open_until(&self.repo);
             let _ = self.coord.set(&key, &until.to_string(), Some(self.open_for + RECORD_SLACK)).await;
             let _ = self.coord.del(&keys::breaker_failures(&self.repo)).await;
-            self.events.emit(Event::new(EventKind::BreakerOpened).repo(&self.repo));
+            let detail = serde_json::json!({
+                "open_for_secs": self.open_for.as_secs(),
+                "threshold": self.threshold,
+                "probe_failed": matches!(admission, Admission::Probe(_)),
+            });
+            self.events.emit(Event::new(EventKind::BreakerOpened).repo(&self.repo).detail(detail));
             tracing::warn!(repo = %self.repo, open_for = ?self.open_for, "circuit breaker opened");
         }
         if let Admission::Probe(token) = admission {

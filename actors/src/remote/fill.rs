@@ -88,7 +88,7 @@ impl FillJob {
                     self.breaker.success(admission).await;
                     let _ =
                         self.deps.coord.set_negative(&self.key.repo, &self.key.coord_key(), self.negative_ttl).await;
-                    self.emit(Event::new(EventKind::FetchFailed).status(head.status));
+                    self.emit(Event::new(EventKind::FetchFailed).status(head.status).duration(started.elapsed()));
                     spool.resolve(Resolution::NotFound { status: head.status });
                     None
                 }
@@ -126,19 +126,20 @@ impl FillJob {
         }
     }
 
-    /// Upstream failure: count it, then serve the cached copy as stale or fail.
+    /// Upstream failure: report it, count it (the event comes before any breaker change it
+    /// causes), then serve the cached copy as stale or fail.
     async fn upstream_failed(&self, spool: &Spool, admission: Admission, e: UpstreamError, started: Instant) {
-        if e.is_upstream_fault() {
-            self.breaker.failure(admission).await;
-        } else {
-            self.breaker.success(admission).await;
-        }
         tracing::warn!(repo = %self.key.repo, path = %self.key.path, error = %e, "upstream fetch failed");
         let mut event = Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into());
         if let UpstreamError::Status { status, .. } = &e {
             event = event.status(*status);
         }
         self.emit(event);
+        if e.is_upstream_fault() {
+            self.breaker.failure(admission).await;
+        } else {
+            self.breaker.success(admission).await;
+        }
         self.fall_back(spool, FetchError::Upstream(e));
     }
 
@@ -206,13 +207,13 @@ impl FillJob {
             if let Err(e) = written {
                 writer.abort().await;
                 spool.fail(e.to_string());
+                tracing::warn!(repo = %self.key.repo, path = %self.key.path, error = %e, "fill failed mid-body");
+                self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
                 if let FetchError::Upstream(_) = e {
                     self.breaker.failure(admission).await;
                 } else {
                     self.breaker.success(admission).await;
                 }
-                tracing::warn!(repo = %self.key.repo, path = %self.key.path, error = %e, "fill failed mid-body");
-                self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
                 return None;
             }
             spool.progress(writer.written());
@@ -222,6 +223,7 @@ impl FillJob {
             Ok(staged) => staged,
             Err(e) => {
                 spool.fail(e.to_string());
+                self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
                 return None;
             }
         };
@@ -230,15 +232,21 @@ impl FillJob {
                 let e = FetchError::DigestMismatch { expected, actual: staged.digest };
                 staged.discard().await;
                 spool.fail(e.to_string());
-                self.emit(Event::new(EventKind::FetchFailed).detail(e.to_string().into()));
+                self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
                 return None;
             }
         }
         spool.complete(staged.size);
-        self.commit(staged, head, started).await
+        self.commit(spool, staged, head, started).await
     }
 
-    async fn commit(&self, staged: Staged, head: UpstreamHead, started: Instant) -> Option<CachedObject> {
+    async fn commit(
+        &self,
+        spool: &Spool,
+        staged: Staged,
+        head: UpstreamHead,
+        started: Instant,
+    ) -> Option<CachedObject> {
         let object = CachedObject {
             key: self.key.clone(),
             digest: staged.digest,
@@ -256,18 +264,32 @@ impl FillJob {
                 if self.ttl.is_some() || self.fetch.mutable {
                     let _ = self.deps.coord.set_fresh(&self.key.repo, &self.key.coord_key(), self.ttl).await;
                 }
-                self.emit(Event::new(EventKind::FetchCompleted).status(200).size(size).duration(started.elapsed()));
+                self.emit(
+                    Event::new(EventKind::FetchCompleted)
+                        .status(200)
+                        .size(size)
+                        .duration(started.elapsed())
+                        .detail(serde_json::json!({ "waiters": spool.waiters() })),
+                );
                 Some(object)
             }
             Ok(Err(e)) => {
                 tracing::error!(repo = %self.key.repo, path = %self.key.path, error = %e, "commit failed");
+                self.not_cached(size, started, format!("commit failed: {e}"));
                 None
             }
             Err(e) => {
                 tracing::error!(repo = %self.key.repo, error = %e, "storage actor unavailable");
+                self.not_cached(size, started, format!("storage actor unavailable: {e}"));
                 None
             }
         }
+    }
+
+    /// The body reached the clients but could not be cached.
+    fn not_cached(&self, size: u64, started: Instant, why: String) {
+        let event = Event::new(EventKind::FetchFailed).status(200).size(size).duration(started.elapsed());
+        self.emit(event.detail(format!("not cached: {why}").into()));
     }
 }
 

@@ -13,6 +13,7 @@
 
 use std::fs::File;
 use std::io;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -43,11 +44,17 @@ pub enum FillState {
 pub struct Spool {
     tx: watch::Sender<FillState>,
     head: OnceLock<(Arc<UpstreamHead>, Arc<File>)>,
+    /// Requests that joined the fill after the one that started it.
+    coalesced: AtomicU32,
 }
 
 impl Spool {
     pub fn new() -> Arc<Spool> {
-        Arc::new(Spool { tx: watch::channel(FillState::Pending).0, head: OnceLock::new() })
+        Arc::new(Spool {
+            tx: watch::channel(FillState::Pending).0,
+            head: OnceLock::new(),
+            coalesced: AtomicU32::new(0),
+        })
     }
 
     /// The upstream answered 200: readers may start on `file` (a read handle on the spool).
@@ -70,6 +77,16 @@ impl Spool {
 
     pub fn resolve(&self, outcome: Resolution) {
         self.tx.send_replace(FillState::Resolved(outcome));
+    }
+
+    /// Counts one more request joining this fill; returns how many have joined so far.
+    pub fn add_waiter(&self) -> u32 {
+        self.coalesced.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// How many requests joined this fill after the one that started it.
+    pub fn waiters(&self) -> u32 {
+        self.coalesced.load(Ordering::Relaxed)
     }
 
     /// Whether the fill is past the point where joining it makes sense for a new request.
