@@ -121,6 +121,9 @@ pub struct Config {
     /// Largest JSON body the management API accepts, in bytes.
     #[arg(long = "max-json-body", id = "MAX_JSON_BODY", env = "MAX_JSON_BODY", default_value_t = 1 << 20)]
     pub max_json_body: usize,
+    /// Seconds between heartbeat comments on the event stream (`/api/v2/events`).
+    #[arg(long = "events-heartbeat", id = "EVENTS_HEARTBEAT", env = "EVENTS_HEARTBEAT", default_value = "15", value_parser = parse_positive_secs)]
+    pub events_heartbeat: Duration,
     /// HTTP worker threads (default: one per core).
     #[arg(long = "workers", id = "WORKERS", env = "WORKERS")]
     pub workers: Option<usize>,
@@ -257,6 +260,13 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
     s.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| "expected a whole number of seconds".to_string())
 }
 
+fn parse_positive_secs(s: &str) -> Result<Duration, String> {
+    match parse_secs(s)? {
+        d if d.is_zero() => Err("expected at least 1 second".to_string()),
+        d => Ok(d),
+    }
+}
+
 fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -290,6 +300,7 @@ mod tests {
         assert_eq!(c.minio_bucket, "artifacts");
         assert!(!c.minio_secure);
         assert_eq!(c.public_base(), "http://localhost:8000");
+        assert_eq!(c.events_heartbeat, Duration::from_secs(15));
     }
 
     #[test]
@@ -302,6 +313,7 @@ mod tests {
             (&["--redis-url", "http://x"], "invalid REDIS_URL=\"http://x\""),
             (&["--minio-secure", "maybe"], "invalid MINIO_SECURE=\"maybe\": expected true or false"),
             (&["--negative-ttl=-1"], "invalid NEGATIVE_TTL=\"-1\""),
+            (&["--events-heartbeat", "0"], "invalid EVENTS_HEARTBEAT=\"0\": expected at least 1 second"),
             (&["--storage-backend", "s3"], "MINIO_ACCESS_KEY must be set when STORAGE_BACKEND=s3"),
             (&["--admin-token", " "], "invalid ADMIN_TOKEN: empty"),
         ];

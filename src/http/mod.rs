@@ -4,9 +4,11 @@
 //! - `/api/v1/remote/{name}/{path}`: the caching proxy ([`proxy`]).
 //! - `/api/v2/remotes[/{name}]`: remote CRUD ([`remotes`]).
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
+//! - `/api/v2/events`: the live event stream ([`events`]).
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod proxy;
 pub mod remotes;
 pub mod serve;
@@ -25,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/health").get(system::health).default_service(web::to(not_allowed("GET"))))
             .service(web::resource("/health/live").get(system::live).default_service(web::to(not_allowed("GET"))))
             .service(web::resource("/gc").post(system::gc).default_service(web::to(not_allowed("POST"))))
+            .service(web::resource("/events").get(events::stream).default_service(web::to(not_allowed("GET"))))
             .service(
                 web::resource("/remotes")
                     .get(remotes::list)
