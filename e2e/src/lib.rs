@@ -23,6 +23,7 @@
 //! - [`upstream`]: the upstream HTTP servers and their fault modes.
 //! - [`client`]: response snapshots, streaming hashes and concurrent GETs.
 //! - [`raw`]: a raw HTTP/1.1 request for paths an URL parser would normalise away.
+//! - [`sse`]: a server-sent-event client for the live event stream.
 
 pub mod client;
 pub mod db;
@@ -30,6 +31,7 @@ pub mod raw;
 pub mod redis;
 pub mod s3;
 pub mod server;
+pub mod sse;
 pub mod upstream;
 
 pub use client::{concurrent_gets, fetch, try_fetch, Digested, Fetched};
