@@ -4,9 +4,11 @@
 //! - `/api/v1/remote/{name}/{path}`: the caching proxy ([`proxy`]).
 //! - `/api/v2/remotes[/{name}]`: remote CRUD ([`remotes`]).
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
+//! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
 
 pub mod auth;
 pub mod error;
+pub mod objects;
 pub mod proxy;
 pub mod remotes;
 pub mod serve;
@@ -37,6 +39,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .put(remotes::replace)
                     .delete(remotes::delete)
                     .default_service(web::to(not_allowed("GET, PUT, DELETE"))),
+            )
+            .service(
+                web::resource("/remotes/{name}/objects")
+                    .get(objects::list)
+                    .delete(objects::evict_all)
+                    .default_service(web::to(not_allowed("GET, DELETE"))),
+            )
+            .service(
+                web::resource("/remotes/{name}/objects/{path:.*}")
+                    .delete(objects::evict_one)
+                    .default_service(web::to(not_allowed("DELETE"))),
             ),
     )
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
