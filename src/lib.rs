@@ -12,6 +12,7 @@ pub mod formats;
 pub mod http;
 pub mod objects;
 pub mod paths;
+pub mod probe;
 pub mod registry;
 pub mod remotes;
 pub mod server;

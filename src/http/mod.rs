@@ -5,10 +5,12 @@
 //! - `/api/v2/remotes[/{name}]`: remote CRUD ([`remotes`]).
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
 //! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
+//! - `POST /api/v2/probe`: probe an upstream without caching ([`probe`]).
 
 pub mod auth;
 pub mod error;
 pub mod objects;
+pub mod probe;
 pub mod proxy;
 pub mod remotes;
 pub mod serve;
@@ -50,7 +52,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/remotes/{name}/objects/{path:.*}")
                     .delete(objects::evict_one)
                     .default_service(web::to(not_allowed("DELETE"))),
-            ),
+            )
+            .service(web::resource("/probe").post(probe::probe).default_service(web::to(not_allowed("POST")))),
     )
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
     .default_service(web::to(not_found));
