@@ -9,6 +9,7 @@ pub mod coord;
 pub mod db;
 pub mod events;
 pub mod formats;
+pub mod gc_schedule;
 pub mod http;
 pub mod objects;
 pub mod paths;
