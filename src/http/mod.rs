@@ -6,6 +6,8 @@
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
 //! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
 //! - `POST /api/v2/probe`: probe an upstream without caching ([`probe`]).
+//!
+//! Every GET of the `/api/v2` scope passes [`auth::guard_reads`] (`ADMIN_TOKEN_READS`).
 
 pub mod auth;
 pub mod error;
@@ -26,6 +28,7 @@ use error::ApiError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v2")
+            .wrap(actix_web::middleware::from_fn(auth::guard_reads))
             .service(web::resource("/health").get(system::health).default_service(web::to(not_allowed("GET"))))
             .service(web::resource("/health/live").get(system::live).default_service(web::to(not_allowed("GET"))))
             .service(web::resource("/gc").post(system::gc).default_service(web::to(not_allowed("POST"))))
