@@ -97,7 +97,10 @@ async fn listing_filters_paginates_and_sorts() {
     assert_eq!(pages.concat(), expected[..5].to_vec());
 
     let under_a = list_ok(&s, "gen", "?prefix=files/a/").await;
-    assert_eq!((paths_of(&under_a), &under_a["total"]), (vec!["files/a/1.bin".into(), "files/a/2.bin".into()], &json!(2)));
+    assert_eq!(
+        (paths_of(&under_a), &under_a["total"]),
+        (vec!["files/a/1.bin".into(), "files/a/2.bin".into()], &json!(2))
+    );
     let none = list_ok(&s, "gen", "?prefix=nothing/").await;
     assert_eq!((none["total"].as_u64(), none["objects"].as_array().map(Vec::len)), (Some(0), Some(0)));
     let desc = list_ok(&s, "gen", "?order=desc").await;

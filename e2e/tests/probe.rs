@@ -3,7 +3,7 @@
 //! them; unsaved configurations; refusal of private addresses that are not a configured
 //! remote's host; hostile bodies.
 
-use artifactapi_e2e::{generic_remote, pattern_bytes, File, Fetched, Mode, Options, Server, Storage, Upstream};
+use artifactapi_e2e::{generic_remote, pattern_bytes, Fetched, File, Mode, Options, Server, Storage, Upstream};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -177,7 +177,8 @@ async fn hostile_probe_requests_are_refused() {
     assert!(r.error_message().contains("\"nope\""), "{}", r.describe());
     let r = artifactapi_e2e::fetch(s.admin(Method::POST, "/api/v2/probe").body("{not json")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = artifactapi_e2e::fetch(s.client().post(s.url("/api/v2/probe")).body(r#"{"remote":"gen","path":"a"}"#)).await;
+    let r =
+        artifactapi_e2e::fetch(s.client().post(s.url("/api/v2/probe")).body(r#"{"remote":"gen","path":"a"}"#)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "probing needs the admin token");
     let r = artifactapi_e2e::fetch(s.admin(Method::GET, "/api/v2/probe")).await;
     assert_eq!((r.status, r.header("allow")), (StatusCode::METHOD_NOT_ALLOWED, Some("POST")));
