@@ -116,6 +116,10 @@ pub fn follow_evictions(coord: Arc<dyn Coordinator>, registry: Arc<Registry>) {
 }
 
 #[cfg(test)]
+#[path = "hot_race_tests.rs"]
+mod hot_race_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::coord::memory::MemoryCoordinator;
