@@ -115,6 +115,16 @@ pub struct Config {
     /// Seconds a blob must be unreferenced before GC may delete it.
     #[arg(long = "gc-grace", id = "GC_GRACE", env = "GC_GRACE", default_value = "3600", value_parser = parse_secs)]
     pub gc_grace: Duration,
+    /// Seconds between scheduled garbage collections (one replica at a time); 0 turns them off.
+    #[arg(long = "gc-interval", id = "GC_INTERVAL", env = "GC_INTERVAL", default_value = "3600", value_parser = parse_secs)]
+    pub gc_interval: Duration,
+    /// Let `POST /api/v2/probe` reach private, loopback and link-local addresses that are not a
+    /// configured remote's host.
+    #[arg(long = "probe-allow-private", id = "PROBE_ALLOW_PRIVATE", env = "PROBE_ALLOW_PRIVATE", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub probe_allow_private: bool,
+    /// Reads of the management API also need the admin token (`/api/v2/health/live` stays open).
+    #[arg(long = "admin-token-reads", id = "ADMIN_TOKEN_READS", env = "ADMIN_TOKEN_READS", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub admin_token_reads: bool,
     /// Bytes of small blobs (up to 64 KiB each) kept in memory; 0 turns the memory cache off.
     #[arg(long = "memory-cache", id = "MEMORY_CACHE", env = "MEMORY_CACHE", default_value_t = 64 << 20)]
     pub memory_cache: usize,
@@ -168,6 +178,9 @@ impl Config {
         }
         if matches!(&self.admin_token, Some(t) if t.trim().is_empty()) {
             return Err(ConfigError::Line("invalid ADMIN_TOKEN: empty (unset it to leave writes open)".into()));
+        }
+        if self.admin_token_reads && self.admin_token.is_none() {
+            return Err(ConfigError::Line("ADMIN_TOKEN_READS=true needs ADMIN_TOKEN to be set".into()));
         }
         Ok(())
     }
@@ -301,6 +314,8 @@ mod tests {
         assert!(!c.minio_secure);
         assert_eq!(c.public_base(), "http://localhost:8000");
         assert_eq!(c.events_heartbeat, Duration::from_secs(15));
+        assert_eq!(c.gc_interval, Duration::from_secs(3600));
+        assert!(!c.probe_allow_private && !c.admin_token_reads);
     }
 
     #[test]
@@ -316,6 +331,10 @@ mod tests {
             (&["--events-heartbeat", "0"], "invalid EVENTS_HEARTBEAT=\"0\": expected at least 1 second"),
             (&["--storage-backend", "s3"], "MINIO_ACCESS_KEY must be set when STORAGE_BACKEND=s3"),
             (&["--admin-token", " "], "invalid ADMIN_TOKEN: empty"),
+            (&["--admin-token-reads", "true"], "ADMIN_TOKEN_READS=true needs ADMIN_TOKEN"),
+            (&["--admin-token-reads", "maybe"], "invalid ADMIN_TOKEN_READS=\"maybe\": expected true or false"),
+            (&["--gc-interval", "hourly"], "invalid GC_INTERVAL=\"hourly\""),
+            (&["--probe-allow-private", "2"], "invalid PROBE_ALLOW_PRIVATE=\"2\""),
         ];
         for (args, want) in cases {
             let err = parse(args).expect_err(want);

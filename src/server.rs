@@ -93,6 +93,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let registry = Arc::new(Registry::new(arbiters, deps, RemoteDefaults::from(config.as_ref())));
     load_remotes(&db, &registry).await.map_err(StartError::Database)?;
     follow_config_changes(coord.clone(), db.clone(), registry.clone());
+    crate::objects::evict::follow_evictions(coord.clone(), registry.clone());
+    crate::gc_schedule::start(config.gc_interval, config.gc_grace, coord.clone(), storage.clone());
 
     let state =
         web::Data::new(AppState { config: config.clone(), replica, db, coord, store, storage, registry, events });

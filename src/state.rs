@@ -18,6 +18,10 @@ use crate::registry::Registry;
 /// repository name); every replica then reloads that repository from the catalog.
 pub const CONFIG_CHANNEL: &str = "aa:config";
 
+/// The coordinator channel on which replicas announce evictions (payload: JSON with the
+/// repository and path prefix); every replica then drops its hot objects under that prefix.
+pub const EVICT_CHANNEL: &str = "aa:evict";
+
 pub struct AppState {
     pub config: Arc<Config>,
     pub replica: String,

@@ -35,8 +35,14 @@ impl RawResponse {
 /// Sends `METHOD target HTTP/1.1` with `Connection: close` to 127.0.0.1:`port` and reads the
 /// response (10 s limit).
 pub async fn request(port: u16, method: &str, target: &str) -> RawResponse {
+    request_with_headers(port, method, target, &[]).await
+}
+
+/// [`request`] with extra header lines (`"Name: value"`), e.g. `Authorization`.
+pub async fn request_with_headers(port: u16, method: &str, target: &str, headers: &[&str]) -> RawResponse {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect for raw request");
-    let req = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    let req = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}Connection: close\r\n\r\n");
     stream.write_all(req.as_bytes()).await.expect("write raw request");
     let mut buf = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buf)).await;

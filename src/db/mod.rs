@@ -7,12 +7,13 @@
 //! heals by itself once the server is back.
 //!
 //! Modules: [`migrate`] (schema, under an advisory lock), [`catalog`] (what the actors need,
-//! [`catalog::PgCatalog`]), [`repos`] (remote configuration), [`testing`] (throw-away databases
-//! for tests).
+//! [`catalog::PgCatalog`]), [`repos`] (remote configuration), [`objects`] (the cached-object
+//! browser and eviction), [`testing`] (throw-away databases for tests).
 
 pub mod catalog;
 mod error;
 pub mod migrate;
+pub mod objects;
 pub mod repos;
 pub mod testing;
 

@@ -1,14 +1,24 @@
-//! Write authorisation and request bodies of the management API.
+//! Authorisation and request bodies of the management API.
 //!
 //! With `ADMIN_TOKEN` set, every write needs `Authorization: Bearer TOKEN`; the comparison does
-//! not stop at the first differing byte. Bodies are read with a hard size limit so an oversize
-//! body costs at most the limit and is answered with 413.
+//! not stop at the first differing byte. With `ADMIN_TOKEN_READS=true` reads need it too
+//! ([`require_read`]): [`guard_reads`] applies that to every GET and HEAD of the `/api/v2`
+//! scope except the liveness probe, so a route added there is covered without doing anything;
+//! routes outside the scope (`/metrics`) call [`require_read`] themselves. Bodies are read with
+//! a hard size limit so an oversize body costs at most the limit and is answered with 413.
 
-use actix_web::http::header;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
 
 use super::error::ApiError;
+use crate::state::AppState;
+
+/// The one management read that never needs the token: load balancers call it.
+pub const LIVENESS_PATH: &str = "/api/v2/health/live";
 
 /// Checks the admin token when one is configured.
 pub fn require_admin(req: &HttpRequest, token: Option<&str>) -> Result<(), ApiError> {
@@ -23,6 +33,30 @@ pub fn require_admin(req: &HttpRequest, token: Option<&str>) -> Result<(), ApiEr
         Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
         _ => Err(ApiError::Unauthorized),
     }
+}
+
+/// Checks the admin token on a read of the management API when `ADMIN_TOKEN_READS=true`.
+pub fn require_read(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    if state.config.admin_token_reads {
+        require_admin(req, state.config.admin_token.as_deref())
+    } else {
+        Ok(())
+    }
+}
+
+/// Middleware of the `/api/v2` scope: GET and HEAD requests pass [`require_read`] first, except
+/// [`LIVENESS_PATH`].
+pub async fn guard_reads(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    if read && req.path() != LIVENESS_PATH {
+        if let Some(state) = req.app_data::<web::Data<AppState>>() {
+            require_read(req.request(), state)?;
+        }
+    }
+    next.call(req).await
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

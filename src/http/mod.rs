@@ -5,10 +5,16 @@
 //! - `/api/v2/remotes[/{name}]`: remote CRUD ([`remotes`]).
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
 //! - `/api/v2/events`: the live event stream ([`events`]).
+//! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
+//! - `POST /api/v2/probe`: probe an upstream without caching ([`probe`]).
+//!
+//! Every GET of the `/api/v2` scope passes [`auth::guard_reads`] (`ADMIN_TOKEN_READS`).
 
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod objects;
+pub mod probe;
 pub mod proxy;
 pub mod remotes;
 pub mod serve;
@@ -24,6 +30,7 @@ use error::ApiError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v2")
+            .wrap(actix_web::middleware::from_fn(auth::guard_reads))
             .service(web::resource("/health").get(system::health).default_service(web::to(not_allowed("GET"))))
             .service(web::resource("/health/live").get(system::live).default_service(web::to(not_allowed("GET"))))
             .service(web::resource("/gc").post(system::gc).default_service(web::to(not_allowed("POST"))))
@@ -40,7 +47,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .put(remotes::replace)
                     .delete(remotes::delete)
                     .default_service(web::to(not_allowed("GET, PUT, DELETE"))),
-            ),
+            )
+            .service(
+                web::resource("/remotes/{name}/objects")
+                    .get(objects::list)
+                    .delete(objects::evict_all)
+                    .default_service(web::to(not_allowed("GET, DELETE"))),
+            )
+            .service(
+                web::resource("/remotes/{name}/objects/{path:.*}")
+                    .delete(objects::evict_one)
+                    .default_service(web::to(not_allowed("DELETE"))),
+            )
+            .service(web::resource("/probe").post(probe::probe).default_service(web::to(not_allowed("POST")))),
     )
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
     .default_service(web::to(not_found));

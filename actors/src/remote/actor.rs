@@ -46,12 +46,23 @@ pub struct RemoteActor {
     hot: Arc<HotObjects>,
     /// Hits on objects that are not hot (mutable, or with a finite TTL).
     hits: HashMap<ObjectKey, (u64, DateTime<Utc>)>,
+    /// Bumped by every [`Forget`]: a catalog answer read before an eviction must not put the
+    /// evicted object back into the hot map after it.
+    generation: u64,
 }
 
 impl RemoteActor {
     /// A remote actor; `hot` is shared with the HTTP handlers (see [`HotObjects`]).
     pub fn new(settings: RemoteSettings, deps: RemoteDeps, hot: Arc<HotObjects>) -> Self {
-        RemoteActor { settings, deps, upstream: None, inflight: HashMap::new(), hot, hits: HashMap::new() }
+        RemoteActor {
+            settings,
+            deps,
+            upstream: None,
+            inflight: HashMap::new(),
+            hot,
+            hits: HashMap::new(),
+            generation: 0,
+        }
     }
 
     fn upstream(&mut self) -> Rc<Upstream> {
@@ -187,6 +198,7 @@ impl Handler<Fetch> for RemoteActor {
         let catalog = self.deps.catalog.clone();
         let coord = self.deps.coord.clone();
         let forever = self.fresh_forever(fetch.mutable);
+        let generation = self.generation;
         let lookup = async move {
             let cached = catalog.lookup(&key).await;
             let fresh = match &cached {
@@ -205,7 +217,7 @@ impl Handler<Fetch> for RemoteActor {
             let outcome: std::pin::Pin<Box<dyn std::future::Future<Output = FetchOutcome>>> = match cached {
                 Err(e) => Box::pin(std::future::ready(FetchOutcome::Failed(FetchError::from(e)))),
                 Ok(Some(object)) if fresh => {
-                    if forever {
+                    if forever && act.generation == generation {
                         act.hot.insert(object.clone());
                     }
                     act.count_hit(&key);
@@ -267,6 +279,7 @@ impl Handler<Forget> for RemoteActor {
     type Result = ();
 
     fn handle(&mut self, msg: Forget, _ctx: &mut Context<Self>) {
+        self.generation = self.generation.wrapping_add(1);
         self.hot.forget_prefix(&msg.prefix);
     }
 }

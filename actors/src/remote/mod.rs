@@ -13,11 +13,15 @@
 //! - [`hot`]: objects that never change, served by handlers without a mailbox round trip.
 //! - [`breaker`]: the circuit breaker, shared between replicas through the coordinator.
 //! - [`upstream`]: the awc client.
+//! - [`probe`]: one measured upstream GET that caches nothing (`POST /api/v2/probe`).
+//! - [`netguard`]: which addresses a probe may reach.
 
 pub mod actor;
 pub mod breaker;
 pub mod fill;
 pub mod hot;
+pub mod netguard;
+pub mod probe;
 pub mod spool;
 pub mod upstream;
 

@@ -91,6 +91,25 @@ impl Upstream {
         Upstream { client, settings }
     }
 
+    /// A client that connects only to public addresses: host names resolving to a private,
+    /// loopback or link-local address are refused (see [`super::netguard`]). IP literals are
+    /// not resolved, so callers check those themselves ([`super::netguard::private_address`]).
+    pub fn guarded(settings: UpstreamSettings) -> Self {
+        let resolver = actix_tls::connect::Resolver::custom(super::netguard::GuardedResolver);
+        let tcp = actix_tls::connect::Connector::new(resolver).service();
+        let connector = awc::Connector::new()
+            .connector(tcp)
+            .timeout(settings.connect_timeout)
+            .conn_keep_alive(Duration::from_secs(30))
+            .limit(16);
+        let client = awc::Client::builder()
+            .connector(connector)
+            .disable_timeout()
+            .add_default_header(("User-Agent", concat!("artifactapi/", env!("CARGO_PKG_VERSION"))))
+            .finish();
+        Upstream { client, settings }
+    }
+
     pub fn settings(&self) -> &UpstreamSettings {
         &self.settings
     }
@@ -125,6 +144,18 @@ impl Upstream {
             return Ok(self.split_response(resp));
         }
         Err(UpstreamError::Status { status: 310, message: format!("more than {MAX_REDIRECTS} redirects") })
+    }
+
+    /// One GET, redirects not followed, credentials sent; the raw response once its head has
+    /// arrived (bounded by the connect and read timeouts).
+    pub(crate) async fn get_once(&self, url: &str) -> Result<awc::ClientResponse, UpstreamError> {
+        self.send(url, &[], None, true).await
+    }
+
+    /// The body of a response from [`Upstream::get_once`], with the same idle timeout and
+    /// length check as a fill's.
+    pub(crate) fn body_of(&self, resp: awc::ClientResponse) -> UpstreamBody {
+        self.split_response(resp).1
     }
 
     async fn send(

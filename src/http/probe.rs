@@ -1,0 +1,32 @@
+//! `POST /api/v2/probe`: ask an upstream for a path without caching anything (see
+//! [`crate::probe`]). Needs the admin token: it makes this server send requests.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::auth::{read_body, require_admin};
+use super::error::ApiError;
+use crate::probe::{self, ProbeError, ProbeRequest};
+use crate::remotes::parse_json;
+use crate::state::AppState;
+
+impl From<ProbeError> for ApiError {
+    fn from(e: ProbeError) -> Self {
+        match e {
+            ProbeError::UnknownRemote(name) => ApiError::not_found("remote", name),
+            ProbeError::Invalid(_) | ProbeError::Refused(_) => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+pub async fn probe(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, state.config.admin_token.as_deref())?;
+    let body = read_body(&req, payload, state.config.max_json_body).await?;
+    let request: ProbeRequest = parse_json(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let prepared = probe::prepare(request, &state.registry, state.config.probe_allow_private).await?;
+    let report = probe::run(prepared, state.config.upstream_connect_timeout, state.config.upstream_read_timeout).await;
+    Ok(HttpResponse::Ok().json(report))
+}
