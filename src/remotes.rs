@@ -17,7 +17,7 @@ fn default_mutable_ttl() -> u64 {
 }
 
 /// A remote as created, updated, stored and listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteSpec {
     pub name: String,

@@ -85,7 +85,7 @@ pub(crate) fn file_name(path: &str) -> &str {
 }
 
 /// The ten package types of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageType {
     Generic,

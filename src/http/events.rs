@@ -9,9 +9,15 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::ApiError;
+use super::openapi::ErrorBody;
 use crate::events::{sse, Filter};
 use crate::state::AppState;
 
+#[utoipa::path(get, path = "/api/v2/events", tag = "operations",
+    params(("repo" = Option<String>, Query, description = "comma-separated repositories"),
+        ("type" = Option<String>, Query, description = "comma-separated event types")),
+    responses((status = 200, description = "Server-sent events, one JSON object per event", content_type = "text/event-stream", body = String),
+        (status = 400, body = ErrorBody)))]
 pub async fn stream(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let filter = Filter::parse(req.query_string()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let listener = state.events.listen().await;

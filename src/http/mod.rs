@@ -8,12 +8,15 @@
 //! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
 //! - `POST /api/v2/probe`: probe an upstream without caching ([`probe`]).
 //!
+//! - `GET /api/v2/openapi.json`: the OpenAPI document of all of it ([`openapi`]).
+//!
 //! Every GET of the `/api/v2` scope passes [`auth::guard_reads`] (`ADMIN_TOKEN_READS`).
 
 pub mod auth;
 pub mod error;
 pub mod events;
 pub mod objects;
+pub mod openapi;
 pub mod probe;
 pub mod proxy;
 pub mod remotes;
@@ -59,7 +62,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .delete(objects::evict_one)
                     .default_service(web::to(not_allowed("DELETE"))),
             )
-            .service(web::resource("/probe").post(probe::probe).default_service(web::to(not_allowed("POST")))),
+            .service(web::resource("/probe").post(probe::probe).default_service(web::to(not_allowed("POST"))))
+            .service(
+                web::resource("/openapi.json").get(openapi::openapi_json).default_service(web::to(not_allowed("GET"))),
+            ),
     )
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
     .default_service(web::to(not_found));

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::auth::require_admin;
 use super::error::ApiError;
+use super::openapi::ErrorBody;
 use crate::db::objects::EvictTarget;
 use crate::objects::query::{encode_cursor, parse_evict, parse_list};
 use crate::objects::{evict, ObjectView, SortKey};
@@ -23,6 +24,12 @@ fn remote(state: &AppState, name: &str) -> Result<RemoteEntry, ApiError> {
     state.registry.get(name).ok_or_else(|| ApiError::not_found("remote", name))
 }
 
+#[utoipa::path(get, path = "/api/v2/remotes/{name}/objects", tag = "objects",
+    params(("name" = String, Path), ("prefix" = Option<String>, Query), ("sort" = Option<String>, Query, description = "path | last_access"),
+        ("order" = Option<String>, Query, description = "asc | desc"), ("limit" = Option<u32>, Query, description = "1..=1000"),
+        ("cursor" = Option<String>, Query)),
+    responses((status = 200, description = "`{objects, next_cursor, total}`", body = Object),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
     req: HttpRequest,
     name: web::Path<String>,
@@ -46,6 +53,9 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({ "objects": objects, "next_cursor": next_cursor, "total": total })))
 }
 
+#[utoipa::path(delete, path = "/api/v2/remotes/{name}/objects", tag = "objects",
+    params(("name" = String, Path), ("prefix" = Option<String>, Query)),
+    responses((status = 200, description = "`{evicted, bytes}`", body = Object), (status = 404, body = ErrorBody)))]
 pub async fn evict_all(
     req: HttpRequest,
     name: web::Path<String>,
@@ -65,6 +75,9 @@ fn split_object(raw: &str) -> Option<(&str, &str)> {
     Some((name, rest.strip_prefix("objects/")?))
 }
 
+#[utoipa::path(delete, path = "/api/v2/remotes/{name}/objects/{path}", tag = "objects",
+    params(("name" = String, Path), ("path" = String, Path)),
+    responses((status = 200, description = "`{evicted, bytes}`", body = Object), (status = 404, body = ErrorBody)))]
 pub async fn evict_one(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require_admin(&req, state.config.admin_token.as_deref())?;
     let (name, tail) = split_object(req.uri().path())

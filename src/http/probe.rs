@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::{read_body, require_admin};
 use super::error::ApiError;
+use super::openapi::ErrorBody;
 use crate::probe::{self, ProbeError, ProbeRequest};
 use crate::remotes::parse_json;
 use crate::state::AppState;
@@ -18,6 +19,10 @@ impl From<ProbeError> for ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/api/v2/probe", tag = "operations",
+    request_body(content = Object, description = "`{\"remote\": name, \"path\": ...}` or `{\"config\": RemoteSpec, \"path\": ...}`"),
+    responses((status = 200, description = "What the upstream answered; nothing is cached", body = Object),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn probe(
     req: HttpRequest,
     payload: web::Payload,

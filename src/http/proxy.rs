@@ -10,6 +10,7 @@ use artifactapi_actors::catalog::ObjectKey;
 use artifactapi_actors::remote::{CacheStatus, Fetch};
 
 use super::error::ApiError;
+use super::openapi::ErrorBody;
 use super::serve;
 use crate::formats::{self, Class};
 use crate::paths::{join_upstream, RepoPath};
@@ -22,6 +23,13 @@ fn split(raw: &str) -> Option<(&str, &str)> {
     raw.strip_prefix(PREFIX)?.split_once('/')
 }
 
+#[utoipa::path(get, path = "/api/v1/remote/{name}/{path}", tag = "proxy",
+    params(("name" = String, Path), ("path" = String, Path)),
+    responses((status = 200, description = "The file; `X-Cache` says HIT, MISS, STALE or REVALIDATED", body = Vec<u8>),
+        (status = 206, description = "A byte range from cache"), (status = 304, description = "Not modified"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 405, body = ErrorBody), (status = 416, description = "Range not satisfiable"),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn remote(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let raw = req.uri().path();
     let (name, tail) =

@@ -9,6 +9,7 @@ use artifactapi_actors::events::{Event, EventKind, EventSink};
 
 use super::auth::{read_body, require_admin};
 use super::error::ApiError;
+use super::openapi::ErrorBody;
 use crate::remotes::{parse_json, RemoteSpec};
 use crate::state::AppState;
 
@@ -18,17 +19,24 @@ async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -
     parse_json::<RemoteSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
+#[utoipa::path(get, path = "/api/v2/remotes", tag = "remotes",
+    responses((status = 200, description = "Every remote, without passwords", body = [RemoteSpec])))]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let specs = state.db.list_remotes().await?;
     let specs: Vec<RemoteSpec> = specs.iter().map(RemoteSpec::redacted).collect();
     Ok(HttpResponse::Ok().json(specs))
 }
 
+#[utoipa::path(get, path = "/api/v2/remotes/{name}", tag = "remotes", params(("name" = String, Path)),
+    responses((status = 200, body = RemoteSpec), (status = 404, body = ErrorBody)))]
 pub async fn get(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let spec = state.db.get_remote(&name).await?.ok_or_else(|| ApiError::not_found("remote", name.as_str()))?;
     Ok(HttpResponse::Ok().json(spec.redacted()))
 }
 
+#[utoipa::path(post, path = "/api/v2/remotes", tag = "remotes", request_body = RemoteSpec,
+    responses((status = 201, body = RemoteSpec), (status = 400, description = "Invalid field, named", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
@@ -43,6 +51,9 @@ pub async fn create(
     Ok(HttpResponse::Created().json(spec.redacted()))
 }
 
+#[utoipa::path(put, path = "/api/v2/remotes/{name}", tag = "remotes", params(("name" = String, Path)),
+    request_body = RemoteSpec,
+    responses((status = 200, body = RemoteSpec), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn replace(
     req: HttpRequest,
     name: web::Path<String>,
@@ -65,6 +76,8 @@ pub async fn replace(
     Ok(HttpResponse::Ok().json(spec.redacted()))
 }
 
+#[utoipa::path(delete, path = "/api/v2/remotes/{name}", tag = "remotes", params(("name" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     req: HttpRequest,
     name: web::Path<String>,

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::auth::{read_body, require_admin};
 use super::error::ApiError;
+use super::openapi::ErrorBody;
 use crate::remotes::parse_json;
 use crate::state::AppState;
 
@@ -41,6 +42,9 @@ where
     v
 }
 
+#[utoipa::path(get, path = "/api/v2/health", tag = "operations",
+    responses((status = 200, description = "Every dependency answered", body = Object),
+        (status = 503, description = "A dependency failed; the body names it", body = Object)))]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let (database, storage, coordinator) = tokio::join!(
         check("postgresql", async { state.db.ping().await.map(|_| ()) }),
@@ -60,6 +64,8 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+#[utoipa::path(get, path = "/api/v2/health/live", tag = "operations",
+    responses((status = 200, description = "The process serves HTTP", body = Object)))]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
@@ -72,6 +78,9 @@ struct GcRequest {
     grace_seconds: Option<u64>,
 }
 
+#[utoipa::path(post, path = "/api/v2/gc", tag = "operations", request_body(content = Object,
+        description = "`{\"dry_run\": bool, \"grace_seconds\": N}`, both optional"),
+    responses((status = 200, description = "The GC report", body = Object), (status = 400, body = ErrorBody)))]
 pub async fn gc(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require_admin(&req, state.config.admin_token.as_deref())?;
     let body = read_body(&req, payload, state.config.max_json_body).await?;
