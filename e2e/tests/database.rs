@@ -1,7 +1,7 @@
 //! The service heals after a PostgreSQL restart without being restarted itself: while the
 //! database is down, requests that need it get 503 quickly (never a hang) and immutable objects
 //! already served keep being served; once it is back, everything works again on the same
-//! process.
+//! process, and health says which dependency failed (503) and recovered (200).
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,16 @@ async fn survives_a_postgresql_restart() {
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     let list = s.get("/api/v2/remotes").await;
     assert_eq!(list.status, StatusCode::SERVICE_UNAVAILABLE, "{}", list.describe());
+    // Health names the failing dependency; liveness stays up.
+    let health = s.get("/api/v2/health").await;
+    assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE, "{}", health.describe());
+    let h = health.json();
+    assert_eq!(
+        (h["checks"]["database"]["status"].as_str(), h["checks"]["storage"]["status"].as_str()),
+        (Some("error"), Some("ok")),
+        "{h}"
+    );
+    assert_eq!(s.get("/api/v2/health/live").await.status, StatusCode::OK);
     assert_eq!(up.count("/b.bin"), 0, "nothing went upstream without the catalog");
 
     cluster.start();
@@ -53,6 +63,8 @@ async fn survives_a_postgresql_restart() {
         .await;
     assert_eq!(back.body.len(), 10_000);
     assert_eq!(s.get("/api/v2/remotes").await.status, StatusCode::OK);
+    let health = s.get("/api/v2/health").await;
+    assert_eq!(health.status, StatusCode::OK, "{}", health.describe());
     drop(s);
     cluster.stop();
 }
