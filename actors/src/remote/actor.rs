@@ -88,11 +88,12 @@ impl RemoteActor {
         }
     }
 
+    /// Counts a hit for the catalog's `hits`/`last_access`. The `cache_hit` event is emitted
+    /// by the service once the response has been sent (hot-object hits never reach the actor).
     fn count_hit(&mut self, key: &ObjectKey) {
         let entry = self.hits.entry(key.clone()).or_insert((0, Utc::now()));
         entry.0 += 1;
         entry.1 = Utc::now();
-        self.deps.events.emit(Event::new(EventKind::CacheHit).repo(&key.repo).path(&key.path));
     }
 
     fn flush_hits(&mut self) {
@@ -201,7 +202,10 @@ impl Handler<Fetch> for RemoteActor {
                 Ok(None) if negative => Box::pin(std::future::ready(FetchOutcome::NotFound { status: 404 })),
                 Ok(cached) => {
                     let spool = match act.inflight.get(&key).filter(|s| !s.is_settled()) {
-                        Some(spool) => spool.clone(),
+                        Some(spool) => {
+                            act.deps.events.emit(Event::new(EventKind::Coalesced).repo(&key.repo).path(&key.path));
+                            spool.clone()
+                        }
                         None => act.start_fill(key, fetch, cached, ctx),
                     };
                     Box::pin(async move { spool.join().await })

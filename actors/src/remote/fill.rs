@@ -142,11 +142,12 @@ impl FillJob {
         self.fall_back(spool, FetchError::Upstream(e));
     }
 
-    /// Serves the cached copy (stale) when there is one, else the error.
+    /// Serves the cached copy (stale) when there is one, else the error. The `cache_stale`
+    /// events are emitted by the service, one per response served stale.
     fn fall_back(&self, spool: &Spool, error: FetchError) {
         match &self.cached {
             Some(obj) => {
-                self.emit(Event::new(EventKind::CacheStale).detail(error.to_string().into()));
+                tracing::debug!(repo = %self.key.repo, path = %self.key.path, error = %error, "serving a stale copy");
                 spool.resolve(Resolution::Cached { object: obj.clone(), status: CacheStatus::Stale });
             }
             None => spool.resolve(Resolution::Failed(error)),
@@ -193,6 +194,7 @@ impl FillJob {
             Ok(pair) => pair,
             Err(e) => {
                 self.breaker.success(admission).await;
+                self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
                 self.fall_back(spool, FetchError::Storage(e.to_string()));
                 return None;
             }
@@ -222,6 +224,7 @@ impl FillJob {
             Ok(staged) => staged,
             Err(e) => {
                 spool.fail(e.to_string());
+                self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
                 return None;
             }
         };
@@ -261,10 +264,12 @@ impl FillJob {
             }
             Ok(Err(e)) => {
                 tracing::error!(repo = %self.key.repo, path = %self.key.path, error = %e, "commit failed");
+                self.emit(Event::new(EventKind::FetchFailed).detail(format!("commit: {e}").into()));
                 None
             }
             Err(e) => {
                 tracing::error!(repo = %self.key.repo, error = %e, "storage actor unavailable");
+                self.emit(Event::new(EventKind::FetchFailed).detail(format!("commit: {e}").into()));
                 None
             }
         }
