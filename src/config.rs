@@ -124,6 +124,14 @@ pub struct Config {
     /// HTTP worker threads (default: one per core).
     #[arg(long = "workers", id = "WORKERS", env = "WORKERS")]
     pub workers: Option<usize>,
+    /// Days access-log rows are kept; 0 keeps them forever.
+    #[arg(
+        long = "access-log-retention",
+        id = "ACCESS_LOG_RETENTION",
+        env = "ACCESS_LOG_RETENTION",
+        default_value_t = 14
+    )]
+    pub access_log_retention: u32,
     /// Name of this replica in events and logs (default: the host name and process id).
     #[arg(long = "replica-id", id = "REPLICA_ID", env = "REPLICA_ID")]
     pub replica_id: Option<String>,

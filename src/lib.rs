@@ -10,6 +10,7 @@ pub mod db;
 pub mod events;
 pub mod formats;
 pub mod http;
+pub mod observe;
 pub mod paths;
 pub mod registry;
 pub mod remotes;

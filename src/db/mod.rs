@@ -7,17 +7,21 @@
 //! heals by itself once the server is back.
 //!
 //! Modules: [`migrate`] (schema, under an advisory lock), [`catalog`] (what the actors need,
-//! [`catalog::PgCatalog`]), [`repos`] (remote configuration), [`testing`] (throw-away databases
-//! for tests).
+//! [`catalog::PgCatalog`]), [`repos`] (remote configuration), [`stats`] and [`access_log`]
+//! (request statistics and the access log), [`testing`] (throw-away databases for tests).
 
+pub mod access_log;
 pub mod catalog;
 mod error;
 pub mod migrate;
 pub mod repos;
+pub mod stats;
 pub mod testing;
 
 #[cfg(test)]
 mod catalog_tests;
+#[cfg(test)]
+mod observe_tests;
 #[cfg(test)]
 mod recovery_tests;
 

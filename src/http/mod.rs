@@ -4,9 +4,11 @@
 //! - `/api/v1/remote/{name}/{path}`: the caching proxy ([`proxy`]).
 //! - `/api/v2/remotes[/{name}]`: remote CRUD ([`remotes`]).
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
+//! - `/metrics`, `/api/v2/stats`, `/api/v2/access-log`: observation ([`observe`]).
 
 pub mod auth;
 pub mod error;
+pub mod observe;
 pub mod proxy;
 pub mod remotes;
 pub mod serve;
@@ -25,6 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/health").get(system::health).default_service(web::to(not_allowed("GET"))))
             .service(web::resource("/health/live").get(system::live).default_service(web::to(not_allowed("GET"))))
             .service(web::resource("/gc").post(system::gc).default_service(web::to(not_allowed("POST"))))
+            .service(web::resource("/stats").get(observe::stats).default_service(web::to(not_allowed("GET"))))
+            .service(web::resource("/access-log").get(observe::access_log).default_service(web::to(not_allowed("GET"))))
             .service(
                 web::resource("/remotes")
                     .get(remotes::list)
@@ -39,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(not_allowed("GET, PUT, DELETE"))),
             ),
     )
+    .service(web::resource("/metrics").get(observe::metrics).default_service(web::to(not_allowed("GET"))))
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
     .default_service(web::to(not_found));
 }
