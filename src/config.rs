@@ -321,6 +321,16 @@ mod tests {
     }
 
     #[test]
+    fn access_log_retention_is_whole_days() {
+        assert_eq!(parse(&[]).unwrap().access_log_retention, 14);
+        assert_eq!(parse(&["--access-log-retention", "0"]).unwrap().access_log_retention, 0);
+        for bad in ["-1", "1.5", "two"] {
+            let err = parse(&[&format!("--access-log-retention={bad}")]).expect_err(bad);
+            assert!(err.starts_with(&format!("invalid ACCESS_LOG_RETENTION=\"{bad}\"")), "{err}");
+        }
+    }
+
+    #[test]
     fn public_url_wins_and_loses_its_slash() {
         let c = parse(&["--public-url", "https://cache.example.com/"]).unwrap();
         assert_eq!(c.public_base(), "https://cache.example.com");

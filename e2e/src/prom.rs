@@ -126,10 +126,14 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
                     None => return Err(format!("unterminated value of label {key}")),
                 }
             }
-            labels.insert(key, value);
-            if let Some((_, ',')) = chars.peek() {
-                chars.next();
+            match chars.peek() {
+                Some((_, ',')) => {
+                    chars.next();
+                }
+                Some((_, '}')) | None => {}
+                Some(_) => return Err(format!("expected ',' or '}}' after label {key}")),
             }
+            labels.insert(key, value);
         }
         let end = end.ok_or("labels without a closing brace")?;
         rest = &body[end + 1..];
@@ -172,7 +176,8 @@ mod tests {
         let cases = [
             ("x 1\n", "without HELP and TYPE"),
             ("# HELP x X.\n# TYPE x counter\nx{a=1} 1\n", "without a quoted value"),
-            ("# HELP x X.\n# TYPE x counter\nx{a=\"1\" 1\n", "closing brace"),
+            ("# HELP x X.\n# TYPE x counter\nx{a=\"1\" 1\n", "expected ',' or '}' after label a"),
+            ("# HELP x X.\n# TYPE x counter\nx{a=\"1\"\n", "closing brace"),
             ("# HELP x X.\n# TYPE x counter\nx one\n", "not a number"),
             ("# HELP x X.\n# TYPE x counter\nx 1 2 3\n", "trailing text"),
             ("# HELP x X.\n# TYPE x countr\n", "unknown type"),

@@ -1,9 +1,10 @@
-//! The access log in the catalog: batched inserts, filtered reads newest first with a keyset
+//! The access log in the catalog: batched inserts (binary `COPY`), filtered reads newest first with a keyset
 //! cursor on `id`, and the retention delete.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::{Db, DbError};
 
@@ -74,10 +75,19 @@ impl Default for AccessFilter {
     }
 }
 
-const INSERT: &str = "
-INSERT INTO access_log (at, repo, path, method, status, cache_status, bytes, duration_ms, client)
-SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::text[],
-                     $7::int8[], $8::int4[], $9::text[])";
+const COPY: &str = "COPY access_log (at, repo, path, method, status, cache_status, bytes, duration_ms, client) \
+                    FROM STDIN (FORMAT binary)";
+const COPY_TYPES: &[Type] = &[
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT4,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT4,
+    Type::TEXT,
+];
 
 /// The statement and parameters of a filtered read.
 fn select(f: &AccessFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
@@ -121,24 +131,25 @@ fn select(f: &AccessFilter) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
 }
 
 impl Db {
-    /// Inserts rows in one statement; the number inserted.
+    /// Inserts rows with one binary `COPY` (cheaper for the server than an INSERT of the same
+    /// rows); the number inserted.
     pub async fn insert_access_log(&self, rows: &[NewAccess]) -> Result<u64, DbError> {
         if rows.is_empty() {
             return Ok(0);
         }
-        let at: Vec<DateTime<Utc>> = rows.iter().map(|r| r.at).collect();
-        let repo: Vec<&str> = rows.iter().map(|r| r.repo.as_str()).collect();
-        let path: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
-        let method: Vec<&str> = rows.iter().map(|r| r.method.as_str()).collect();
-        let status: Vec<i32> = rows.iter().map(|r| i32::from(r.status)).collect();
-        let cache: Vec<Option<&str>> = rows.iter().map(|r| r.cache_status).collect();
-        let bytes: Vec<i64> = rows.iter().map(|r| i64::try_from(r.bytes).unwrap_or(i64::MAX)).collect();
-        let ms: Vec<i32> = rows.iter().map(|r| i32::try_from(r.duration_ms).unwrap_or(i32::MAX)).collect();
-        let client_addr: Vec<Option<&str>> = rows.iter().map(|r| r.client.as_deref()).collect();
         let client = self.client().await?;
-        let n =
-            client.execute(INSERT, &[&at, &repo, &path, &method, &status, &cache, &bytes, &ms, &client_addr]).await?;
-        Ok(n)
+        let sink = client.copy_in(COPY).await?;
+        let writer = BinaryCopyInWriter::new(sink, COPY_TYPES);
+        let mut writer = std::pin::pin!(writer);
+        for r in rows {
+            let status = i32::from(r.status);
+            let bytes = i64::try_from(r.bytes).unwrap_or(i64::MAX);
+            let ms = i32::try_from(r.duration_ms).unwrap_or(i32::MAX);
+            let values: [&(dyn ToSql + Sync); 9] =
+                [&r.at, &r.repo, &r.path, &r.method, &status, &r.cache_status, &bytes, &ms, &r.client];
+            writer.as_mut().write(&values).await?;
+        }
+        Ok(writer.as_mut().finish().await?)
     }
 
     /// Rows matching `f`, newest first.

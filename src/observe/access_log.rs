@@ -60,7 +60,7 @@ impl AccessQueue {
 
 fn row(r: Record) -> NewAccess {
     NewAccess {
-        at: r.at,
+        at: r.at.into(),
         repo: r.repo,
         path: r.path,
         method: r.method.as_str().to_string(),

@@ -6,10 +6,9 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actix_web::http::Method;
-use chrono::{DateTime, Utc};
 
 use super::repos::RepoObs;
 
@@ -71,8 +70,8 @@ impl CacheLabel {
 /// One request, as recorded.
 #[derive(Debug, Clone)]
 pub struct Record {
-    /// When the request arrived.
-    pub at: DateTime<Utc>,
+    /// When the request arrived (converted to a date off the request path).
+    pub at: SystemTime,
     /// The repository name as requested (also for repositories that do not exist).
     pub repo: String,
     /// The path below the repository, as requested (percent-encoding kept).

@@ -7,11 +7,10 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
 
 use super::body::RecordedBody;
 use super::record::{CacheLabel, Record, CLIENT_CLOSED};
@@ -27,7 +26,7 @@ pub trait RecordSink: Send + Sync + 'static {
 pub struct Pending {
     sink: Arc<dyn RecordSink>,
     started: Instant,
-    at: DateTime<Utc>,
+    at: SystemTime,
     method: Method,
     client: Option<IpAddr>,
     repo: String,
@@ -42,7 +41,7 @@ impl Pending {
         Pending {
             sink,
             started: Instant::now(),
-            at: Utc::now(),
+            at: SystemTime::now(),
             method,
             client,
             repo: String::new(),
