@@ -137,6 +137,14 @@ pub struct Config {
     /// HTTP worker threads (default: one per core).
     #[arg(long = "workers", id = "WORKERS", env = "WORKERS")]
     pub workers: Option<usize>,
+    /// Days access-log rows are kept; 0 keeps them forever.
+    #[arg(
+        long = "access-log-retention",
+        id = "ACCESS_LOG_RETENTION",
+        env = "ACCESS_LOG_RETENTION",
+        default_value_t = 14
+    )]
+    pub access_log_retention: u32,
     /// Name of this replica in events and logs (default: the host name and process id).
     #[arg(long = "replica-id", id = "REPLICA_ID", env = "REPLICA_ID")]
     pub replica_id: Option<String>,
@@ -340,6 +348,16 @@ mod tests {
             let err = parse(args).expect_err(want);
             assert!(err.starts_with(want), "{args:?}: {err}");
             assert_eq!(err.lines().count(), 1, "{err}");
+        }
+    }
+
+    #[test]
+    fn access_log_retention_is_whole_days() {
+        assert_eq!(parse(&[]).unwrap().access_log_retention, 14);
+        assert_eq!(parse(&["--access-log-retention", "0"]).unwrap().access_log_retention, 0);
+        for bad in ["-1", "1.5", "two"] {
+            let err = parse(&[&format!("--access-log-retention={bad}")]).expect_err(bad);
+            assert!(err.starts_with(&format!("invalid ACCESS_LOG_RETENTION=\"{bad}\"")), "{err}");
         }
     }
 

@@ -12,6 +12,7 @@ pub mod formats;
 pub mod gc_schedule;
 pub mod http;
 pub mod objects;
+pub mod observe;
 pub mod paths;
 pub mod probe;
 pub mod registry;

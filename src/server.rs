@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use crate::config::{Config, StorageBackend};
 use crate::db::{Db, DbSettings, PgCatalog};
 use crate::events::EventBus;
+use crate::observe::Observer;
 use crate::registry::{Registry, RemoteDefaults};
 use crate::state::{AppState, CONFIG_CHANNEL};
 
@@ -32,6 +33,8 @@ pub enum StartError {
     Coordinator(String),
     #[error("storage: {0}")]
     Storage(String),
+    #[error("metrics: {0}")]
+    Metrics(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
 }
@@ -85,22 +88,35 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let store = open_store(&config).await?;
     let catalog = Arc::new(PgCatalog::new(db.clone()));
     let events = EventBus::start(coord.clone(), replica.clone());
-    let storage = StorageActor::new(store.clone(), catalog.clone(), events.clone()).start();
+    let (observe, background) = Observer::new(events.clone()).map_err(|e| StartError::Metrics(e.to_string()))?;
+    observe.start(background, db.clone(), config.access_log_retention);
+    // The actors' events feed the metrics and stats on their way to the bus.
+    let sink = observe.sink(events.clone());
+    let storage = StorageActor::new(store.clone(), catalog.clone(), sink.clone()).start();
 
     let threads = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let arbiters = (0..threads).map(|_| Arbiter::new().handle()).collect();
-    let deps = RemoteDeps { catalog, coord: coord.clone(), storage: storage.clone(), staging, events: events.clone() };
+    let deps = RemoteDeps { catalog, coord: coord.clone(), storage: storage.clone(), staging, events: sink };
     let registry = Arc::new(Registry::new(arbiters, deps, RemoteDefaults::from(config.as_ref())));
     load_remotes(&db, &registry).await.map_err(StartError::Database)?;
     follow_config_changes(coord.clone(), db.clone(), registry.clone());
     crate::objects::evict::follow_evictions(coord.clone(), registry.clone());
     crate::gc_schedule::start(config.gc_interval, config.gc_grace, coord.clone(), storage.clone());
 
-    let state =
-        web::Data::new(AppState { config: config.clone(), replica, db, coord, store, storage, registry, events });
+    let state = web::Data::new(AppState {
+        config: config.clone(),
+        replica,
+        db: db.clone(),
+        coord,
+        store,
+        storage,
+        registry,
+        events,
+        observe: observe.clone(),
+    });
     let addr = config.listen_addr;
     tracing::info!(%addr, public_url = %config.public_base(), storage = ?config.storage_backend, "artifactapi listening");
-    HttpServer::new(move || {
+    let served = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .wrap(tracing_actix_web::TracingLogger::default())
@@ -118,7 +134,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     .map_err(|source| StartError::Listen { addr: addr.to_string(), source })?
     .run()
     .await
-    .map_err(|source| StartError::Listen { addr: addr.to_string(), source })
+    .map_err(|source| StartError::Listen { addr: addr.to_string(), source });
+    // Stopped (SIGTERM, SIGINT): keep the counts and access log rows still in memory.
+    observe.flush(&db).await;
+    served
 }
 
 /// Starts an actor for every remote in the catalog.

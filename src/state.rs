@@ -12,6 +12,7 @@ use artifactapi_actors::storage::{BlobStore, StorageActor};
 use crate::config::Config;
 use crate::db::Db;
 use crate::events::EventBus;
+use crate::observe::Observer;
 use crate::registry::Registry;
 
 /// The coordinator channel on which replicas announce configuration changes (payload: the
@@ -31,6 +32,8 @@ pub struct AppState {
     pub storage: Addr<StorageActor>,
     pub registry: Arc<Registry>,
     pub events: Arc<EventBus>,
+    /// Request recording: stats, metrics, access log.
+    pub observe: Arc<Observer>,
 }
 
 impl AppState {

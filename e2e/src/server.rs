@@ -376,6 +376,22 @@ impl Server {
         &self.shared.db.name
     }
 
+    /// Asks the process to stop (SIGTERM, as an orchestrator does) and waits up to 60 s for it to
+    /// exit; past that it is killed. Returns its exit status.
+    pub async fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        if sent.is_ok_and(|s| s.success()) {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    return Some(status);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        self.kill()
+    }
+
     /// Stops the process now (SIGKILL) and returns its exit status.
     pub fn kill(&mut self) -> Option<std::process::ExitStatus> {
         let _ = self.child.kill();

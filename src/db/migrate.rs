@@ -24,8 +24,10 @@ pub struct Migration {
 }
 
 /// Every migration, in order. A new file must be added here (a test checks the directory).
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, file: "0001_init.sql", sql: include_str!("../../migrations/0001_init.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, file: "0001_init.sql", sql: include_str!("../../migrations/0001_init.sql") },
+    Migration { version: 2, file: "0002_stats.sql", sql: include_str!("../../migrations/0002_stats.sql") },
+];
 
 /// The advisory lock key of migration runs ("aa-migra" in ASCII).
 const LOCK_KEY: i64 = 7016939642363015777;

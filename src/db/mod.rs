@@ -8,17 +8,22 @@
 //!
 //! Modules: [`migrate`] (schema, under an advisory lock), [`catalog`] (what the actors need,
 //! [`catalog::PgCatalog`]), [`repos`] (remote configuration), [`objects`] (the cached-object
-//! browser and eviction), [`testing`] (throw-away databases for tests).
+//! browser and eviction), [`stats`] and [`access_log`] (request statistics and the access log),
+//! [`testing`] (throw-away databases for tests).
 
+pub mod access_log;
 pub mod catalog;
 mod error;
 pub mod migrate;
 pub mod objects;
 pub mod repos;
+pub mod stats;
 pub mod testing;
 
 #[cfg(test)]
 mod catalog_tests;
+#[cfg(test)]
+mod observe_tests;
 #[cfg(test)]
 mod recovery_tests;
 

@@ -77,14 +77,15 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes a remote and its cached objects (their blobs become garbage for GC); whether it
-    /// existed.
+    /// Deletes a remote, its cached objects (their blobs become garbage for GC) and its request
+    /// stats; whether it existed.
     pub async fn delete_remote(&self, name: &str) -> Result<bool, DbError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let n = tx.execute("DELETE FROM remotes WHERE name = $1", &[&name]).await?;
         if n > 0 {
             tx.execute("DELETE FROM cached_objects WHERE repo = $1", &[&name]).await?;
+            tx.execute("DELETE FROM repo_stats WHERE repo = $1", &[&name]).await?;
         }
         tx.commit().await?;
         Ok(n > 0)

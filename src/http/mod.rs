@@ -7,15 +7,17 @@
 //! - `/api/v2/events`: the live event stream ([`events`]).
 //! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
 //! - `POST /api/v2/probe`: probe an upstream without caching ([`probe`]).
-//!
+//! - `/metrics`, `/api/v2/stats`, `/api/v2/access-log`: observation ([`observe`]).
 //! - `GET /api/v2/openapi.json`: the OpenAPI document of all of it ([`openapi`]).
 //!
-//! Every GET of the `/api/v2` scope passes [`auth::guard_reads`] (`ADMIN_TOKEN_READS`).
+//! Every GET of the `/api/v2` scope passes [`auth::guard_reads`] (`ADMIN_TOKEN_READS`); `/metrics`
+//! checks it itself.
 
 pub mod auth;
 pub mod error;
 pub mod events;
 pub mod objects;
+pub mod observe;
 pub mod openapi;
 pub mod probe;
 pub mod proxy;
@@ -38,6 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/health/live").get(system::live).default_service(web::to(not_allowed("GET"))))
             .service(web::resource("/gc").post(system::gc).default_service(web::to(not_allowed("POST"))))
             .service(web::resource("/events").get(events::stream).default_service(web::to(not_allowed("GET"))))
+            .service(web::resource("/stats").get(observe::stats).default_service(web::to(not_allowed("GET"))))
+            .service(web::resource("/access-log").get(observe::access_log).default_service(web::to(not_allowed("GET"))))
             .service(
                 web::resource("/remotes")
                     .get(remotes::list)
@@ -67,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/openapi.json").get(openapi::openapi_json).default_service(web::to(not_allowed("GET"))),
             ),
     )
+    .service(web::resource("/metrics").get(observe::metrics).default_service(web::to(not_allowed("GET"))))
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
     .default_service(web::to(not_found));
 }

@@ -36,6 +36,9 @@ pub struct ErrorBody {
         super::system::gc,
         super::probe::probe,
         super::events::stream,
+        super::observe::metrics,
+        super::observe::stats,
+        super::observe::access_log,
         openapi_json,
     ),
     components(schemas(RemoteSpec, PackageType, ErrorBody))

@@ -3,6 +3,8 @@
 //! The handler reads top to bottom as the request path: find the remote, parse the path (still
 //! percent-encoded, straight from the request line, so no decoding step can hide a `..`), check
 //! the access rules, classify, serve a hot object directly or ask the remote's actor, respond.
+//! Every request, errors included, is recorded ([`crate::observe::Tap`]) once its response body
+//! has been sent.
 
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -13,6 +15,8 @@ use super::error::ApiError;
 use super::openapi::ErrorBody;
 use super::serve;
 use crate::formats::{self, Class};
+use crate::observe::body::RecordedBody;
+use crate::observe::Tap;
 use crate::paths::{join_upstream, RepoPath};
 use crate::state::AppState;
 
@@ -30,11 +34,19 @@ fn split(raw: &str) -> Option<(&str, &str)> {
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 405, body = ErrorBody), (status = 416, description = "Range not satisfiable"),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
-pub async fn remote(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn remote(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse<RecordedBody> {
+    let mut tap = state.observe.tap(&req);
+    let result = serve_remote(&req, &state, &mut tap).await;
+    tap.respond(result)
+}
+
+async fn serve_remote(req: &HttpRequest, state: &AppState, tap: &mut Tap) -> Result<HttpResponse, ApiError> {
     let raw = req.uri().path();
     let (name, tail) =
         split(raw).ok_or_else(|| ApiError::BadRequest("expected /api/v1/remote/{name}/{path}".into()))?;
+    tap.target(name, tail);
     let entry = state.registry.get(name).ok_or_else(|| ApiError::not_found("remote", name))?;
+    tap.known(state.observe.repo(name, entry.remote.spec.package_type));
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow: "GET, HEAD" });
     }
@@ -44,7 +56,7 @@ pub async fn remote(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     let class = formats::classify(remote.spec.package_type, remote.rules.override_class(path.as_str()), path.as_str());
     let key = ObjectKey::new(name, path.as_str(), "");
     if let Some(object) = entry.hot.hit(&key) {
-        return serve::cached(&req, state.store.as_ref(), &object, CacheStatus::Hit).await;
+        return serve::cached(req, state.store.as_ref(), &object, CacheStatus::Hit).await;
     }
     let fetch = Fetch {
         path: key.path,
@@ -55,7 +67,7 @@ pub async fn remote(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
         expected: None,
     };
     let outcome = entry.addr.send(fetch).await.map_err(|e| ApiError::Unavailable(format!("remote {name}: {e}")))?;
-    serve::respond(&req, state.store.as_ref(), outcome, path.as_str()).await
+    serve::respond(req, state.store.as_ref(), outcome, path.as_str()).await
 }
 
 #[cfg(test)]

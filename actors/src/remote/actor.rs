@@ -99,13 +99,12 @@ impl RemoteActor {
         }
     }
 
+    /// Counts a hit for the catalog's `hits`/`last_access`. The `cache_hit` event is emitted
+    /// by the service once the response has been sent (hot-object hits never reach the actor).
     fn count_hit(&mut self, key: &ObjectKey) {
         let entry = self.hits.entry(key.clone()).or_insert((0, Utc::now()));
         entry.0 += 1;
         entry.1 = Utc::now();
-        if self.deps.events.wants(EventKind::CacheHit) {
-            self.deps.events.emit(Event::new(EventKind::CacheHit).repo(&key.repo).path(&key.path));
-        }
     }
 
     /// Joins `spool`, a fill in progress for `key`, announcing the coalesced request.

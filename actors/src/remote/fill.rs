@@ -143,11 +143,12 @@ impl FillJob {
         self.fall_back(spool, FetchError::Upstream(e));
     }
 
-    /// Serves the cached copy (stale) when there is one, else the error.
+    /// Serves the cached copy (stale) when there is one, else the error. The `cache_stale`
+    /// events are emitted by the service, one per response served stale.
     fn fall_back(&self, spool: &Spool, error: FetchError) {
         match &self.cached {
             Some(obj) => {
-                self.emit(Event::new(EventKind::CacheStale).detail(error.to_string().into()));
+                tracing::debug!(repo = %self.key.repo, path = %self.key.path, error = %error, "serving a stale copy");
                 spool.resolve(Resolution::Cached { object: obj.clone(), status: CacheStatus::Stale });
             }
             None => spool.resolve(Resolution::Failed(error)),
@@ -194,6 +195,7 @@ impl FillJob {
             Ok(pair) => pair,
             Err(e) => {
                 self.breaker.success(admission).await;
+                self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
                 self.fall_back(spool, FetchError::Storage(e.to_string()));
                 return None;
             }

@@ -1,0 +1,75 @@
+//! State read when asked for: the breaker of every remote (from the coordinator, so every
+//! replica reports the same), the database pool, the event bus's drops. Used by `/metrics` and
+//! `/api/v2/stats`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use artifactapi_actors::coord::Coordinator;
+use artifactapi_actors::events::NoEvents;
+use artifactapi_actors::remote::breaker::Breaker;
+use artifactapi_actors::remote::BreakerState;
+
+use super::metrics::{Metrics, MetricsError};
+use crate::db::Db;
+
+/// Longest wait for the coordinator's breaker records; past it the states are left out.
+const BREAKER_DEADLINE: Duration = Duration::from_secs(3);
+
+/// The breaker state of each named remote; empty when the coordinator does not answer in time.
+pub async fn breaker_states(coord: &Arc<dyn Coordinator>, remotes: &[String]) -> HashMap<String, BreakerState> {
+    let lookups = remotes.iter().map(|name| {
+        let breaker = Breaker {
+            repo: name.clone(),
+            threshold: 1,
+            open_for: Duration::ZERO,
+            probe_timeout: Duration::ZERO,
+            coord: coord.clone(),
+            events: Arc::new(NoEvents),
+        };
+        async move { (breaker.repo.clone(), breaker.state().await) }
+    });
+    match tokio::time::timeout(BREAKER_DEADLINE, futures_util::future::join_all(lookups)).await {
+        Ok(states) => states.into_iter().collect(),
+        Err(_) => {
+            tracing::warn!("breaker states: the coordinator did not answer within {BREAKER_DEADLINE:?}");
+            HashMap::new()
+        }
+    }
+}
+
+/// The `artifactapi_breaker_state` value.
+pub fn breaker_value(s: BreakerState) -> i64 {
+    match s {
+        BreakerState::Closed => 0,
+        BreakerState::HalfOpen => 1,
+        BreakerState::Open => 2,
+    }
+}
+
+/// What a scrape reads besides the metrics themselves.
+pub struct ScrapeInputs<'a> {
+    pub db: &'a Db,
+    pub coord: &'a Arc<dyn Coordinator>,
+    pub remotes: Vec<String>,
+    pub events_dropped: u64,
+}
+
+/// Updates the read-when-asked gauges, then renders every metric.
+pub async fn render(m: &Metrics, inputs: ScrapeInputs<'_>) -> Result<String, MetricsError> {
+    let states = breaker_states(inputs.coord, &inputs.remotes).await;
+    m.breaker_state.reset();
+    for (name, state) in states {
+        m.breaker_state.with_label_values(&[name.as_str()]).set(breaker_value(state));
+    }
+    let pool = inputs.db.status();
+    let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    for (state, value) in
+        [("max", pool.max_size), ("size", pool.size), ("available", pool.available), ("waiting", pool.waiting)]
+    {
+        m.db_pool.with_label_values(&[state]).set(as_i64(value));
+    }
+    Metrics::mirror(&m.events_dropped, inputs.events_dropped);
+    m.render()
+}
