@@ -45,6 +45,24 @@ pub trait Format: Send + Sync + 'static {
     /// are [`Class::Mutable`]: revalidating too often is safe, serving a changed file forever
     /// is not.
     fn classify(&self, path: &str) -> Class;
+    /// Refuses paths that are no request of this type's protocol before anything is looked up
+    /// or fetched (a type with a fixed set of endpoints knows them; the default accepts all).
+    /// `path` is the decoded form, as for [`Format::classify`]. Must not allocate on success:
+    /// it runs on the cache-hit path.
+    fn check_path(&self, _path: &str) -> Result<(), PathRefusal> {
+        Ok(())
+    }
+}
+
+/// Why a format refused a request path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathRefusal {
+    /// Malformed for the type's protocol (a 400).
+    #[error("{0}")]
+    Invalid(String),
+    /// Well-formed, but nothing this remote serves (a 404, without asking the upstream).
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// The format of a package type.

@@ -16,6 +16,9 @@ pub enum ApiError {
     NotFound { kind: &'static str, name: String },
     #[error("{0}")]
     Missing(String),
+    /// The upstream said 410 Gone.
+    #[error("{0}")]
+    Gone(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -50,6 +53,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::NotFound { .. } | ApiError::Missing(_) => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,

@@ -1,8 +1,8 @@
 //! `GET|HEAD /api/v1/remote/{name}/{path}`: the caching proxy.
 //!
 //! The handler reads top to bottom as the request path: find the remote, parse the path (still
-//! percent-encoded, straight from the request line, so no decoding step can hide a `..`), check
-//! the access rules, classify, serve a hot object directly or ask the remote's actor, respond.
+//! percent-encoded, straight from the request line, so no decoding step can hide a `..`), let
+//! the package type refuse what is no request of its protocol, check the access rules, classify, serve a hot object directly or ask the remote's actor, respond.
 //! Every request, errors included, is recorded ([`crate::observe::Tap`]) once its response body
 //! has been sent.
 
@@ -14,7 +14,7 @@ use artifactapi_actors::remote::{CacheStatus, Fetch};
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use super::serve;
-use crate::formats::{self, Class};
+use crate::formats::{self, Class, PathRefusal};
 use crate::observe::body::RecordedBody;
 use crate::observe::Tap;
 use crate::paths::{join_upstream, RepoPath};
@@ -32,7 +32,7 @@ fn split(raw: &str) -> Option<(&str, &str)> {
     responses((status = 200, description = "The file; `X-Cache` says HIT, MISS, STALE or REVALIDATED", body = Vec<u8>),
         (status = 206, description = "A byte range from cache"), (status = 304, description = "Not modified"),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 405, body = ErrorBody), (status = 416, description = "Range not satisfiable"),
+        (status = 405, body = ErrorBody), (status = 410, body = ErrorBody), (status = 416, description = "Range not satisfiable"),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn remote(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse<RecordedBody> {
     let mut tap = state.observe.tap(&req);
@@ -52,6 +52,10 @@ async fn serve_remote(req: &HttpRequest, state: &AppState, tap: &mut Tap) -> Res
     }
     let path = RepoPath::parse(tail).map_err(|e| ApiError::BadRequest(format!("invalid path: {e}")))?;
     let remote = &entry.remote;
+    formats::format_for(remote.spec.package_type).check_path(path.as_str()).map_err(|r| match r {
+        PathRefusal::Invalid(m) => ApiError::BadRequest(format!("{name}: {m}")),
+        PathRefusal::NotFound(m) => ApiError::Missing(format!("{name}: {m}")),
+    })?;
     remote.rules.check_access(path.as_str()).map_err(|d| ApiError::Forbidden(format!("{name}: {d}")))?;
     let class = formats::classify(remote.spec.package_type, remote.rules.override_class(path.as_str()), path.as_str());
     let key = ObjectKey::new(name, path.as_str(), "");

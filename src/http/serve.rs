@@ -83,6 +83,9 @@ pub async fn respond(
     match outcome {
         FetchOutcome::Cached { object, status } => cached(req, store, &object, status).await,
         FetchOutcome::Download(download) => Ok(download_response(req, download)),
+        // 410 stays 410: package clients (`go`) treat 404 and 410 alike as "not here", and the
+        // upstream's word is passed on as it was given. A remembered miss answers 404.
+        FetchOutcome::NotFound { status: 410 } => Err(ApiError::Gone(format!("{path:?} is gone upstream (410)"))),
         FetchOutcome::NotFound { .. } => Err(ApiError::Missing(format!("{path:?} not found upstream"))),
         FetchOutcome::Failed(e) => Err(e.into()),
     }
