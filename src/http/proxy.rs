@@ -2,7 +2,8 @@
 //!
 //! The handler reads top to bottom as the request path: find the remote, parse the path (still
 //! percent-encoded, straight from the request line, so no decoding step can hide a `..`), let
-//! the package type refuse what is no request of its protocol, check the access rules, classify, serve a hot object directly or ask the remote's actor, respond.
+//! the package type refuse what is no request of its protocol, check the access rules,
+//! classify, serve a hot object directly or ask the remote's actor, respond.
 //! Every request, errors included, is recorded ([`crate::observe::Tap`]) once its response body
 //! has been sent.
 
