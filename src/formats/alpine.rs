@@ -3,7 +3,7 @@
 //! The signed index is replaced whenever a package is added; packages are named by version and
 //! release and never change.
 
-use super::{file_name, Class, Format, PackageType};
+use super::{file_name, has_suffix, Class, Format, PackageType};
 
 pub struct Alpine;
 
@@ -14,11 +14,7 @@ impl Format for Alpine {
 
     fn classify(&self, path: &str) -> Class {
         let name = file_name(path);
-        if name.len() > ".apk".len() && name.ends_with(".apk") {
-            Class::Immutable
-        } else {
-            Class::Mutable
-        }
+        Class::immutable_if(has_suffix(name, ".apk"))
     }
 }
 

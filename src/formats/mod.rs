@@ -37,6 +37,17 @@ pub enum Class {
     Immutable,
 }
 
+impl Class {
+    /// `Immutable` when `cond` holds, else `Mutable` (the safe side).
+    pub fn immutable_if(cond: bool) -> Class {
+        if cond {
+            Class::Immutable
+        } else {
+            Class::Mutable
+        }
+    }
+}
+
 /// One package type's knowledge of its protocol. Pure: no I/O, no HTTP types.
 pub trait Format: Send + Sync + 'static {
     fn package_type(&self) -> PackageType;
@@ -100,6 +111,11 @@ pub(crate) fn segments(path: &str) -> Vec<&str> {
 /// The last segment of a path (empty for a path ending in `/`).
 pub(crate) fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Whether `name` ends with `suffix` and has something before it (`.apk` alone is no package).
+pub(crate) fn has_suffix(name: &str, suffix: &str) -> bool {
+    name.len() > suffix.len() && name.ends_with(suffix)
 }
 
 /// The ten package types of the contract.

@@ -18,11 +18,7 @@ impl Format for Npm {
         let segs = segments(path);
         let n = segs.len();
         let tarball = n >= 3 && segs[n - 2] == "-" && segs[n - 1].len() > ".tgz".len() && segs[n - 1].ends_with(".tgz");
-        if tarball {
-            Class::Immutable
-        } else {
-            Class::Mutable
-        }
+        Class::immutable_if(tarball)
     }
 }
 

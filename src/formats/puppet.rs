@@ -4,7 +4,7 @@
 //! (latest release, deprecation, download counts) and change; release archives
 //! (`v3/files/{author}-{name}-{version}.tar.gz`) are never replaced.
 
-use super::{file_name, segments, Class, Format, PackageType};
+use super::{file_name, has_suffix, segments, Class, Format, PackageType};
 
 pub struct Puppet;
 
@@ -19,11 +19,7 @@ impl Format for Puppet {
             return Class::Mutable;
         }
         let name = file_name(path);
-        if name.len() > ".tar.gz".len() && name.ends_with(".tar.gz") {
-            Class::Immutable
-        } else {
-            Class::Mutable
-        }
+        Class::immutable_if(has_suffix(name, ".tar.gz"))
     }
 }
 

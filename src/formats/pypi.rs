@@ -27,11 +27,7 @@ impl Format for Pypi {
         let segs = segments(path);
         // `simple`, `simple/`, `simple/{project}` and `simple/{project}/`: index pages.
         let index_page = segs[0] == "simple" && (segs.len() <= 2 || (segs.len() == 3 && segs[2].is_empty()));
-        if !index_page && is_distribution(file_name(path)) {
-            Class::Immutable
-        } else {
-            Class::Mutable
-        }
+        Class::immutable_if(!index_page && is_distribution(file_name(path)))
     }
 }
 

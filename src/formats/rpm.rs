@@ -4,7 +4,7 @@
 //! repository changes; a package file (`.rpm`, source packages included) never changes under its
 //! name, which carries name, version, release and architecture.
 
-use super::{file_name, Class, Format, PackageType};
+use super::{file_name, has_suffix, Class, Format, PackageType};
 
 pub struct Rpm;
 
@@ -15,7 +15,7 @@ impl Format for Rpm {
 
     fn classify(&self, path: &str) -> Class {
         let name = file_name(path);
-        if name.len() > ".rpm".len() && name.ends_with(".rpm") {
+        if has_suffix(name, ".rpm") {
             return Class::Immutable;
         }
         // repomd.xml, the rest of repodata/, and anything else this type does not know.

@@ -17,12 +17,7 @@ impl Format for Terraform {
         let segs = segments(path);
         let n = segs.len();
         let download = n >= 4 && segs[n - 3] == "download" && !segs[n - 2].is_empty() && !segs[n - 1].is_empty();
-        if download {
-            Class::Immutable
-        } else {
-            // `*/versions`, and anything else this type does not know.
-            Class::Mutable
-        }
+        Class::immutable_if(download)
     }
 }
 
