@@ -4,7 +4,8 @@
 //! updating or deleting a remote through the management API updates this map at once, and tells
 //! the other replicas through the coordinator so they reload that remote from the catalog. Actors
 //! are spread over a fixed set of arbiters (threads) so upstream traffic of different remotes
-//! does not share one thread.
+//! does not share one thread. Virtual repositories live here too (only their specs: a virtual
+//! has no actor; requests go through its members' actors).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -15,6 +16,7 @@ use artifactapi_actors::remote::{HotObjects, Reconfigure, RemoteActor, RemoteDep
 
 use crate::config::Config;
 use crate::remotes::Remote;
+use crate::virtuals::VirtualSpec;
 
 /// Settings every remote shares, from the environment.
 #[derive(Debug, Clone)]
@@ -49,6 +51,7 @@ pub struct RemoteEntry {
 
 pub struct Registry {
     remotes: RwLock<HashMap<String, RemoteEntry>>,
+    virtuals: RwLock<HashMap<String, Arc<VirtualSpec>>>,
     arbiters: Vec<ArbiterHandle>,
     deps: RemoteDeps,
     defaults: RemoteDefaults,
@@ -56,7 +59,13 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(arbiters: Vec<ArbiterHandle>, deps: RemoteDeps, defaults: RemoteDefaults) -> Self {
-        Registry { remotes: RwLock::new(HashMap::new()), arbiters, deps, defaults }
+        Registry {
+            remotes: RwLock::new(HashMap::new()),
+            virtuals: RwLock::new(HashMap::new()),
+            arbiters,
+            deps,
+            defaults,
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<RemoteEntry> {
@@ -120,5 +129,20 @@ impl Registry {
             }
             None => false,
         }
+    }
+
+    pub fn get_virtual(&self, name: &str) -> Option<Arc<VirtualSpec>> {
+        self.virtuals.read().ok()?.get(name).cloned()
+    }
+
+    /// Adds or replaces a virtual; requests started before keep the members they read.
+    pub fn upsert_virtual(&self, spec: VirtualSpec) {
+        if let Ok(mut map) = self.virtuals.write() {
+            map.insert(spec.name.clone(), Arc::new(spec));
+        }
+    }
+
+    pub fn remove_virtual(&self, name: &str) -> bool {
+        self.virtuals.write().ok().and_then(|mut m| m.remove(name)).is_some()
     }
 }

@@ -99,6 +99,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let deps = RemoteDeps { catalog, coord: coord.clone(), storage: storage.clone(), staging, events: sink };
     let registry = Arc::new(Registry::new(arbiters, deps, RemoteDefaults::from(config.as_ref())));
     load_remotes(&db, &registry).await.map_err(StartError::Database)?;
+    load_virtuals(&db, &registry).await.map_err(StartError::Database)?;
     follow_config_changes(coord.clone(), db.clone(), registry.clone());
     crate::objects::evict::follow_evictions(coord.clone(), registry.clone());
     crate::gc_schedule::start(config.gc_interval, config.gc_grace, coord.clone(), storage.clone());
@@ -152,7 +153,26 @@ async fn load_remotes(db: &Db, registry: &Registry) -> Result<(), String> {
     Ok(())
 }
 
-/// Reloads a remote from the catalog whenever a replica announces a change to it.
+/// Registers every virtual in the catalog.
+async fn load_virtuals(db: &Db, registry: &Registry) -> Result<(), String> {
+    for spec in db.list_virtuals().await.map_err(|e| e.to_string())? {
+        registry.upsert_virtual(spec);
+    }
+    Ok(())
+}
+
+/// Reloads a virtual from the catalog after an announcement naming no remote.
+async fn reload_virtual(db: &Db, registry: &Registry, name: &str) {
+    match db.get_virtual(name).await {
+        Ok(Some(spec)) => registry.upsert_virtual(spec),
+        Ok(None) => {
+            registry.remove_virtual(name);
+        }
+        Err(e) => tracing::warn!(virtual_repo = %name, error = %e, "could not reload announced virtual"),
+    }
+}
+
+/// Reloads a remote (or virtual: names are unique across kinds) from the catalog whenever a replica announces a change to it.
 fn follow_config_changes(coord: Arc<dyn Coordinator>, db: Db, registry: Arc<Registry>) {
     actix_rt::spawn(async move {
         loop {
@@ -172,6 +192,7 @@ fn follow_config_changes(coord: Arc<dyn Coordinator>, db: Db, registry: Arc<Regi
                     },
                     Ok(None) => {
                         registry.remove(&name);
+                        reload_virtual(&db, &registry, &name).await;
                     }
                     Err(e) => tracing::warn!(remote = %name, error = %e, "could not reload announced remote"),
                 }

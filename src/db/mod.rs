@@ -19,6 +19,7 @@ pub mod objects;
 pub mod repos;
 pub mod stats;
 pub mod testing;
+pub mod virtuals;
 
 #[cfg(test)]
 mod catalog_tests;

@@ -3,6 +3,8 @@
 //! Routes (see README.md for the whole API):
 //! - `/api/v1/remote/{name}/{path}`: the caching proxy ([`proxy`]).
 //! - `/api/v2/remotes[/{name}]`: remote CRUD ([`remotes`]).
+//! - `/api/v1/virtual/{name}/{path}`, `/api/v2/virtuals[/{name}]`: virtual repositories
+//!   ([`virtual_proxy`], [`virtuals`]).
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
 //! - `/api/v2/events`: the live event stream ([`events`]).
 //! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
@@ -24,6 +26,8 @@ pub mod proxy;
 pub mod remotes;
 pub mod serve;
 pub mod system;
+pub mod virtual_proxy;
+pub mod virtuals;
 
 use std::future::{ready, Ready};
 
@@ -56,6 +60,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(not_allowed("GET, PUT, DELETE"))),
             )
             .service(
+                web::resource("/virtuals")
+                    .get(virtuals::list)
+                    .post(virtuals::create)
+                    .default_service(web::to(not_allowed("GET, POST"))),
+            )
+            .service(
+                web::resource("/virtuals/{name}")
+                    .get(virtuals::get)
+                    .put(virtuals::replace)
+                    .delete(virtuals::delete)
+                    .default_service(web::to(not_allowed("GET, PUT, DELETE"))),
+            )
+            .service(
                 web::resource("/remotes/{name}/objects")
                     .get(objects::list)
                     .delete(objects::evict_all)
@@ -73,6 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/metrics").get(observe::metrics).default_service(web::to(not_allowed("GET"))))
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
+    .route("/api/v1/virtual/{tail:.*}", web::route().to(virtual_proxy::virtual_repo))
     .default_service(web::to(not_found));
 }
 

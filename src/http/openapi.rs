@@ -10,6 +10,7 @@ use utoipa::OpenApi;
 
 use crate::formats::PackageType;
 use crate::remotes::RemoteSpec;
+use crate::virtuals::VirtualSpec;
 
 /// The body of every error answer of the management API and the generic proxy.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -28,6 +29,12 @@ pub struct ErrorBody {
         super::remotes::create,
         super::remotes::replace,
         super::remotes::delete,
+        super::virtual_proxy::virtual_repo,
+        super::virtuals::list,
+        super::virtuals::get,
+        super::virtuals::create,
+        super::virtuals::replace,
+        super::virtuals::delete,
         super::objects::list,
         super::objects::evict_all,
         super::objects::evict_one,
@@ -41,7 +48,7 @@ pub struct ErrorBody {
         super::observe::access_log,
         openapi_json,
     ),
-    components(schemas(RemoteSpec, PackageType, ErrorBody))
+    components(schemas(RemoteSpec, VirtualSpec, PackageType, ErrorBody))
 )]
 pub struct ApiDoc;
 

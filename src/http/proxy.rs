@@ -15,10 +15,11 @@ use artifactapi_actors::remote::{CacheStatus, Fetch};
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use super::serve;
-use crate::formats::{self, Class, PathRefusal};
+use crate::formats::{self, Class, PackageType, PathRefusal};
 use crate::observe::body::RecordedBody;
 use crate::observe::Tap;
 use crate::paths::{join_upstream, RepoPath};
+use crate::registry::RemoteEntry;
 use crate::state::AppState;
 
 const PREFIX: &str = "/api/v1/remote/";
@@ -51,12 +52,21 @@ async fn serve_remote(req: &HttpRequest, state: &AppState, tap: &mut Tap) -> Res
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow: "GET, HEAD" });
     }
-    let path = RepoPath::parse(tail).map_err(|e| ApiError::BadRequest(format!("invalid path: {e}")))?;
+    let path = parse_path(name, entry.remote.spec.package_type, tail)?;
+    serve_member(req, state, &entry, &path).await
+}
+
+/// Serves `path` (already parsed and accepted by the package type) from one remote: its access
+/// rules, its classification, a hot object or its actor. The remote proxy and virtual
+/// repositories (for each member they try) both answer through here.
+pub(super) async fn serve_member(
+    req: &HttpRequest,
+    state: &AppState,
+    entry: &RemoteEntry,
+    path: &RepoPath,
+) -> Result<HttpResponse, ApiError> {
     let remote = &entry.remote;
-    formats::format_for(remote.spec.package_type).check_path(path.as_str()).map_err(|r| match r {
-        PathRefusal::Invalid(m) => ApiError::BadRequest(format!("{name}: {m}")),
-        PathRefusal::NotFound(m) => ApiError::Missing(format!("{name}: {m}")),
-    })?;
+    let name = remote.spec.name.as_str();
     remote.rules.check_access(path.as_str()).map_err(|d| ApiError::Forbidden(format!("{name}: {d}")))?;
     let class = formats::classify(remote.spec.package_type, remote.rules.override_class(path.as_str()), path.as_str());
     let key = ObjectKey::new(name, path.as_str(), "");
@@ -67,12 +77,23 @@ async fn serve_remote(req: &HttpRequest, state: &AppState, tap: &mut Tap) -> Res
         path: key.path,
         variant: key.variant,
         mutable: class == Class::Mutable,
-        upstream_url: join_upstream(&remote.base_url, &path),
+        upstream_url: join_upstream(&remote.base_url, path),
         forward_headers: Vec::new(),
         expected: None,
     };
     let outcome = entry.addr.send(fetch).await.map_err(|e| ApiError::Unavailable(format!("remote {name}: {e}")))?;
     serve::respond(req, state.store.as_ref(), outcome, path.as_str()).await
+}
+
+/// Parses the raw path of a request to a repository of `package_type` named `name` and lets
+/// the type refuse what is no request of its protocol.
+pub(super) fn parse_path(name: &str, package_type: PackageType, tail: &str) -> Result<RepoPath, ApiError> {
+    let path = RepoPath::parse(tail).map_err(|e| ApiError::BadRequest(format!("invalid path: {e}")))?;
+    formats::format_for(package_type).check_path(path.as_str()).map_err(|r| match r {
+        PathRefusal::Invalid(m) => ApiError::BadRequest(format!("{name}: {m}")),
+        PathRefusal::NotFound(m) => ApiError::Missing(format!("{name}: {m}")),
+    })?;
+    Ok(path)
 }
 
 #[cfg(test)]

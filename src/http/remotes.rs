@@ -77,13 +77,22 @@ pub async fn replace(
 }
 
 #[utoipa::path(delete, path = "/api/v2/remotes/{name}", tag = "remotes", params(("name" = String, Path)),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody),
+        (status = 409, description = "A virtual lists the remote", body = ErrorBody)))]
 pub async fn delete(
     req: HttpRequest,
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, state.config.admin_token.as_deref())?;
+    let listed_by = state.db.virtuals_listing(&name).await?;
+    if !listed_by.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "remote {:?} is a member of virtual {}; remove it there first",
+            name.as_str(),
+            listed_by.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
+        )));
+    }
     if !state.db.delete_remote(&name).await? {
         return Err(ApiError::not_found("remote", name.as_str()));
     }

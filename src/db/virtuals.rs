@@ -1,0 +1,172 @@
+//! Virtual repository configuration in the `virtuals` table.
+//!
+//! `members` is stored in its own column (a JSON array, in order) so the catalog can answer
+//! "which virtuals list this repository" when a remote is deleted; `spec` holds the whole
+//! [`VirtualSpec`] like remotes do. Names are unique across remotes, virtuals and locals (the
+//! schema's trigger); a clash is a [`DbError::Conflict`].
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Json;
+use tokio_postgres::Row;
+
+use super::{Db, DbError};
+use crate::formats::PackageType;
+use crate::virtuals::VirtualSpec;
+
+fn spec_from_row(row: &Row) -> Result<VirtualSpec, DbError> {
+    let name: String = row.try_get("name")?;
+    let Json(mut spec): Json<VirtualSpec> = row
+        .try_get("spec")
+        .map_err(|e| DbError::Query(format!("stored spec of virtual {name:?}: {}", super::error::render(&e))))?;
+    spec.name = name;
+    Ok(spec)
+}
+
+fn conflict(name: &str, e: tokio_postgres::Error) -> DbError {
+    let is_pk = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+        && e.as_db_error().and_then(|d| d.constraint()) == Some("virtuals_pkey");
+    if is_pk {
+        DbError::Conflict(format!("a virtual repository named \"{name}\" already exists"))
+    } else {
+        DbError::from(e)
+    }
+}
+
+impl Db {
+    /// Every virtual, sorted by name.
+    pub async fn list_virtuals(&self) -> Result<Vec<VirtualSpec>, DbError> {
+        let client = self.client().await?;
+        let rows = client.query("SELECT name, spec FROM virtuals ORDER BY name COLLATE \"C\"", &[]).await?;
+        rows.iter().map(spec_from_row).collect()
+    }
+
+    pub async fn get_virtual(&self, name: &str) -> Result<Option<VirtualSpec>, DbError> {
+        let client = self.client().await?;
+        let row = client.query_opt("SELECT name, spec FROM virtuals WHERE name = $1", &[&name]).await?;
+        row.as_ref().map(spec_from_row).transpose()
+    }
+
+    /// The package type of each named remote or local that exists (unparseable types are
+    /// left out, as if the repository did not exist).
+    pub async fn member_types(&self, names: &[String]) -> Result<Vec<(String, PackageType)>, DbError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT name, package_type FROM remotes WHERE name = ANY($1) \
+                 UNION ALL SELECT name, package_type FROM locals WHERE name = ANY($1)",
+                &[&names],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let name: String = row.try_get(0)?;
+            let ty: String = row.try_get(1)?;
+            if let Ok(t) = serde_json::from_value::<PackageType>(serde_json::Value::String(ty)) {
+                out.push((name, t));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The virtuals listing `member`, sorted by name.
+    pub async fn virtuals_listing(&self, member: &str) -> Result<Vec<String>, DbError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT name FROM virtuals WHERE members ? $1 ORDER BY name COLLATE \"C\"", &[&member])
+            .await?;
+        rows.iter().map(|r| r.try_get(0).map_err(DbError::from)).collect()
+    }
+
+    /// Creates a virtual; `Conflict` when any repository already has its name.
+    pub async fn insert_virtual(&self, spec: &VirtualSpec) -> Result<(), DbError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO virtuals (name, package_type, members, spec) VALUES ($1, $2, $3, $4)",
+                &[&spec.name, &spec.package_type.as_str(), &Json(&spec.members), &Json(spec)],
+            )
+            .await
+            .map_err(|e| conflict(&spec.name, e))?;
+        Ok(())
+    }
+
+    /// Replaces the spec of virtual `name` (virtuals are not renamed); `NotFound` when there is
+    /// none.
+    pub async fn update_virtual(&self, name: &str, spec: &VirtualSpec) -> Result<(), DbError> {
+        let stored = VirtualSpec { name: name.to_string(), ..spec.clone() };
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE virtuals SET package_type = $2, members = $3, spec = $4, updated_at = now() WHERE name = $1",
+                &[&name, &stored.package_type.as_str(), &Json(&stored.members), &Json(&stored)],
+            )
+            .await?;
+        if n == 0 {
+            return Err(DbError::NotFound(format!("no virtual repository named \"{name}\"")));
+        }
+        Ok(())
+    }
+
+    /// Deletes a virtual; whether it existed. A virtual caches nothing of its own.
+    pub async fn delete_virtual(&self, name: &str) -> Result<bool, DbError> {
+        let client = self.client().await?;
+        Ok(client.execute("DELETE FROM virtuals WHERE name = $1", &[&name]).await? > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing::TestDatabase;
+
+    fn virt(name: &str, members: &[&str]) -> VirtualSpec {
+        VirtualSpec {
+            name: name.into(),
+            package_type: PackageType::Generic,
+            members: members.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn round_trip_conflicts_members_and_delete() {
+        let (tdb, db) = TestDatabase::migrated().await;
+        let client = db.client().await.unwrap();
+        client
+            .execute("INSERT INTO remotes (name, package_type, spec) VALUES ('r1', 'generic', '{}')", &[])
+            .await
+            .unwrap();
+        client
+            .execute("INSERT INTO locals (name, package_type, spec) VALUES ('l1', 'goproxy', '{}')", &[])
+            .await
+            .unwrap();
+        db.insert_virtual(&virt("v2", &["r1"])).await.unwrap();
+        db.insert_virtual(&virt("v1", &["x", "r1"])).await.unwrap();
+        let err = db.insert_virtual(&virt("v1", &["r1"])).await.unwrap_err();
+        assert!(matches!(&err, DbError::Conflict(m) if m.contains("virtual repository named \"v1\"")), "{err}");
+        let err = db.insert_virtual(&virt("r1", &["x"])).await.unwrap_err();
+        assert!(matches!(&err, DbError::Conflict(m) if m.contains("remote repository named \"r1\"")), "{err}");
+
+        assert_eq!(db.get_virtual("v1").await.unwrap(), Some(virt("v1", &["x", "r1"])));
+        let names: Vec<String> = db.list_virtuals().await.unwrap().into_iter().map(|v| v.name).collect();
+        assert_eq!(names, ["v1", "v2"]);
+        assert_eq!(db.virtuals_listing("r1").await.unwrap(), ["v1", "v2"]);
+        assert_eq!(db.virtuals_listing("x").await.unwrap(), ["v1"]);
+
+        let mut types = db.member_types(&["r1".into(), "l1".into(), "none".into()]).await.unwrap();
+        types.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(types, [("l1".into(), PackageType::Goproxy), ("r1".into(), PackageType::Generic)]);
+
+        db.update_virtual("v1", &virt("ignored", &["r1", "y"])).await.unwrap();
+        assert_eq!(db.get_virtual("v1").await.unwrap(), Some(virt("v1", &["r1", "y"])));
+        assert_eq!(db.virtuals_listing("x").await.unwrap(), Vec::<String>::new());
+        let err = db.update_virtual("nope", &virt("nope", &["r1"])).await.unwrap_err();
+        assert!(matches!(&err, DbError::NotFound(_)), "{err}");
+
+        assert!(db.delete_virtual("v1").await.unwrap());
+        assert!(!db.delete_virtual("v1").await.unwrap());
+        assert_eq!(db.get_virtual("v1").await.unwrap(), None);
+        drop(client);
+        drop(db);
+        tdb.drop().await;
+    }
+}

@@ -1,0 +1,216 @@
+//! `GET|HEAD /api/v1/virtual/{name}/{path}`: one name in front of several remotes.
+//!
+//! The path is parsed and checked once, as the remote proxy does, for the virtual's package
+//! type; then each member is tried in order through [`proxy::serve_member`] (so each member's
+//! own access rules, classification, cache and breaker apply). The first member that has the
+//! file answers. A member saying 404/410 (or refusing the path by its rules) is passed over; a
+//! member that is down is passed over too and named in `X-Artifactapi-Unavailable`, and when no
+//! member had the file the answer is then 502 naming it rather than a 404 that would be wrong.
+//! goproxy `@v/list` is the one merged answer so far: the union of the members' lists.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+
+use super::error::ApiError;
+use super::openapi::ErrorBody;
+use super::proxy::{self, parse_path};
+use crate::formats::PackageType;
+use crate::observe::body::RecordedBody;
+use crate::paths::RepoPath;
+use crate::state::AppState;
+use crate::virtuals::VirtualSpec;
+
+const PREFIX: &str = "/api/v1/virtual/";
+/// The header naming the members that were skipped for being down.
+pub const UNAVAILABLE_HEADER: &str = "x-artifactapi-unavailable";
+/// Largest member `@v/list` merged (a list is one version per line).
+const MAX_LIST: usize = 4 << 20;
+
+fn split(raw: &str) -> Option<(&str, &str)> {
+    raw.strip_prefix(PREFIX)?.split_once('/')
+}
+
+/// What one member said.
+enum Answer {
+    /// Served: this is the response.
+    Served(HttpResponse),
+    /// Not here (404/410, refused by the member's rules, member not running).
+    Absent,
+    /// Down: unreachable, failing, breaker open.
+    Down,
+}
+
+fn judge(result: Result<HttpResponse, ApiError>) -> Result<Answer, ApiError> {
+    match result {
+        Ok(resp) if matches!(resp.status(), StatusCode::NOT_FOUND | StatusCode::GONE) => Ok(Answer::Absent),
+        Ok(resp) => Ok(Answer::Served(resp)),
+        Err(ApiError::NotFound { .. } | ApiError::Missing(_) | ApiError::Gone(_) | ApiError::Forbidden(_)) => {
+            Ok(Answer::Absent)
+        }
+        Err(
+            ApiError::Unavailable(_)
+            | ApiError::RetryLater { .. }
+            | ApiError::BadGateway(_)
+            | ApiError::GatewayTimeout(_),
+        ) => Ok(Answer::Down),
+        Err(e) => Err(e),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/virtual/{name}/{path}", tag = "proxy",
+    params(("name" = String, Path), ("path" = String, Path)),
+    responses((status = 200, description = "The file, from the first member that has it; \
+        `X-Artifactapi-Unavailable` names members skipped for being down", body = Vec<u8>),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 405, body = ErrorBody),
+        (status = 502, description = "No member had the file and at least one was down", body = ErrorBody)))]
+pub async fn virtual_repo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse<RecordedBody> {
+    let mut tap = state.observe.tap(&req);
+    let mut down = Vec::new();
+    let result = serve_virtual(&req, &state, &mut tap, &mut down).await;
+    let mut resp = result.unwrap_or_else(|e| e.error_response());
+    if !down.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&down.join(",")) {
+            resp.headers_mut().insert(header::HeaderName::from_static(UNAVAILABLE_HEADER), v);
+        }
+    }
+    tap.respond(Ok(resp))
+}
+
+async fn serve_virtual(
+    req: &HttpRequest,
+    state: &AppState,
+    tap: &mut crate::observe::Tap,
+    down: &mut Vec<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, tail) =
+        split(req.uri().path()).ok_or_else(|| ApiError::BadRequest("expected /api/v1/virtual/{name}/{path}".into()))?;
+    tap.target(name, tail);
+    let spec = state.registry.get_virtual(name).ok_or_else(|| ApiError::not_found("virtual", name))?;
+    tap.known(state.observe.repo(name, spec.package_type));
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow: "GET, HEAD" });
+    }
+    let path = parse_path(name, spec.package_type, tail)?;
+    if spec.package_type == PackageType::Goproxy && path.as_str().ends_with("/@v/list") {
+        return go_list_union(req, state, &spec, &path, down).await;
+    }
+    for member in &spec.members {
+        let Some(entry) = state.registry.get(member) else { continue };
+        match judge(proxy::serve_member(req, state, &entry, &path).await)? {
+            Answer::Served(resp) => return Ok(resp),
+            Answer::Absent => {}
+            Answer::Down => down.push(member.clone()),
+        }
+    }
+    Err(none_had_it(name, &path, down))
+}
+
+fn none_had_it(name: &str, path: &RepoPath, down: &[String]) -> ApiError {
+    if down.is_empty() {
+        ApiError::Missing(format!("{:?} not found in any member of virtual {name:?}", path.as_str()))
+    } else {
+        ApiError::BadGateway(format!(
+            "{:?} not found in the members of virtual {name:?} that answered; unavailable: {}",
+            path.as_str(),
+            down.join(", ")
+        ))
+    }
+}
+
+/// The union of the members' `@v/list`s, first-seen order, without duplicates.
+async fn go_list_union(
+    req: &HttpRequest,
+    state: &AppState,
+    spec: &VirtualSpec,
+    path: &RepoPath,
+    down: &mut Vec<String>,
+) -> Result<HttpResponse, ApiError> {
+    let mut versions: Vec<String> = Vec::new();
+    let mut any = false;
+    for member in &spec.members {
+        let Some(entry) = state.registry.get(member) else { continue };
+        let resp = match judge(proxy::serve_member(req, state, &entry, path).await)? {
+            Answer::Served(resp) => resp,
+            Answer::Absent => continue,
+            Answer::Down => {
+                down.push(member.clone());
+                continue;
+            }
+        };
+        if resp.status() != StatusCode::OK {
+            // A conditional or range answer carries no whole list to merge.
+            return Ok(resp);
+        }
+        let body = actix_web::body::to_bytes_limited(resp.into_body(), MAX_LIST)
+            .await
+            .map_err(|_| ApiError::BadGateway(format!("{member}: @v/list larger than {MAX_LIST} bytes")))?
+            .map_err(|e| ApiError::BadGateway(format!("{member}: reading @v/list: {e}")))?;
+        any = true;
+        merge_lines(&mut versions, &String::from_utf8_lossy(&body));
+    }
+    if !any {
+        return Err(none_had_it(&spec.name, path, down));
+    }
+    let mut body = versions.join("\n");
+    if !body.is_empty() {
+        body.push('\n');
+    }
+    Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(body))
+}
+
+/// Appends the non-empty lines of `list` not already in `into`.
+fn merge_lines(into: &mut Vec<String>, list: &str) {
+    for line in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !into.iter().any(|v| v == line) {
+            into.push(line.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_name_and_raw_rest() {
+        let cases: &[(&str, Option<(&str, &str)>)] = &[
+            ("/api/v1/virtual/v/a/b.txt", Some(("v", "a/b.txt"))),
+            ("/api/v1/virtual/v/%2e%2e/x", Some(("v", "%2e%2e/x"))),
+            ("/api/v1/virtual/v", None),
+            ("/api/v1/remote/v/x", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(split(raw), *want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn lists_merge_in_first_seen_order() {
+        let mut v = Vec::new();
+        merge_lines(&mut v, "v1.0.0\nv1.1.0\n");
+        merge_lines(&mut v, "\nv1.1.0\r\nv0.9.0\n  \nv1.0.0");
+        assert_eq!(v, ["v1.0.0", "v1.1.0", "v0.9.0"]);
+    }
+
+    #[test]
+    fn judges_member_answers() {
+        let absent = [
+            ApiError::Missing("x".into()),
+            ApiError::Gone("x".into()),
+            ApiError::Forbidden("x".into()),
+            ApiError::not_found("remote", "x"),
+        ];
+        for e in absent {
+            assert!(matches!(judge(Err(e)), Ok(Answer::Absent)));
+        }
+        let down =
+            [ApiError::Unavailable("x".into()), ApiError::BadGateway("x".into()), ApiError::GatewayTimeout("x".into())];
+        for e in down {
+            assert!(matches!(judge(Err(e)), Ok(Answer::Down)));
+        }
+        assert!(matches!(judge(Err(ApiError::Internal("x".into()))), Err(ApiError::Internal(_))));
+        assert!(matches!(judge(Ok(HttpResponse::NotFound().finish())), Ok(Answer::Absent)));
+        assert!(matches!(judge(Ok(HttpResponse::Ok().finish())), Ok(Answer::Served(_))));
+    }
+}

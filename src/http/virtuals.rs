@@ -1,0 +1,99 @@
+//! `/api/v2/virtuals`: virtual repositories, created, read, replaced and deleted.
+//!
+//! Like remotes: the catalog is the source of truth, the registry follows every change at once
+//! on this replica and, through a coordinator message, on the others, so a new member order
+//! applies to the next request everywhere. Members are checked against the catalog on writes.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use artifactapi_actors::events::{Event, EventKind, EventSink};
+
+use super::auth::{read_body, require_admin};
+use super::error::ApiError;
+use super::openapi::ErrorBody;
+use crate::remotes::parse_json;
+use crate::state::AppState;
+use crate::virtuals::{check_members, VirtualSpec};
+
+/// Reads, parses and checks a spec, members against the catalog included.
+async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<VirtualSpec, ApiError> {
+    require_admin(req, state.config.admin_token.as_deref())?;
+    let body = read_body(req, payload, state.config.max_json_body).await?;
+    let spec = parse_json::<VirtualSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    spec.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let types = state.db.member_types(&spec.members).await?;
+    let lookup = |m: &str| types.iter().find(|(n, _)| n == m).map(|(_, t)| *t);
+    check_members(&spec, lookup).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(spec)
+}
+
+#[utoipa::path(get, path = "/api/v2/virtuals", tag = "virtuals",
+    responses((status = 200, description = "Every virtual", body = [VirtualSpec])))]
+pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.db.list_virtuals().await?))
+}
+
+#[utoipa::path(get, path = "/api/v2/virtuals/{name}", tag = "virtuals", params(("name" = String, Path)),
+    responses((status = 200, body = VirtualSpec), (status = 404, body = ErrorBody)))]
+pub async fn get(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let spec = state.db.get_virtual(&name).await?.ok_or_else(|| ApiError::not_found("virtual", name.as_str()))?;
+    Ok(HttpResponse::Ok().json(spec))
+}
+
+#[utoipa::path(post, path = "/api/v2/virtuals", tag = "virtuals", request_body = VirtualSpec,
+    responses((status = 201, body = VirtualSpec),
+        (status = 400, description = "Invalid field or member, named", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let spec = read_spec(&req, payload, &state).await?;
+    state.db.insert_virtual(&spec).await?;
+    state.registry.upsert_virtual(spec.clone());
+    state.announce_config(&spec.name).await;
+    state.events.emit(Event::new(EventKind::ConfigCreated).repo(&spec.name));
+    Ok(HttpResponse::Created().json(spec))
+}
+
+#[utoipa::path(put, path = "/api/v2/virtuals/{name}", tag = "virtuals", params(("name" = String, Path)),
+    request_body = VirtualSpec,
+    responses((status = 200, body = VirtualSpec), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn replace(
+    req: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let spec = read_spec(&req, payload, &state).await?;
+    if spec.name != *name {
+        return Err(ApiError::BadRequest(format!(
+            "name: {:?} does not match the URL's {:?}",
+            spec.name,
+            name.as_str()
+        )));
+    }
+    state.db.update_virtual(&name, &spec).await?;
+    state.registry.upsert_virtual(spec.clone());
+    state.announce_config(&spec.name).await;
+    state.events.emit(Event::new(EventKind::ConfigUpdated).repo(&spec.name));
+    Ok(HttpResponse::Ok().json(spec))
+}
+
+#[utoipa::path(delete, path = "/api/v2/virtuals/{name}", tag = "virtuals", params(("name" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    req: HttpRequest,
+    name: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, state.config.admin_token.as_deref())?;
+    if !state.db.delete_virtual(&name).await? {
+        return Err(ApiError::not_found("virtual", name.as_str()));
+    }
+    state.registry.remove_virtual(&name);
+    state.announce_config(&name).await;
+    state.events.emit(Event::new(EventKind::ConfigDeleted).repo(&name));
+    Ok(HttpResponse::NoContent().finish())
+}
