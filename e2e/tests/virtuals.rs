@@ -4,9 +4,12 @@
 //! (checked by what each upstream saw), a member that is down passed over and named in
 //! `X-Artifactapi-Unavailable`, a new member order followed by the very next request, hostile
 //! paths refused before any upstream is asked, and goproxy `@v/list` as the union of the
-//! members' lists.
+//! members' lists. Two replicas sharing Redis: a virtual created, reordered and deleted through
+//! one is followed by the other.
 
-use artifactapi_e2e::{fetch, generic_remote, matrix, raw, File, Mode, Options, Server, Storage, Upstream};
+use std::time::Duration;
+
+use artifactapi_e2e::{fetch, generic_remote, matrix, poll_until, raw, File, Mode, Options, Server, Storage, Upstream};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -205,3 +208,34 @@ async fn goproxy_lists_are_the_union_of_the_members(opts: Options) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.describe());
 }
 matrix!(goproxy_lists_are_the_union_of_the_members);
+
+async fn changes_reach_the_other_replica(opts: Options) {
+    let (up1, up2) = (Upstream::start().await, Upstream::start().await);
+    up1.put("/files/b.txt", File::new("B from one"));
+    up2.put("/files/b.txt", File::new("B from two"));
+    let a = Server::start(opts.clone()).await;
+    let b = Server::start(opts.shared_with(&a)).await;
+    a.create_remote(generic_remote("m1", &up1.base_url())).await;
+    a.create_remote(generic_remote("m2", &up2.base_url())).await;
+    post(&a, json!({"name": "v", "package_type": "generic", "members": ["m1", "m2"]}), StatusCode::CREATED).await;
+    let wait = Duration::from_secs(10);
+    let poll = Duration::from_millis(50);
+    let first = poll_until("B serves the new virtual", wait, poll, || async {
+        let r = vget(&b, "v", "files/b.txt").await;
+        (r.status == StatusCode::OK).then(|| r.text())
+    })
+    .await;
+    assert_eq!(first, "B from one");
+    let reordered = json!({"name": "v", "package_type": "generic", "members": ["m2", "m1"]});
+    assert_eq!(a.send_json(Method::PUT, "/api/v2/virtuals/v", &reordered).await.status, StatusCode::OK);
+    poll_until("B follows the new order", wait, poll, || async {
+        (vget(&b, "v", "files/b.txt").await.text() == "B from two").then_some(())
+    })
+    .await;
+    assert_eq!(fetch(a.admin(Method::DELETE, "/api/v2/virtuals/v")).await.status, StatusCode::NO_CONTENT);
+    poll_until("B forgets the deleted virtual", wait, poll, || async {
+        (vget(&b, "v", "files/b.txt").await.status == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+}
+matrix!(changes_reach_the_other_replica, redis_only);
