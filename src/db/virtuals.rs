@@ -107,10 +107,17 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes a virtual; whether it existed. A virtual caches nothing of its own.
+    /// Deletes a virtual and its request stats; whether it existed. A virtual caches nothing of
+    /// its own (its members do).
     pub async fn delete_virtual(&self, name: &str) -> Result<bool, DbError> {
-        let client = self.client().await?;
-        Ok(client.execute("DELETE FROM virtuals WHERE name = $1", &[&name]).await? > 0)
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let n = tx.execute("DELETE FROM virtuals WHERE name = $1", &[&name]).await?;
+        if n > 0 {
+            tx.execute("DELETE FROM repo_stats WHERE repo = $1", &[&name]).await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
     }
 }
 
@@ -162,7 +169,13 @@ mod tests {
         let err = db.update_virtual("nope", &virt("nope", &["r1"])).await.unwrap_err();
         assert!(matches!(&err, DbError::NotFound(_)), "{err}");
 
+        for repo in ["v1", "v2"] {
+            client.execute("INSERT INTO repo_stats (repo, requests) VALUES ($1, 1)", &[&repo]).await.unwrap();
+        }
         assert!(db.delete_virtual("v1").await.unwrap());
+        let left: Vec<String> =
+            client.query("SELECT repo FROM repo_stats", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+        assert_eq!(left, ["v2"], "the deleted virtual's stats go with it");
         assert!(!db.delete_virtual("v1").await.unwrap());
         assert_eq!(db.get_virtual("v1").await.unwrap(), None);
         drop(client);
