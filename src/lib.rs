@@ -11,6 +11,7 @@ pub mod events;
 pub mod formats;
 pub mod gc_schedule;
 pub mod http;
+pub mod locals;
 pub mod objects;
 pub mod observe;
 pub mod paths;

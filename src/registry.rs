@@ -5,7 +5,7 @@
 //! the other replicas through the coordinator so they reload that remote from the catalog. Actors
 //! are spread over a fixed set of arbiters (threads) so upstream traffic of different remotes
 //! does not share one thread. Virtual repositories live here too (only their specs: a virtual
-//! has no actor; requests go through its members' actors).
+//! has no actor; requests go through its members' actors), and so do locals (their specs).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -15,6 +15,7 @@ use actix::{Actor, Addr, ArbiterHandle};
 use artifactapi_actors::remote::{HotObjects, Reconfigure, RemoteActor, RemoteDeps, RemoteSettings, Shutdown};
 
 use crate::config::Config;
+use crate::locals::LocalSpec;
 use crate::remotes::Remote;
 use crate::virtuals::VirtualSpec;
 
@@ -52,6 +53,7 @@ pub struct RemoteEntry {
 pub struct Registry {
     remotes: RwLock<HashMap<String, RemoteEntry>>,
     virtuals: RwLock<HashMap<String, Arc<VirtualSpec>>>,
+    locals: RwLock<HashMap<String, Arc<LocalSpec>>>,
     arbiters: Vec<ArbiterHandle>,
     deps: RemoteDeps,
     defaults: RemoteDefaults,
@@ -62,6 +64,7 @@ impl Registry {
         Registry {
             remotes: RwLock::new(HashMap::new()),
             virtuals: RwLock::new(HashMap::new()),
+            locals: RwLock::new(HashMap::new()),
             arbiters,
             deps,
             defaults,
@@ -144,5 +147,20 @@ impl Registry {
 
     pub fn remove_virtual(&self, name: &str) -> bool {
         self.virtuals.write().ok().and_then(|mut m| m.remove(name)).is_some()
+    }
+
+    pub fn get_local(&self, name: &str) -> Option<Arc<LocalSpec>> {
+        self.locals.read().ok()?.get(name).cloned()
+    }
+
+    /// Adds or replaces a local.
+    pub fn upsert_local(&self, spec: LocalSpec) {
+        if let Ok(mut map) = self.locals.write() {
+            map.insert(spec.name.clone(), Arc::new(spec));
+        }
+    }
+
+    pub fn remove_local(&self, name: &str) -> bool {
+        self.locals.write().ok().and_then(|mut m| m.remove(name)).is_some()
     }
 }

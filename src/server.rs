@@ -100,6 +100,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let registry = Arc::new(Registry::new(arbiters, deps, RemoteDefaults::from(config.as_ref())));
     load_remotes(&db, &registry).await.map_err(StartError::Database)?;
     load_virtuals(&db, &registry).await.map_err(StartError::Database)?;
+    load_locals(&db, &registry).await.map_err(StartError::Database)?;
     follow_config_changes(coord.clone(), db.clone(), registry.clone());
     crate::objects::evict::follow_evictions(coord.clone(), registry.clone());
     crate::gc_schedule::start(config.gc_interval, config.gc_grace, coord.clone(), storage.clone());
@@ -172,7 +173,26 @@ async fn reload_virtual(db: &Db, registry: &Registry, name: &str) {
     }
 }
 
-/// Reloads a remote (or virtual: names are unique across kinds) from the catalog whenever a replica announces a change to it.
+/// Registers every local in the catalog.
+async fn load_locals(db: &Db, registry: &Registry) -> Result<(), String> {
+    for spec in db.list_locals().await.map_err(|e| e.to_string())? {
+        registry.upsert_local(spec);
+    }
+    Ok(())
+}
+
+/// Reloads a local from the catalog after an announcement naming no remote.
+async fn reload_local(db: &Db, registry: &Registry, name: &str) {
+    match db.get_local(name).await {
+        Ok(Some(spec)) => registry.upsert_local(spec),
+        Ok(None) => {
+            registry.remove_local(name);
+        }
+        Err(e) => tracing::warn!(local_repo = %name, error = %e, "could not reload announced local"),
+    }
+}
+
+/// Reloads a remote (or virtual or local: names are unique across kinds) from the catalog whenever a replica announces a change to it.
 fn follow_config_changes(coord: Arc<dyn Coordinator>, db: Db, registry: Arc<Registry>) {
     actix_rt::spawn(async move {
         loop {
@@ -193,6 +213,7 @@ fn follow_config_changes(coord: Arc<dyn Coordinator>, db: Db, registry: Arc<Regi
                     Ok(None) => {
                         registry.remove(&name);
                         reload_virtual(&db, &registry, &name).await;
+                        reload_local(&db, &registry, &name).await;
                     }
                     Err(e) => tracing::warn!(remote = %name, error = %e, "could not reload announced remote"),
                 }

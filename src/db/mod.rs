@@ -14,6 +14,7 @@
 pub mod access_log;
 pub mod catalog;
 mod error;
+pub mod locals;
 pub mod migrate;
 pub mod objects;
 pub mod repos;

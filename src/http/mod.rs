@@ -5,6 +5,7 @@
 //! - `/api/v2/remotes[/{name}]`: remote CRUD ([`remotes`]).
 //! - `/api/v1/virtual/{name}/{path}`, `/api/v2/virtuals[/{name}]`: virtual repositories
 //!   ([`virtual_proxy`], [`virtuals`]).
+//! - `/api/v2/locals[/{name}]`: local repository configuration ([`locals`]).
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
 //! - `/api/v2/events`: the live event stream ([`events`]).
 //! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
@@ -18,6 +19,7 @@
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod locals;
 pub mod objects;
 pub mod observe;
 pub mod openapi;
@@ -70,6 +72,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .get(virtuals::get)
                     .put(virtuals::replace)
                     .delete(virtuals::delete)
+                    .default_service(web::to(not_allowed("GET, PUT, DELETE"))),
+            )
+            .service(
+                web::resource("/locals")
+                    .get(locals::list)
+                    .post(locals::create)
+                    .default_service(web::to(not_allowed("GET, POST"))),
+            )
+            .service(
+                web::resource("/locals/{name}")
+                    .get(locals::get)
+                    .put(locals::replace)
+                    .delete(locals::delete)
                     .default_service(web::to(not_allowed("GET, PUT, DELETE"))),
             )
             .service(

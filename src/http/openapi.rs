@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::OpenApi;
 
 use crate::formats::PackageType;
+use crate::locals::LocalSpec;
 use crate::remotes::RemoteSpec;
 use crate::virtuals::VirtualSpec;
 
@@ -35,6 +36,11 @@ pub struct ErrorBody {
         super::virtuals::create,
         super::virtuals::replace,
         super::virtuals::delete,
+        super::locals::list,
+        super::locals::get,
+        super::locals::create,
+        super::locals::replace,
+        super::locals::delete,
         super::objects::list,
         super::objects::evict_all,
         super::objects::evict_one,
@@ -48,7 +54,7 @@ pub struct ErrorBody {
         super::observe::access_log,
         openapi_json,
     ),
-    components(schemas(RemoteSpec, VirtualSpec, PackageType, ErrorBody))
+    components(schemas(RemoteSpec, VirtualSpec, LocalSpec, PackageType, ErrorBody))
 )]
 pub struct ApiDoc;
 

@@ -1,0 +1,165 @@
+//! Local repository configuration in the `locals` table.
+//!
+//! `spec` holds the whole [`LocalSpec`] like remotes and virtuals do, so later settings of a
+//! local need no migration. Names are unique across remotes, virtuals and locals (the schema's
+//! trigger); a clash is a [`DbError::Conflict`]. Deleting a local deletes its `local_files`
+//! rows in the same transaction; the blobs they referenced go at the next GC.
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Json;
+use tokio_postgres::Row;
+
+use super::{Db, DbError};
+use crate::locals::LocalSpec;
+
+fn spec_from_row(row: &Row) -> Result<LocalSpec, DbError> {
+    let name: String = row.try_get("name")?;
+    let Json(mut spec): Json<LocalSpec> = row
+        .try_get("spec")
+        .map_err(|e| DbError::Query(format!("stored spec of local {name:?}: {}", super::error::render(&e))))?;
+    spec.name = name;
+    Ok(spec)
+}
+
+fn conflict(name: &str, e: tokio_postgres::Error) -> DbError {
+    let is_pk = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+        && e.as_db_error().and_then(|d| d.constraint()) == Some("locals_pkey");
+    if is_pk {
+        DbError::Conflict(format!("a local repository named \"{name}\" already exists"))
+    } else {
+        DbError::from(e)
+    }
+}
+
+impl Db {
+    /// Every local, sorted by name.
+    pub async fn list_locals(&self) -> Result<Vec<LocalSpec>, DbError> {
+        let client = self.client().await?;
+        let rows = client.query("SELECT name, spec FROM locals ORDER BY name COLLATE \"C\"", &[]).await?;
+        rows.iter().map(spec_from_row).collect()
+    }
+
+    pub async fn get_local(&self, name: &str) -> Result<Option<LocalSpec>, DbError> {
+        let client = self.client().await?;
+        let row = client.query_opt("SELECT name, spec FROM locals WHERE name = $1", &[&name]).await?;
+        row.as_ref().map(spec_from_row).transpose()
+    }
+
+    /// Creates a local; `Conflict` when any repository already has its name.
+    pub async fn insert_local(&self, spec: &LocalSpec) -> Result<(), DbError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO locals (name, package_type, spec) VALUES ($1, $2, $3)",
+                &[&spec.name, &spec.package_type.as_str(), &Json(spec)],
+            )
+            .await
+            .map_err(|e| conflict(&spec.name, e))?;
+        Ok(())
+    }
+
+    /// Replaces the spec of local `name` (locals are not renamed); `NotFound` when there is none.
+    pub async fn update_local(&self, name: &str, spec: &LocalSpec) -> Result<(), DbError> {
+        let stored = LocalSpec { name: name.to_string(), ..spec.clone() };
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE locals SET package_type = $2, spec = $3, updated_at = now() WHERE name = $1",
+                &[&name, &stored.package_type.as_str(), &Json(&stored)],
+            )
+            .await?;
+        if n == 0 {
+            return Err(DbError::NotFound(format!("no local repository named \"{name}\"")));
+        }
+        Ok(())
+    }
+
+    /// Deletes a local, its files and its request stats; whether it existed. The blobs its
+    /// files referenced stay until GC finds them unreferenced.
+    pub async fn delete_local(&self, name: &str) -> Result<bool, DbError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let n = tx.execute("DELETE FROM locals WHERE name = $1", &[&name]).await?;
+        if n > 0 {
+            tx.execute("DELETE FROM local_files WHERE repo = $1", &[&name]).await?;
+            tx.execute("DELETE FROM repo_stats WHERE repo = $1", &[&name]).await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing::TestDatabase;
+    use crate::formats::PackageType;
+    use crate::virtuals::VirtualSpec;
+
+    fn local(name: &str, package_type: PackageType) -> LocalSpec {
+        LocalSpec { name: name.into(), package_type }
+    }
+
+    #[tokio::test]
+    async fn round_trip_conflicts_files_and_delete() {
+        let (tdb, db) = TestDatabase::migrated().await;
+        let client = db.client().await.unwrap();
+        client
+            .execute("INSERT INTO remotes (name, package_type, spec) VALUES ('r1', 'generic', '{}')", &[])
+            .await
+            .unwrap();
+        db.insert_local(&local("l2", PackageType::Docker)).await.unwrap();
+        db.insert_local(&local("l1", PackageType::Generic)).await.unwrap();
+        let err = db.insert_local(&local("l1", PackageType::Docker)).await.unwrap_err();
+        assert!(matches!(&err, DbError::Conflict(m) if m.contains("local repository named \"l1\"")), "{err}");
+        let err = db.insert_local(&local("r1", PackageType::Generic)).await.unwrap_err();
+        assert!(matches!(&err, DbError::Conflict(m) if m.contains("remote repository named \"r1\"")), "{err}");
+        let virt = VirtualSpec { name: "v1".into(), package_type: PackageType::Generic, members: vec!["l1".into()] };
+        db.insert_virtual(&virt).await.unwrap();
+        let err = db.insert_local(&local("v1", PackageType::Generic)).await.unwrap_err();
+        assert!(matches!(&err, DbError::Conflict(m) if m.contains("virtual repository named \"v1\"")), "{err}");
+        let err = db.insert_virtual(&VirtualSpec { name: "l2".into(), ..virt.clone() }).await.unwrap_err();
+        assert!(matches!(&err, DbError::Conflict(m) if m.contains("local repository named \"l2\"")), "{err}");
+
+        assert_eq!(db.get_local("l1").await.unwrap(), Some(local("l1", PackageType::Generic)));
+        let names: Vec<String> = db.list_locals().await.unwrap().into_iter().map(|l| l.name).collect();
+        assert_eq!(names, ["l1", "l2"]);
+        let types = db.member_types(&["l1".into()]).await.unwrap();
+        assert_eq!(types, [("l1".into(), PackageType::Generic)], "a virtual sees the local as a member");
+
+        db.update_local("l2", &local("ignored", PackageType::Helm)).await.unwrap();
+        assert_eq!(db.get_local("l2").await.unwrap(), Some(local("l2", PackageType::Helm)));
+        let ty: String =
+            client.query_one("SELECT package_type FROM locals WHERE name = 'l2'", &[]).await.unwrap().get(0);
+        assert_eq!(ty, "helm");
+        let err = db.update_local("nope", &local("nope", PackageType::Helm)).await.unwrap_err();
+        assert!(matches!(&err, DbError::NotFound(_)), "{err}");
+
+        for repo in ["l1", "l2"] {
+            client
+                .execute(
+                    "INSERT INTO local_files (repo, path, digest, size) VALUES ($1, 'f', 'sha256:00', 1)",
+                    &[&repo],
+                )
+                .await
+                .unwrap();
+            client.execute("INSERT INTO repo_stats (repo, requests) VALUES ($1, 1)", &[&repo]).await.unwrap();
+        }
+        assert!(db.delete_local("l2").await.unwrap());
+        for table in ["local_files", "repo_stats"] {
+            let left: Vec<String> = client
+                .query(&format!("SELECT repo FROM {table} ORDER BY repo"), &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert_eq!(left, ["l1"], "the deleted local's {table} rows go with it");
+        }
+        assert!(!db.delete_local("l2").await.unwrap());
+        assert_eq!(db.get_local("l2").await.unwrap(), None);
+        drop(client);
+        drop(db);
+        tdb.drop().await;
+    }
+}

@@ -1,0 +1,117 @@
+//! `/api/v2/locals`: local repositories, created, read, replaced and deleted.
+//!
+//! Like remotes and virtuals: the catalog is the source of truth, the registry follows every
+//! change at once on this replica and, through a coordinator message, on the others. A local a
+//! virtual lists can neither be deleted nor change its package type (the virtual would then
+//! list a repository of another type); the answer names the virtual.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use artifactapi_actors::events::{Event, EventKind, EventSink};
+
+use super::auth::{read_body, require_admin};
+use super::error::ApiError;
+use super::openapi::ErrorBody;
+use crate::locals::LocalSpec;
+use crate::remotes::parse_json;
+use crate::state::AppState;
+
+async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<LocalSpec, ApiError> {
+    require_admin(req, state.config.admin_token.as_deref())?;
+    let body = read_body(req, payload, state.config.max_json_body).await?;
+    let spec = parse_json::<LocalSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    spec.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(spec)
+}
+
+/// 409 naming the virtuals that list local `name`, if any do.
+async fn refuse_if_listed(state: &AppState, name: &str, what: &str) -> Result<(), ApiError> {
+    let listed_by = state.db.virtuals_listing(name).await?;
+    if listed_by.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Conflict(format!(
+        "local {name:?} is a member of virtual {}; {what}",
+        listed_by.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
+    )))
+}
+
+#[utoipa::path(get, path = "/api/v2/locals", tag = "locals",
+    responses((status = 200, description = "Every local", body = [LocalSpec])))]
+pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.db.list_locals().await?))
+}
+
+#[utoipa::path(get, path = "/api/v2/locals/{name}", tag = "locals", params(("name" = String, Path)),
+    responses((status = 200, body = LocalSpec), (status = 404, body = ErrorBody)))]
+pub async fn get(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let spec = state.db.get_local(&name).await?.ok_or_else(|| ApiError::not_found("local", name.as_str()))?;
+    Ok(HttpResponse::Ok().json(spec))
+}
+
+#[utoipa::path(post, path = "/api/v2/locals", tag = "locals", request_body = LocalSpec,
+    responses((status = 201, body = LocalSpec), (status = 400, description = "Invalid field, named", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 413, body = ErrorBody)))]
+pub async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let spec = read_spec(&req, payload, &state).await?;
+    state.db.insert_local(&spec).await?;
+    state.registry.upsert_local(spec.clone());
+    state.announce_config(&spec.name).await;
+    state.events.emit(Event::new(EventKind::ConfigCreated).repo(&spec.name));
+    Ok(HttpResponse::Created().json(spec))
+}
+
+#[utoipa::path(put, path = "/api/v2/locals/{name}", tag = "locals", params(("name" = String, Path)),
+    request_body = LocalSpec,
+    responses((status = 200, body = LocalSpec), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "A virtual lists the local and the package type changes", body = ErrorBody),
+        (status = 413, body = ErrorBody)))]
+pub async fn replace(
+    req: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let spec = read_spec(&req, payload, &state).await?;
+    if spec.name != *name {
+        return Err(ApiError::BadRequest(format!(
+            "name: {:?} does not match the URL's {:?}",
+            spec.name,
+            name.as_str()
+        )));
+    }
+    let current = state.db.get_local(&name).await?.ok_or_else(|| ApiError::not_found("local", name.as_str()))?;
+    if current.package_type != spec.package_type {
+        refuse_if_listed(&state, &name, "its package type cannot change").await?;
+    }
+    state.db.update_local(&name, &spec).await?;
+    state.registry.upsert_local(spec.clone());
+    state.announce_config(&spec.name).await;
+    state.events.emit(Event::new(EventKind::ConfigUpdated).repo(&spec.name));
+    Ok(HttpResponse::Ok().json(spec))
+}
+
+#[utoipa::path(delete, path = "/api/v2/locals/{name}", tag = "locals", params(("name" = String, Path)),
+    responses((status = 204, description = "Deleted, with its files (their blobs go at GC)"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "A virtual lists the local", body = ErrorBody)))]
+pub async fn delete(
+    req: HttpRequest,
+    name: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, state.config.admin_token.as_deref())?;
+    refuse_if_listed(&state, &name, "remove it there first").await?;
+    if !state.db.delete_local(&name).await? {
+        return Err(ApiError::not_found("local", name.as_str()));
+    }
+    state.registry.remove_local(&name);
+    state.announce_config(&name).await;
+    state.events.emit(Event::new(EventKind::ConfigDeleted).repo(&name));
+    Ok(HttpResponse::NoContent().finish())
+}
