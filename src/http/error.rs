@@ -47,6 +47,12 @@ impl ApiError {
     pub fn not_found(kind: &'static str, name: impl Into<String>) -> Self {
         ApiError::NotFound { kind, name: name.into() }
     }
+
+    /// 404 for a repository name from a URL that no repository can have (a NUL byte, `..`),
+    /// answered before the catalog is asked: PostgreSQL refuses some of those bytes outright.
+    pub fn check_repo_name(kind: &'static str, name: &str) -> Result<(), ApiError> {
+        crate::remotes::validate_name(name).map_err(|_| ApiError::not_found(kind, name))
+    }
 }
 
 impl ResponseError for ApiError {

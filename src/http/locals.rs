@@ -44,6 +44,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 #[utoipa::path(get, path = "/api/v2/locals/{name}", tag = "locals", params(("name" = String, Path)),
     responses((status = 200, body = LocalSpec), (status = 404, body = ErrorBody)))]
 pub async fn get(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    ApiError::check_repo_name("local", &name)?;
     let spec = state.db.get_local(&name).await?.ok_or_else(|| ApiError::not_found("local", name.as_str()))?;
     Ok(HttpResponse::Ok().json(spec))
 }
@@ -78,6 +79,7 @@ pub async fn replace(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let spec = read_spec(&req, payload, &state).await?;
+    ApiError::check_repo_name("local", &name)?;
     if spec.name != *name {
         return Err(ApiError::BadRequest(format!(
             "name: {:?} does not match the URL's {:?}",
@@ -106,6 +108,7 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, state.config.admin_token.as_deref())?;
+    ApiError::check_repo_name("local", &name)?;
     refuse_if_listed(&state, &name, "remove it there first").await?;
     if !state.db.delete_local(&name).await? {
         return Err(ApiError::not_found("local", name.as_str()));
