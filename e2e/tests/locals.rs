@@ -5,7 +5,7 @@
 //! package type), and a deleted local taking its `local_files` rows with it.
 
 use artifactapi_e2e::db::DbServer;
-use artifactapi_e2e::{fetch, generic_remote, Options, Server, Storage, Upstream};
+use artifactapi_e2e::{fetch, generic_remote, File, Options, Server, Storage, Upstream};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -137,6 +137,14 @@ async fn names_clash_across_kinds_and_virtuals_list_locals() {
     let virt = json!({"name": "v1", "package_type": "generic", "members": ["l1", "r1"]});
     let r = s.send_json(Method::POST, "/api/v2/virtuals", &virt).await;
     assert_eq!((r.status, r.json()), (StatusCode::CREATED, virt.clone()), "a virtual may list a local");
+    up.put("/files/a.txt", File::new("from r1"));
+    let r = fetch(s.client().get(s.url("/api/v1/virtual/v1/files/a.txt"))).await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (StatusCode::OK, "from r1"),
+        "the remote member serves: {}",
+        r.describe()
+    );
 
     // A local cannot take a remote's or a virtual's name, and neither can take a local's.
     let r = post(&s, &json!({"name": "r1", "package_type": "generic"}), StatusCode::CONFLICT).await;
