@@ -109,6 +109,16 @@ async fn remotes_crud_and_validation(opts: Options) {
         );
     }
     assert_eq!(s.get("/api/v2/remotes/invalid").await.status, StatusCode::NOT_FOUND, "nothing invalid was stored");
+    // Names no repository can have are 404 before the catalog is asked (PostgreSQL refuses NUL).
+    for (method, target) in [
+        ("GET", "/api/v2/remotes/%00"),
+        ("DELETE", "/api/v2/remotes/a%00b"),
+        ("GET", "/api/v2/virtuals/%00"),
+        ("DELETE", "/api/v2/virtuals/..%2f"),
+    ] {
+        let r = artifactapi_e2e::raw::request(s.port(), method, target).await;
+        assert_eq!(r.status, 404, "{method} {target}: {r:?}");
+    }
 
     let malformed = fetch(
         s.admin(Method::POST, "/api/v2/remotes").header("content-type", "application/json").body(r#"{"name": "x","#),

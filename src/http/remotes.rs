@@ -30,6 +30,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 #[utoipa::path(get, path = "/api/v2/remotes/{name}", tag = "remotes", params(("name" = String, Path)),
     responses((status = 200, body = RemoteSpec), (status = 404, body = ErrorBody)))]
 pub async fn get(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    ApiError::check_repo_name("remote", &name)?;
     let spec = state.db.get_remote(&name).await?.ok_or_else(|| ApiError::not_found("remote", name.as_str()))?;
     Ok(HttpResponse::Ok().json(spec.redacted()))
 }
@@ -60,6 +61,7 @@ pub async fn replace(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    ApiError::check_repo_name("remote", &name)?;
     let spec = read_spec(&req, payload, &state).await?;
     if spec.name != *name {
         return Err(ApiError::BadRequest(format!(
@@ -84,6 +86,7 @@ pub async fn delete(
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    ApiError::check_repo_name("remote", &name)?;
     require_admin(&req, state.config.admin_token.as_deref())?;
     let listed_by = state.db.virtuals_listing(&name).await?;
     if !listed_by.is_empty() {

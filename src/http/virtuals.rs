@@ -35,6 +35,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 #[utoipa::path(get, path = "/api/v2/virtuals/{name}", tag = "virtuals", params(("name" = String, Path)),
     responses((status = 200, body = VirtualSpec), (status = 404, body = ErrorBody)))]
 pub async fn get(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    ApiError::check_repo_name("virtual", &name)?;
     let spec = state.db.get_virtual(&name).await?.ok_or_else(|| ApiError::not_found("virtual", name.as_str()))?;
     Ok(HttpResponse::Ok().json(spec))
 }
@@ -66,6 +67,7 @@ pub async fn replace(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    ApiError::check_repo_name("virtual", &name)?;
     let spec = read_spec(&req, payload, &state).await?;
     if spec.name != *name {
         return Err(ApiError::BadRequest(format!(
@@ -88,6 +90,7 @@ pub async fn delete(
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    ApiError::check_repo_name("virtual", &name)?;
     require_admin(&req, state.config.admin_token.as_deref())?;
     if !state.db.delete_virtual(&name).await? {
         return Err(ApiError::not_found("virtual", name.as_str()));
