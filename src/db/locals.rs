@@ -5,29 +5,17 @@
 //! trigger); a clash is a [`DbError::Conflict`]. Deleting a local deletes its `local_files`
 //! rows in the same transaction; the blobs they referenced go at the next GC.
 
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
-use tokio_postgres::Row;
 
+use super::specs::{conflict, spec_from_row, StoredSpec};
 use super::{Db, DbError};
 use crate::locals::LocalSpec;
 
-fn spec_from_row(row: &Row) -> Result<LocalSpec, DbError> {
-    let name: String = row.try_get("name")?;
-    let Json(mut spec): Json<LocalSpec> = row
-        .try_get("spec")
-        .map_err(|e| DbError::Query(format!("stored spec of local {name:?}: {}", super::error::render(&e))))?;
-    spec.name = name;
-    Ok(spec)
-}
-
-fn conflict(name: &str, e: tokio_postgres::Error) -> DbError {
-    let is_pk = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-        && e.as_db_error().and_then(|d| d.constraint()) == Some("locals_pkey");
-    if is_pk {
-        DbError::Conflict(format!("a local repository named \"{name}\" already exists"))
-    } else {
-        DbError::from(e)
+impl StoredSpec for LocalSpec {
+    const KIND: &'static str = "local";
+    const PKEY: &'static str = "locals_pkey";
+    fn set_name(&mut self, name: String) {
+        self.name = name;
     }
 }
 
@@ -36,13 +24,13 @@ impl Db {
     pub async fn list_locals(&self) -> Result<Vec<LocalSpec>, DbError> {
         let client = self.client().await?;
         let rows = client.query("SELECT name, spec FROM locals ORDER BY name COLLATE \"C\"", &[]).await?;
-        rows.iter().map(spec_from_row).collect()
+        rows.iter().map(spec_from_row::<LocalSpec>).collect()
     }
 
     pub async fn get_local(&self, name: &str) -> Result<Option<LocalSpec>, DbError> {
         let client = self.client().await?;
         let row = client.query_opt("SELECT name, spec FROM locals WHERE name = $1", &[&name]).await?;
-        row.as_ref().map(spec_from_row).transpose()
+        row.as_ref().map(spec_from_row::<LocalSpec>).transpose()
     }
 
     /// Creates a local; `Conflict` when any repository already has its name.
@@ -54,7 +42,7 @@ impl Db {
                 &[&spec.name, &spec.package_type.as_str(), &Json(spec)],
             )
             .await
-            .map_err(|e| conflict(&spec.name, e))?;
+            .map_err(|e| conflict::<LocalSpec>(&spec.name, e))?;
         Ok(())
     }
 

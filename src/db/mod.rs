@@ -18,6 +18,7 @@ pub mod locals;
 pub mod migrate;
 pub mod objects;
 pub mod repos;
+mod specs;
 pub mod stats;
 pub mod testing;
 pub mod virtuals;

@@ -6,30 +6,17 @@
 //! virtuals and locals; the schema enforces that (see `migrations/0001_init.sql`), and a clash
 //! of either kind is a [`DbError::Conflict`].
 
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
-use tokio_postgres::Row;
 
+use super::specs::{conflict, spec_from_row, StoredSpec};
 use super::{Db, DbError};
 use crate::remotes::RemoteSpec;
 
-fn spec_from_row(row: &Row) -> Result<RemoteSpec, DbError> {
-    let name: String = row.try_get("name")?;
-    let Json(mut spec): Json<RemoteSpec> = row
-        .try_get("spec")
-        .map_err(|e| DbError::Query(format!("stored spec of remote {name:?}: {}", super::error::render(&e))))?;
-    spec.name = name;
-    Ok(spec)
-}
-
-/// Turns a unique violation into a message naming the repository.
-fn conflict(name: &str, e: tokio_postgres::Error) -> DbError {
-    let is_pk = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-        && e.as_db_error().and_then(|d| d.constraint()) == Some("remotes_pkey");
-    if is_pk {
-        DbError::Conflict(format!("a remote repository named \"{name}\" already exists"))
-    } else {
-        DbError::from(e)
+impl StoredSpec for RemoteSpec {
+    const KIND: &'static str = "remote";
+    const PKEY: &'static str = "remotes_pkey";
+    fn set_name(&mut self, name: String) {
+        self.name = name;
     }
 }
 
@@ -38,13 +25,13 @@ impl Db {
     pub async fn list_remotes(&self) -> Result<Vec<RemoteSpec>, DbError> {
         let client = self.client().await?;
         let rows = client.query("SELECT name, spec FROM remotes ORDER BY name COLLATE \"C\"", &[]).await?;
-        rows.iter().map(spec_from_row).collect()
+        rows.iter().map(spec_from_row::<RemoteSpec>).collect()
     }
 
     pub async fn get_remote(&self, name: &str) -> Result<Option<RemoteSpec>, DbError> {
         let client = self.client().await?;
         let row = client.query_opt("SELECT name, spec FROM remotes WHERE name = $1", &[&name]).await?;
-        row.as_ref().map(spec_from_row).transpose()
+        row.as_ref().map(spec_from_row::<RemoteSpec>).transpose()
     }
 
     /// Creates a remote; `Conflict` when any repository already has its name.
@@ -56,7 +43,7 @@ impl Db {
                 &[&spec.name, &spec.package_type.as_str(), &Json(spec)],
             )
             .await
-            .map_err(|e| conflict(&spec.name, e))?;
+            .map_err(|e| conflict::<RemoteSpec>(&spec.name, e))?;
         Ok(())
     }
 

@@ -5,30 +5,18 @@
 //! [`VirtualSpec`] like remotes do. Names are unique across remotes, virtuals and locals (the
 //! schema's trigger); a clash is a [`DbError::Conflict`].
 
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
-use tokio_postgres::Row;
 
+use super::specs::{conflict, spec_from_row, StoredSpec};
 use super::{Db, DbError};
 use crate::formats::PackageType;
 use crate::virtuals::VirtualSpec;
 
-fn spec_from_row(row: &Row) -> Result<VirtualSpec, DbError> {
-    let name: String = row.try_get("name")?;
-    let Json(mut spec): Json<VirtualSpec> = row
-        .try_get("spec")
-        .map_err(|e| DbError::Query(format!("stored spec of virtual {name:?}: {}", super::error::render(&e))))?;
-    spec.name = name;
-    Ok(spec)
-}
-
-fn conflict(name: &str, e: tokio_postgres::Error) -> DbError {
-    let is_pk = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-        && e.as_db_error().and_then(|d| d.constraint()) == Some("virtuals_pkey");
-    if is_pk {
-        DbError::Conflict(format!("a virtual repository named \"{name}\" already exists"))
-    } else {
-        DbError::from(e)
+impl StoredSpec for VirtualSpec {
+    const KIND: &'static str = "virtual";
+    const PKEY: &'static str = "virtuals_pkey";
+    fn set_name(&mut self, name: String) {
+        self.name = name;
     }
 }
 
@@ -37,13 +25,13 @@ impl Db {
     pub async fn list_virtuals(&self) -> Result<Vec<VirtualSpec>, DbError> {
         let client = self.client().await?;
         let rows = client.query("SELECT name, spec FROM virtuals ORDER BY name COLLATE \"C\"", &[]).await?;
-        rows.iter().map(spec_from_row).collect()
+        rows.iter().map(spec_from_row::<VirtualSpec>).collect()
     }
 
     pub async fn get_virtual(&self, name: &str) -> Result<Option<VirtualSpec>, DbError> {
         let client = self.client().await?;
         let row = client.query_opt("SELECT name, spec FROM virtuals WHERE name = $1", &[&name]).await?;
-        row.as_ref().map(spec_from_row).transpose()
+        row.as_ref().map(spec_from_row::<VirtualSpec>).transpose()
     }
 
     /// The package type of each named remote or local that exists (unparseable types are
@@ -86,7 +74,7 @@ impl Db {
                 &[&spec.name, &spec.package_type.as_str(), &Json(&spec.members), &Json(spec)],
             )
             .await
-            .map_err(|e| conflict(&spec.name, e))?;
+            .map_err(|e| conflict::<VirtualSpec>(&spec.name, e))?;
         Ok(())
     }
 
