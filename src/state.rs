@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use actix::Addr;
 use artifactapi_actors::coord::Coordinator;
+use artifactapi_actors::events::{Event, EventKind, EventSink};
 use artifactapi_actors::storage::{BlobStore, StorageActor};
 
 use crate::config::Config;
@@ -37,6 +38,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A repository's configuration changed: tell the other replicas and the event stream.
+    pub async fn config_changed(&self, name: &str, kind: EventKind) {
+        self.announce_config(name).await;
+        self.events.emit(Event::new(kind).repo(name));
+    }
+
     /// Tells the other replicas that a repository's configuration changed.
     pub async fn announce_config(&self, name: &str) {
         if let Err(e) = self.coord.publish(CONFIG_CHANNEL, name).await {

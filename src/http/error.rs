@@ -48,6 +48,15 @@ impl ApiError {
         ApiError::NotFound { kind, name: name.into() }
     }
 
+    /// 400 when a body's `name` differs from the URL's: repositories are not renamed by PUT.
+    pub fn check_body_name(body: &str, url: &str) -> Result<(), ApiError> {
+        if body == url {
+            Ok(())
+        } else {
+            Err(ApiError::BadRequest(format!("name: {body:?} does not match the URL's {url:?}")))
+        }
+    }
+
     /// 404 for a repository name from a URL that no repository can have (a NUL byte, `..`),
     /// answered before the catalog is asked: PostgreSQL refuses some of those bytes outright.
     pub fn check_repo_name(kind: &'static str, name: &str) -> Result<(), ApiError> {

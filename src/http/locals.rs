@@ -6,7 +6,7 @@
 //! list a repository of another type); the answer names the virtual.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use artifactapi_actors::events::{Event, EventKind, EventSink};
+use artifactapi_actors::events::EventKind;
 
 use super::auth::{read_body, require_admin};
 use super::error::ApiError;
@@ -61,8 +61,7 @@ pub async fn create(
     let spec = read_spec(&req, payload, &state).await?;
     state.db.insert_local(&spec).await?;
     state.registry.upsert_local(spec.clone());
-    state.announce_config(&spec.name).await;
-    state.events.emit(Event::new(EventKind::ConfigCreated).repo(&spec.name));
+    state.config_changed(&spec.name, EventKind::ConfigCreated).await;
     Ok(HttpResponse::Created().json(spec))
 }
 
@@ -80,21 +79,14 @@ pub async fn replace(
 ) -> Result<HttpResponse, ApiError> {
     let spec = read_spec(&req, payload, &state).await?;
     ApiError::check_repo_name("local", &name)?;
-    if spec.name != *name {
-        return Err(ApiError::BadRequest(format!(
-            "name: {:?} does not match the URL's {:?}",
-            spec.name,
-            name.as_str()
-        )));
-    }
+    ApiError::check_body_name(&spec.name, &name)?;
     let current = state.db.get_local(&name).await?.ok_or_else(|| ApiError::not_found("local", name.as_str()))?;
     if current.package_type != spec.package_type {
         refuse_if_listed(&state, &name, "its package type cannot change").await?;
     }
     state.db.update_local(&name, &spec).await?;
     state.registry.upsert_local(spec.clone());
-    state.announce_config(&spec.name).await;
-    state.events.emit(Event::new(EventKind::ConfigUpdated).repo(&spec.name));
+    state.config_changed(&spec.name, EventKind::ConfigUpdated).await;
     Ok(HttpResponse::Ok().json(spec))
 }
 
@@ -114,7 +106,6 @@ pub async fn delete(
         return Err(ApiError::not_found("local", name.as_str()));
     }
     state.registry.remove_local(&name);
-    state.announce_config(&name).await;
-    state.events.emit(Event::new(EventKind::ConfigDeleted).repo(&name));
+    state.config_changed(&name, EventKind::ConfigDeleted).await;
     Ok(HttpResponse::NoContent().finish())
 }

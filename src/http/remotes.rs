@@ -5,7 +5,7 @@
 //! the upstream password.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use artifactapi_actors::events::{Event, EventKind, EventSink};
+use artifactapi_actors::events::EventKind;
 
 use super::auth::{read_body, require_admin};
 use super::error::ApiError;
@@ -47,8 +47,7 @@ pub async fn create(
     let remote = spec.clone().validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     state.db.insert_remote(&spec).await?;
     state.registry.upsert(remote);
-    state.announce_config(&spec.name).await;
-    state.events.emit(Event::new(EventKind::ConfigCreated).repo(&spec.name));
+    state.config_changed(&spec.name, EventKind::ConfigCreated).await;
     Ok(HttpResponse::Created().json(spec.redacted()))
 }
 
@@ -63,18 +62,11 @@ pub async fn replace(
 ) -> Result<HttpResponse, ApiError> {
     ApiError::check_repo_name("remote", &name)?;
     let spec = read_spec(&req, payload, &state).await?;
-    if spec.name != *name {
-        return Err(ApiError::BadRequest(format!(
-            "name: {:?} does not match the URL's {:?}",
-            spec.name,
-            name.as_str()
-        )));
-    }
+    ApiError::check_body_name(&spec.name, &name)?;
     let remote = spec.clone().validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     state.db.update_remote(&name, &spec).await?;
     state.registry.upsert(remote);
-    state.announce_config(&spec.name).await;
-    state.events.emit(Event::new(EventKind::ConfigUpdated).repo(&spec.name));
+    state.config_changed(&spec.name, EventKind::ConfigUpdated).await;
     Ok(HttpResponse::Ok().json(spec.redacted()))
 }
 
@@ -100,7 +92,6 @@ pub async fn delete(
         return Err(ApiError::not_found("remote", name.as_str()));
     }
     state.registry.remove(&name);
-    state.announce_config(&name).await;
-    state.events.emit(Event::new(EventKind::ConfigDeleted).repo(&name));
+    state.config_changed(&name, EventKind::ConfigDeleted).await;
     Ok(HttpResponse::NoContent().finish())
 }

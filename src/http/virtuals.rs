@@ -5,7 +5,7 @@
 //! applies to the next request everywhere. Members are checked against the catalog on writes.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use artifactapi_actors::events::{Event, EventKind, EventSink};
+use artifactapi_actors::events::EventKind;
 
 use super::auth::{read_body, require_admin};
 use super::error::ApiError;
@@ -52,8 +52,7 @@ pub async fn create(
     let spec = read_spec(&req, payload, &state).await?;
     state.db.insert_virtual(&spec).await?;
     state.registry.upsert_virtual(spec.clone());
-    state.announce_config(&spec.name).await;
-    state.events.emit(Event::new(EventKind::ConfigCreated).repo(&spec.name));
+    state.config_changed(&spec.name, EventKind::ConfigCreated).await;
     Ok(HttpResponse::Created().json(spec))
 }
 
@@ -69,17 +68,10 @@ pub async fn replace(
 ) -> Result<HttpResponse, ApiError> {
     ApiError::check_repo_name("virtual", &name)?;
     let spec = read_spec(&req, payload, &state).await?;
-    if spec.name != *name {
-        return Err(ApiError::BadRequest(format!(
-            "name: {:?} does not match the URL's {:?}",
-            spec.name,
-            name.as_str()
-        )));
-    }
+    ApiError::check_body_name(&spec.name, &name)?;
     state.db.update_virtual(&name, &spec).await?;
     state.registry.upsert_virtual(spec.clone());
-    state.announce_config(&spec.name).await;
-    state.events.emit(Event::new(EventKind::ConfigUpdated).repo(&spec.name));
+    state.config_changed(&spec.name, EventKind::ConfigUpdated).await;
     Ok(HttpResponse::Ok().json(spec))
 }
 
@@ -96,7 +88,6 @@ pub async fn delete(
         return Err(ApiError::not_found("virtual", name.as_str()));
     }
     state.registry.remove_virtual(&name);
-    state.announce_config(&name).await;
-    state.events.emit(Event::new(EventKind::ConfigDeleted).repo(&name));
+    state.config_changed(&name, EventKind::ConfigDeleted).await;
     Ok(HttpResponse::NoContent().finish())
 }
