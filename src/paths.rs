@@ -157,6 +157,14 @@ impl RepoPath {
         Ok(RepoPath { segments, trailing_slash, decoded })
     }
 
+    /// A path a package type derived from another one (decoded form, e.g. the index of a
+    /// listed file): encoded segment by segment, then checked like a client's.
+    pub fn from_decoded(path: &str) -> Result<RepoPath, PathError> {
+        let encoded: Vec<String> =
+            path.split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
+        RepoPath::parse(&encoded.join("/"))
+    }
+
     /// The decoded path, segments joined by `/` (with the trailing slash if the request had
     /// one): the form for catalog keys, classification and pattern matching.
     pub fn as_str(&self) -> &str {

@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod coord;
 pub mod digest;
 pub mod events;
+pub mod integrity;
 pub mod remote;
 pub mod storage;
 

@@ -21,12 +21,14 @@
 //! - [`redis`]: a unique Redis key namespace, swept when dropped.
 //! - [`s3`]: start `s3s-fs` on a free port.
 //! - [`upstream`]: the upstream HTTP servers and their fault modes.
+//! - [`counting`]: a counting reverse proxy in front of a real upstream server.
 //! - [`client`]: response snapshots, streaming hashes and concurrent GETs.
 //! - [`prom`]: a strict parser of the Prometheus text format, for `/metrics`.
 //! - [`raw`]: a raw HTTP/1.1 request for paths an URL parser would normalise away.
 //! - [`sse`]: a server-sent-event client for the live event stream.
 
 pub mod client;
+pub mod counting;
 pub mod db;
 pub mod prom;
 pub mod raw;

@@ -11,12 +11,15 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use plan::{Ask, Doc, Located, Plan, Rendered, Urls};
+
 pub mod alpine;
 pub mod docker;
 pub mod generic;
 pub mod goproxy;
 pub mod helm;
 pub mod npm;
+pub mod plan;
 pub mod puppet;
 pub mod pypi;
 pub mod rpm;
@@ -62,6 +65,47 @@ pub trait Format: Send + Sync + 'static {
     /// it runs on the cache-hit path.
     fn check_path(&self, _path: &str) -> Result<(), PathRefusal> {
         Ok(())
+    }
+
+    /// The raw (still percent-encoded) request path in the form [`crate::paths::RepoPath`]
+    /// parses, for protocols whose clients encode a `/` that is part of a name (npm's
+    /// `@scope%2fname`). The default changes nothing.
+    fn canonical_raw<'a>(&self, raw: &'a str) -> std::borrow::Cow<'a, str> {
+        std::borrow::Cow::Borrowed(raw)
+    }
+
+    /// How `path` is served (see [`Plan`]); the default serves the upstream's bytes.
+    fn plan(&self, _path: &str, _ask: &Ask) -> Plan {
+        Plan::Bytes
+    }
+
+    /// The upstream path (percent-encoded, relative to the base URL) of the document at `path`;
+    /// `encoded` is [`crate::paths::RepoPath::upstream_suffix`], which the default returns.
+    fn upstream_suffix(&self, _path: &str, encoded: String) -> String {
+        encoded
+    }
+
+    /// Whether `body` is a well-formed document of this type (run before it is cached).
+    fn check_document(&self, _path: &str, _doc: &Doc, _body: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The document as clients get it: every file URL rewritten to download through
+    /// `urls.public`. Only types that plan documents are asked.
+    fn rewrite(&self, _path: &str, _doc: &Doc, body: &[u8], _urls: &Urls) -> Result<Rendered, String> {
+        Ok(Rendered::new(body.to_vec(), "application/octet-stream"))
+    }
+
+    /// Finds the listed file at `path` in its index `body` (the upstream's bytes, fetched from
+    /// `urls.document`). `Ok(None)`: the index does not list it.
+    fn locate(&self, _path: &str, _doc: &Doc, _body: &[u8], _urls: &Urls) -> Result<Option<Located>, String> {
+        Ok(None)
+    }
+
+    /// Merges the rendered documents of a virtual repository's members (in member order, the
+    /// first one winning on conflicts).
+    fn merge(&self, _path: &str, _doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
+        members.into_iter().next().ok_or_else(|| "no member document".to_string())
     }
 }
 

@@ -117,9 +117,11 @@ impl From<FetchError> for ApiError {
         match e {
             FetchError::BreakerOpen { retry_after } => ApiError::RetryLater { message: e.to_string(), retry_after },
             FetchError::Upstream(UpstreamError::Timeout(_)) => ApiError::GatewayTimeout(e.to_string()),
-            FetchError::Upstream(_) | FetchError::Body(_) | FetchError::DigestMismatch { .. } => {
-                ApiError::BadGateway(e.to_string())
-            }
+            FetchError::Upstream(_)
+            | FetchError::Body(_)
+            | FetchError::DigestMismatch { .. }
+            | FetchError::IntegrityMismatch(_)
+            | FetchError::InvalidDocument(_) => ApiError::BadGateway(e.to_string()),
             FetchError::CatalogUnavailable(_) => ApiError::Unavailable(e.to_string()),
             FetchError::Catalog(_) | FetchError::Storage(_) => ApiError::Internal(e.to_string()),
         }

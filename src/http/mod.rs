@@ -17,6 +17,7 @@
 //! checks it itself.
 
 pub mod auth;
+pub mod documents;
 pub mod error;
 pub mod events;
 pub mod locals;

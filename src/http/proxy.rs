@@ -7,15 +7,15 @@
 //! Every request, errors included, is recorded ([`crate::observe::Tap`]) once its response body
 //! has been sent.
 
-use actix_web::http::Method;
+use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 use artifactapi_actors::catalog::ObjectKey;
 use artifactapi_actors::remote::{CacheStatus, Fetch};
 
 use super::error::ApiError;
 use super::openapi::ErrorBody;
-use super::serve;
-use crate::formats::{self, Class, PackageType, PathRefusal};
+use super::{documents, serve};
+use crate::formats::{self, Ask, Class, PackageType, PathRefusal, Plan};
 use crate::observe::body::RecordedBody;
 use crate::observe::Tap;
 use crate::paths::{join_upstream, RepoPath};
@@ -68,6 +68,15 @@ pub(super) async fn serve_member(
     let remote = &entry.remote;
     let name = remote.spec.name.as_str();
     remote.rules.check_access(path.as_str()).map_err(|d| ApiError::Forbidden(format!("{name}: {d}")))?;
+    match formats::format_for(remote.spec.package_type).plan(path.as_str(), &ask(req)) {
+        Plan::Bytes => {}
+        Plan::Redirect(to) => return Ok(redirect(req, path, &to)),
+        Plan::Document(doc) => {
+            let (rendered, status) = documents::rendered(state, entry, path, &doc).await?;
+            return Ok(documents::respond(req, rendered, status));
+        }
+        Plan::Listed { index, doc } => return documents::listed(req, state, entry, path, &index, &doc).await,
+    }
     let class = formats::classify(remote.spec.package_type, remote.rules.override_class(path.as_str()), path.as_str());
     let key = ObjectKey::new(name, path.as_str(), "");
     if let Some(object) = entry.hot.hit(&key) {
@@ -80,16 +89,40 @@ pub(super) async fn serve_member(
         upstream_url: join_upstream(&remote.base_url, path),
         forward_headers: Vec::new(),
         expected: None,
+        integrity: None,
+        document: None,
     };
     let outcome = entry.addr.send(fetch).await.map_err(|e| ApiError::Unavailable(format!("remote {name}: {e}")))?;
     serve::respond(req, state.store.as_ref(), outcome, path.as_str()).await
 }
 
+/// What the request asks beyond its path, for the package type.
+pub(super) fn ask(req: &HttpRequest) -> Ask<'_> {
+    Ask { accept: req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) }
+}
+
+/// A permanent redirect to `to`, a path of the repository the request addressed (remote or
+/// virtual): the request's path with its repository-relative part replaced.
+pub(super) fn redirect(req: &HttpRequest, path: &RepoPath, to: &str) -> HttpResponse {
+    let raw = req.uri().path();
+    // `/api/v1/{remote|virtual}/{name}/` is the first four segments of the request path.
+    let prefix_len = raw.match_indices('/').nth(4).map(|(i, _)| i + 1).unwrap_or(raw.len());
+    let target = RepoPath::from_decoded(to).map(|p| p.upstream_suffix()).unwrap_or_else(|_| path.upstream_suffix());
+    let mut location = format!("{}{target}", &raw[..prefix_len]);
+    if let Some(q) = req.uri().query() {
+        location.push('?');
+        location.push_str(q);
+    }
+    HttpResponse::MovedPermanently().insert_header((header::LOCATION, location)).finish()
+}
+
 /// Parses the raw path of a request to a repository of `package_type` named `name` and lets
 /// the type refuse what is no request of its protocol.
 pub(super) fn parse_path(name: &str, package_type: PackageType, tail: &str) -> Result<RepoPath, ApiError> {
-    let path = RepoPath::parse(tail).map_err(|e| ApiError::BadRequest(format!("invalid path: {e}")))?;
-    formats::format_for(package_type).check_path(path.as_str()).map_err(|r| match r {
+    let format = formats::format_for(package_type);
+    let path =
+        RepoPath::parse(&format.canonical_raw(tail)).map_err(|e| ApiError::BadRequest(format!("invalid path: {e}")))?;
+    format.check_path(path.as_str()).map_err(|r| match r {
         PathRefusal::Invalid(m) => ApiError::BadRequest(format!("{name}: {m}")),
         PathRefusal::NotFound(m) => ApiError::Missing(format!("{name}: {m}")),
     })?;

@@ -64,7 +64,7 @@ pub fn etag(object: &CachedObject) -> String {
     format!("\"{}\"", object.digest.hex())
 }
 
-fn if_none_match(req: &HttpRequest, tag: &str) -> bool {
+pub(super) fn if_none_match(req: &HttpRequest, tag: &str) -> bool {
     req.headers()
         .get_all(header::IF_NONE_MATCH)
         .filter_map(|v| v.to_str().ok())

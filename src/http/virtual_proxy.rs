@@ -12,14 +12,16 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
+use super::documents;
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use super::proxy::{self, parse_path};
-use crate::formats::PackageType;
+use crate::formats::{self, Doc, PackageType, Plan};
 use crate::observe::body::RecordedBody;
 use crate::paths::RepoPath;
 use crate::state::AppState;
 use crate::virtuals::VirtualSpec;
+use artifactapi_actors::remote::CacheStatus;
 
 const PREFIX: &str = "/api/v1/virtual/";
 /// The header naming the members that were skipped for being down.
@@ -92,6 +94,11 @@ async fn serve_virtual(
         return Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow: "GET, HEAD" });
     }
     let path = parse_path(name, spec.package_type, tail)?;
+    match formats::format_for(spec.package_type).plan(path.as_str(), &proxy::ask(req)) {
+        Plan::Redirect(to) => return Ok(proxy::redirect(req, &path, &to)),
+        Plan::Document(doc) => return merged(req, state, &spec, &path, &doc, down).await,
+        Plan::Bytes | Plan::Listed { .. } => {}
+    }
     if spec.package_type == PackageType::Goproxy && path.as_str().ends_with("/@v/list") {
         return go_list_union(req, state, &spec, &path, down).await;
     }
@@ -115,6 +122,62 @@ fn none_had_it(name: &str, path: &RepoPath, down: &[String]) -> ApiError {
             path.as_str(),
             down.join(", ")
         ))
+    }
+}
+
+/// A document merged from every member's rendered copy (file URLs pointing at the member that
+/// serves them), by the package type's merge rules. Nothing merged is cached: each member's
+/// copy is, under that member's own TTLs.
+async fn merged(
+    req: &HttpRequest,
+    state: &AppState,
+    spec: &VirtualSpec,
+    path: &RepoPath,
+    doc: &Doc,
+    down: &mut Vec<String>,
+) -> Result<HttpResponse, ApiError> {
+    let mut docs = Vec::new();
+    let mut status = CacheStatus::Hit;
+    for member in &spec.members {
+        let Some(entry) = state.registry.get(member) else { continue };
+        if entry.remote.rules.check_access(path.as_str()).is_err() {
+            continue;
+        }
+        match documents::rendered(state, &entry, path, doc).await {
+            Ok((rendered, s)) => {
+                status = worse(status, s);
+                docs.push(rendered);
+            }
+            Err(e) => match judge(Err(e))? {
+                Answer::Down => down.push(member.clone()),
+                Answer::Absent | Answer::Served(_) => {}
+            },
+        }
+    }
+    if docs.is_empty() {
+        return Err(none_had_it(&spec.name, path, down));
+    }
+    let format = formats::format_for(spec.package_type);
+    let (p, d, name) = (path.as_str().to_string(), *doc, spec.name.clone());
+    let merged = tokio::task::spawn_blocking(move || format.merge(&p, &d, docs))
+        .await
+        .map_err(|e| ApiError::Internal(format!("merge task: {e}")))?
+        .map_err(|e| ApiError::BadGateway(format!("virtual {name}: merging {:?}: {e}", path.as_str())))?;
+    Ok(documents::respond(req, merged, status))
+}
+
+/// The cache status a merged answer reports: the least fresh of its parts.
+fn worse(a: CacheStatus, b: CacheStatus) -> CacheStatus {
+    let rank = |s: CacheStatus| match s {
+        CacheStatus::Hit => 0,
+        CacheStatus::Revalidated => 1,
+        CacheStatus::Miss => 2,
+        CacheStatus::Stale => 3,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
     }
 }
 

@@ -114,6 +114,8 @@ async fn a_lookup_read_before_an_eviction_does_not_make_the_object_hot() {
         upstream_url: "http://127.0.0.1:9/files/a.bin".into(),
         forward_headers: Vec::new(),
         expected: None,
+        integrity: None,
+        document: None,
     };
     let pending = actix_rt::spawn(actor.send(fetch));
     catalog.read.notified().await;

@@ -19,6 +19,7 @@ use super::{CacheStatus, Fetch, FetchError, RemoteDeps, Resolution};
 use crate::catalog::{CachedObject, CatalogError, ObjectKey};
 use crate::coord::{keys, LockToken};
 use crate::events::{Event, EventKind};
+use crate::integrity::{Checker, Integrity};
 use crate::storage::{Commit, Staged};
 
 /// How long the cross-replica fetch lock lives; a fill that takes longer lets another replica
@@ -201,9 +202,15 @@ impl FillJob {
             }
         };
         spool.start_streaming(head.clone(), reader);
+        let mut checker = self.fetch.integrity.as_ref().and_then(Integrity::checker);
         while let Some(chunk) = body.next().await {
             let written = match chunk {
-                Ok(bytes) => writer.write(&bytes).await.map_err(|e| FetchError::Storage(e.to_string())),
+                Ok(bytes) => {
+                    if let Some(c) = checker.as_mut() {
+                        c.update(&bytes);
+                    }
+                    writer.write(&bytes).await.map_err(|e| FetchError::Storage(e.to_string()))
+                }
                 Err(e) => Err(FetchError::Upstream(e)),
             };
             if let Err(e) = written {
@@ -229,17 +236,44 @@ impl FillJob {
                 return None;
             }
         };
-        if let Some(expected) = self.fetch.expected {
-            if expected != staged.digest {
-                let e = FetchError::DigestMismatch { expected, actual: staged.digest };
-                staged.discard().await;
-                spool.fail(e.to_string());
-                self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
-                return None;
-            }
+        if let Err(e) = self.verify(&staged, checker).await {
+            tracing::warn!(repo = %self.key.repo, path = %self.key.path, error = %e, "fetched body refused");
+            staged.discard().await;
+            spool.fail(e.to_string());
+            self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
+            return None;
         }
         spool.complete(staged.size);
         self.commit(spool, staged, head, started).await
+    }
+
+    /// Checks a complete body against everything the fetch knows it must be: the expected
+    /// digest, the index's integrity record, and for documents the package type's parser.
+    async fn verify(&self, staged: &Staged, checker: Option<Checker>) -> Result<(), FetchError> {
+        if let Some(expected) = self.fetch.expected {
+            if expected != staged.digest {
+                return Err(FetchError::DigestMismatch { expected, actual: staged.digest });
+            }
+        }
+        if let Some(integrity) = &self.fetch.integrity {
+            if !integrity.matches(&staged.digest, checker) {
+                return Err(FetchError::IntegrityMismatch(integrity.clone()));
+            }
+        }
+        if let Some(check) = self.fetch.document.clone() {
+            let path = staged.path.clone();
+            let checked = tokio::task::spawn_blocking(move || {
+                let body = std::fs::read(&path).map_err(|e| format!("reading the staged document: {e}"))?;
+                check.check(&body)
+            })
+            .await;
+            match checked {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => return Err(FetchError::InvalidDocument(why)),
+                Err(e) => return Err(FetchError::InvalidDocument(format!("check did not finish: {e}"))),
+            }
+        }
+        Ok(())
     }
 
     async fn commit(

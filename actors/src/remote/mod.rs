@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use crate::catalog::CachedObject;
 use crate::digest::Digest;
+use crate::integrity::{DocumentCheck, Integrity};
 use crate::storage::ByteStream;
 
 pub use actor::{FillDone, Forget, Reconfigure, RemoteActor, RemoteDeps, Shutdown};
@@ -70,6 +71,12 @@ pub struct Fetch {
     pub forward_headers: Vec<(String, String)>,
     /// The digest the bytes must have, when the format knows it in advance.
     pub expected: Option<Digest>,
+    /// What an index recorded for the file (npm `dist.integrity`, a helm chart `digest`, a PyPI
+    /// `#sha256=`): a body that does not match is never cached.
+    pub integrity: Option<Integrity>,
+    /// For metadata documents: the package type's check that the whole body is well formed,
+    /// run before it is cached.
+    pub document: Option<DocumentCheck>,
 }
 
 impl actix::Message for Fetch {
@@ -113,6 +120,10 @@ pub enum FetchError {
     Storage(String),
     #[error("content digest mismatch: expected {expected}, got {actual}")]
     DigestMismatch { expected: Digest, actual: Digest },
+    #[error("content does not match the index's {0}")]
+    IntegrityMismatch(Integrity),
+    #[error("invalid document: {0}")]
+    InvalidDocument(String),
 }
 
 /// A response streaming from a fill in progress (a cache miss).
