@@ -6,7 +6,9 @@
 //! file answers. A member saying 404/410 (or refusing the path by its rules) is passed over; a
 //! member that is down is passed over too and named in `X-Artifactapi-Unavailable`, and when no
 //! member had the file the answer is then 502 naming it rather than a 404 that would be wrong.
-//! goproxy `@v/list` is the one merged answer so far: the union of the members' lists.
+//! Package indexes ([`Plan::Document`]: PyPI pages, npm packuments, helm indexes, goproxy
+//! `@v/list`) are merged instead: each member renders its own copy, the package type merges
+//! them ([`crate::formats::Format::merge`]).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -16,7 +18,7 @@ use super::documents;
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use super::proxy::{self, parse_path};
-use crate::formats::{self, Doc, PackageType, Plan};
+use crate::formats::{self, Doc, Plan};
 use crate::observe::body::RecordedBody;
 use crate::paths::RepoPath;
 use crate::state::AppState;
@@ -26,8 +28,6 @@ use artifactapi_actors::remote::CacheStatus;
 const PREFIX: &str = "/api/v1/virtual/";
 /// The header naming the members that were skipped for being down.
 pub const UNAVAILABLE_HEADER: &str = "x-artifactapi-unavailable";
-/// Largest member `@v/list` merged (a list is one version per line).
-const MAX_LIST: usize = 4 << 20;
 
 fn split(raw: &str) -> Option<(&str, &str)> {
     raw.strip_prefix(PREFIX)?.split_once('/')
@@ -98,9 +98,6 @@ async fn serve_virtual(
         Plan::Redirect(to) => return Ok(proxy::redirect(req, &path, &to)),
         Plan::Document(doc) => return merged(req, state, &spec, &path, &doc, down).await,
         Plan::Bytes | Plan::Listed { .. } => {}
-    }
-    if spec.package_type == PackageType::Goproxy && path.as_str().ends_with("/@v/list") {
-        return go_list_union(req, state, &spec, &path, down).await;
     }
     for member in &spec.members {
         let Some(entry) = state.registry.get(member) else { continue };
@@ -181,56 +178,6 @@ fn worse(a: CacheStatus, b: CacheStatus) -> CacheStatus {
     }
 }
 
-/// The union of the members' `@v/list`s, first-seen order, without duplicates.
-async fn go_list_union(
-    req: &HttpRequest,
-    state: &AppState,
-    spec: &VirtualSpec,
-    path: &RepoPath,
-    down: &mut Vec<String>,
-) -> Result<HttpResponse, ApiError> {
-    let mut versions: Vec<String> = Vec::new();
-    let mut any = false;
-    for member in &spec.members {
-        let Some(entry) = state.registry.get(member) else { continue };
-        let resp = match judge(proxy::serve_member(req, state, &entry, path).await)? {
-            Answer::Served(resp) => resp,
-            Answer::Absent => continue,
-            Answer::Down => {
-                down.push(member.clone());
-                continue;
-            }
-        };
-        if resp.status() != StatusCode::OK {
-            // A conditional or range answer carries no whole list to merge.
-            return Ok(resp);
-        }
-        let body = actix_web::body::to_bytes_limited(resp.into_body(), MAX_LIST)
-            .await
-            .map_err(|_| ApiError::BadGateway(format!("{member}: @v/list larger than {MAX_LIST} bytes")))?
-            .map_err(|e| ApiError::BadGateway(format!("{member}: reading @v/list: {e}")))?;
-        any = true;
-        merge_lines(&mut versions, &String::from_utf8_lossy(&body));
-    }
-    if !any {
-        return Err(none_had_it(&spec.name, path, down));
-    }
-    let mut body = versions.join("\n");
-    if !body.is_empty() {
-        body.push('\n');
-    }
-    Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(body))
-}
-
-/// Appends the non-empty lines of `list` not already in `into`.
-fn merge_lines(into: &mut Vec<String>, list: &str) {
-    for line in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if !into.iter().any(|v| v == line) {
-            into.push(line.to_string());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,14 +193,6 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(split(raw), *want, "{raw}");
         }
-    }
-
-    #[test]
-    fn lists_merge_in_first_seen_order() {
-        let mut v = Vec::new();
-        merge_lines(&mut v, "v1.0.0\nv1.1.0\n");
-        merge_lines(&mut v, "\nv1.1.0\r\nv0.9.0\n  \nv1.0.0");
-        assert_eq!(v, ["v1.0.0", "v1.1.0", "v0.9.0"]);
     }
 
     #[test]

@@ -11,7 +11,11 @@ mod endpoint;
 
 pub use endpoint::{Endpoint, EndpointError, MAX_MODULE_BYTES, MAX_VERSION_BYTES};
 
-use super::{Class, Format, PackageType, PathRefusal};
+use super::{Ask, Class, Doc, Format, PackageType, PathRefusal, Plan, Rendered, Urls};
+
+/// `@v/list` is the one goproxy document: served as the upstream sent it, merged in virtuals.
+const LIST: Doc = Doc { variant: "", accept: "" };
+const LIST_TYPE: &str = "text/plain; charset=utf-8";
 
 pub struct Goproxy;
 
@@ -36,6 +40,39 @@ impl Format for Goproxy {
             Err(EndpointError::Invalid(m)) => Err(PathRefusal::Invalid(m)),
             Err(EndpointError::Unknown(m)) => Err(PathRefusal::NotFound(m)),
         }
+    }
+
+    fn plan(&self, path: &str, _ask: &Ask) -> Plan {
+        match Endpoint::parse(path) {
+            Ok(Endpoint::List { .. }) => Plan::Document(LIST),
+            _ => Plan::Bytes,
+        }
+    }
+
+    fn check_document(&self, _path: &str, _doc: &Doc, body: &[u8]) -> Result<(), String> {
+        std::str::from_utf8(body).map(|_| ()).map_err(|_| "@v/list is not UTF-8 text".to_string())
+    }
+
+    fn rewrite(&self, _path: &str, _doc: &Doc, body: &[u8], _urls: &Urls) -> Result<Rendered, String> {
+        Ok(Rendered::new(body.to_vec(), LIST_TYPE))
+    }
+
+    /// The union of the members' version lists, in first-seen order, without duplicates.
+    fn merge(&self, _path: &str, _doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
+        let mut versions: Vec<&str> = Vec::new();
+        for m in &members {
+            let text = std::str::from_utf8(&m.body).map_err(|_| "@v/list is not UTF-8 text".to_string())?;
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                if !versions.contains(&line) {
+                    versions.push(line);
+                }
+            }
+        }
+        let mut body = versions.join("\n");
+        if !body.is_empty() {
+            body.push('\n');
+        }
+        Ok(Rendered::new(body.into_bytes(), LIST_TYPE))
     }
 }
 
@@ -65,6 +102,18 @@ mod tests {
                 ("sumdb/sum.golang.org/supported", Mutable),
             ],
         );
+    }
+
+    #[test]
+    fn lists_merge_in_first_seen_order() {
+        let doc = |s: &str| Rendered::new(s.as_bytes().to_vec(), LIST_TYPE);
+        let merged =
+            Goproxy.merge("m/@v/list", &LIST, vec![doc("v1.0.0\nv1.1.0\n"), doc("\nv1.1.0\r\nv0.9.0\n  \nv1.0.0")]);
+        assert_eq!(merged.unwrap().body, b"v1.0.0\nv1.1.0\nv0.9.0\n");
+        assert_eq!(Goproxy.merge("m/@v/list", &LIST, vec![doc("")]).unwrap().body, b"");
+        assert_eq!(Goproxy.plan("m/@v/list", &Ask::default()), Plan::Document(LIST));
+        assert_eq!(Goproxy.plan("m/@v/v1.0.0.zip", &Ask::default()), Plan::Bytes);
+        assert!(Goproxy.check_document("m/@v/list", &LIST, b"\xff").is_err());
     }
 
     #[test]
