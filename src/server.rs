@@ -115,6 +115,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         registry,
         events,
         observe: observe.clone(),
+        renders: Arc::default(),
     });
     let addr = config.listen_addr;
     tracing::info!(%addr, public_url = %config.public_base(), storage = ?config.storage_backend, "artifactapi listening");

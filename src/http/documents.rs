@@ -8,9 +8,12 @@
 //! names the real upstream URL and the digest the bytes must match; a file already cached
 //! never needs its index.
 
+use std::sync::Arc;
+
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use artifactapi_actors::catalog::ObjectKey;
+use artifactapi_actors::digest::Digest;
 use artifactapi_actors::integrity::{DocumentCheck, Integrity};
 use artifactapi_actors::remote::{CacheStatus, Fetch, FetchOutcome};
 use futures_util::StreamExt;
@@ -25,11 +28,31 @@ use crate::state::AppState;
 /// Largest document read whole for rewriting or merging.
 pub const MAX_DOCUMENT: usize = 64 << 20;
 
+/// A document's upstream copy: still in the store (named by its digest) or read from a fill.
+enum Copy {
+    Stored(Digest, u64),
+    Read(Vec<u8>),
+}
+
 /// A document's upstream bytes and where they came from.
 pub struct Source {
-    pub body: Vec<u8>,
+    copy: Copy,
     pub status: CacheStatus,
     pub urls: Urls,
+}
+
+impl Source {
+    /// The upstream's bytes, read whole.
+    async fn body(self, state: &AppState, name: &str, path: &RepoPath) -> Result<(Vec<u8>, Urls), ApiError> {
+        let body = match self.copy {
+            Copy::Read(body) => body,
+            Copy::Stored(_, size) if size > MAX_DOCUMENT as u64 => return Err(too_large(name, path)),
+            Copy::Stored(digest, _) => {
+                read_all(state.store.open(&digest, None).await.map_err(storage)?, name, path).await?
+            }
+        };
+        Ok((body, self.urls))
+    }
 }
 
 fn format_of(entry: &RemoteEntry) -> &'static dyn Format {
@@ -69,21 +92,16 @@ pub async fn source(state: &AppState, entry: &RemoteEntry, path: &RepoPath, doc:
         document: Some(DocumentCheck::new(move |body| format.check_document(&checked_path, &checked_doc, body))),
     };
     let outcome = entry.addr.send(fetch).await.map_err(|e| ApiError::Unavailable(format!("remote {name}: {e}")))?;
-    let (body, status) = match outcome {
-        FetchOutcome::Cached { object, status } => {
-            if object.size > MAX_DOCUMENT as u64 {
-                return Err(too_large(name, path));
-            }
-            (read_all(state.store.open(&object.digest, None).await.map_err(storage)?, name, path).await?, status)
-        }
-        FetchOutcome::Download(download) => (read_all(download.body, name, path).await?, CacheStatus::Miss),
+    let (copy, status) = match outcome {
+        FetchOutcome::Cached { object, status } => (Copy::Stored(object.digest, object.size), status),
+        FetchOutcome::Download(download) => (Copy::Read(read_all(download.body, name, path).await?), CacheStatus::Miss),
         FetchOutcome::NotFound { status: 410 } => {
             return Err(ApiError::Gone(format!("{name}: {path:?} is gone upstream")))
         }
         FetchOutcome::NotFound { .. } => return Err(ApiError::Missing(format!("{name}: {path:?} not found upstream"))),
         FetchOutcome::Failed(e) => return Err(named(name, e.into())),
     };
-    Ok(Source { body, status, urls: urls(state, entry, upstream_url) })
+    Ok(Source { copy, status, urls: urls(state, entry, upstream_url) })
 }
 
 fn storage(e: artifactapi_actors::storage::StoreError) -> ApiError {
@@ -119,21 +137,37 @@ async fn read_all(
     Ok(out)
 }
 
-/// The document at `path` as this remote serves it: fetched, then rewritten.
+/// The document at `path` as this remote serves it: fetched, then rewritten (or the rendering
+/// of the same upstream bytes from memory).
 pub async fn rendered(
     state: &AppState,
     entry: &RemoteEntry,
     path: &RepoPath,
     doc: &Doc,
-) -> Result<(Rendered, CacheStatus), ApiError> {
+) -> Result<(Arc<Rendered>, CacheStatus), ApiError> {
     let source = source(state, entry, path, doc).await?;
-    let format = format_of(entry);
+    let status = source.status;
     let name = entry.remote.spec.name.clone();
+    let stored = match source.copy {
+        Copy::Stored(digest, _) => Some(digest),
+        Copy::Read(_) => None,
+    };
+    // Keyed by the document's upstream URL, not only its path: a remote whose base URL changed
+    // renders the same bytes differently.
+    let doc_url = source.urls.document.clone();
+    if let Some(hit) = stored.and_then(|d| state.renders.get(&name, &doc_url, doc.variant, &d)) {
+        return Ok((hit, status));
+    }
+    let (body, urls) = source.body(state, &name, path).await?;
+    let format = format_of(entry);
     let (p, d) = (path.as_str().to_string(), *doc);
-    let rendered = blocking(move || format.rewrite(&p, &d, &source.body, &source.urls))
+    let digest = stored.unwrap_or_else(|| Digest::of(&body));
+    let rendered = blocking(move || format.rewrite(&p, &d, &body, &urls))
         .await?
         .map_err(|e| ApiError::BadGateway(format!("remote {name}: {path:?}: {e}")))?;
-    Ok((rendered, source.status))
+    let rendered = Arc::new(rendered);
+    state.renders.put(&name, &doc_url, doc.variant, &digest, rendered.clone());
+    Ok((rendered, status))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
@@ -158,10 +192,10 @@ pub async fn listed(
     }
     let index_path = RepoPath::from_decoded(index)
         .map_err(|e| ApiError::Internal(format!("{name}: index path {index:?} of {path:?}: {e}")))?;
-    let source = source(state, entry, &index_path, doc).await?;
+    let (body, urls) = source(state, entry, &index_path, doc).await?.body(state, name, &index_path).await?;
     let format = format_of(entry);
     let (p, d) = (path.as_str().to_string(), *doc);
-    let located = blocking(move || format.locate(&p, &d, &source.body, &source.urls))
+    let located = blocking(move || format.locate(&p, &d, &body, &urls))
         .await?
         .map_err(|e| ApiError::BadGateway(format!("remote {name}: {index:?}: {e}")))?
         .ok_or_else(|| ApiError::Missing(format!("{name}: {:?} is not listed in {index:?}", path.as_str())))?;
@@ -186,11 +220,11 @@ pub async fn listed(
 
 /// A rendered document as a response: `Vary: Accept`, a strong ETag of the served bytes,
 /// conditional requests, HEAD without a body.
-pub fn respond(req: &HttpRequest, rendered: Rendered, status: CacheStatus) -> HttpResponse {
-    let tag = format!("\"{}\"", artifactapi_actors::digest::Digest::of(&rendered.body).hex());
+pub fn respond(req: &HttpRequest, rendered: &Rendered, status: CacheStatus) -> HttpResponse {
+    let tag = format!("\"{}\"", Digest::of(&rendered.body).hex());
     let mut resp = HttpResponse::build(StatusCode::OK);
     resp.insert_header(("X-Cache", status.as_str()))
-        .insert_header((header::CONTENT_TYPE, rendered.content_type))
+        .insert_header((header::CONTENT_TYPE, rendered.content_type.clone()))
         .insert_header((header::VARY, "Accept"))
         .insert_header((header::ETAG, tag.clone()));
     if serve::if_none_match(req, &tag) {
@@ -202,5 +236,5 @@ pub fn respond(req: &HttpRequest, rendered: Rendered, status: CacheStatus) -> Ht
         let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
         return resp.no_chunking(len).streaming(empty);
     }
-    resp.body(rendered.body)
+    resp.body(rendered.body.clone())
 }

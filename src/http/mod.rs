@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod probe;
 pub mod proxy;
 pub mod remotes;
+pub mod renders;
 pub mod serve;
 pub mod system;
 pub mod virtual_proxy;

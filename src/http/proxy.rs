@@ -73,7 +73,7 @@ pub(super) async fn serve_member(
         Plan::Redirect(to) => return Ok(redirect(req, path, &to)),
         Plan::Document(doc) => {
             let (rendered, status) = documents::rendered(state, entry, path, &doc).await?;
-            return Ok(documents::respond(req, rendered, status));
+            return Ok(documents::respond(req, &rendered, status));
         }
         Plan::Listed { index, doc } => return documents::listed(req, state, entry, path, &index, &doc).await,
     }
