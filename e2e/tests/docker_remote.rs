@@ -68,6 +68,12 @@ async fn pulls_through_the_cache(opts: Options) {
         let (name, tag) = image.split_once(':').unwrap();
         let direct = get_manifest(&s, &format!("{}/v2/{name}/manifests/{tag}", reg.url()), reqwest::Method::GET).await;
         let url = s.url(&format!("/v2/hub/{name}/manifests/{tag}"));
+        // A cold HEAD (what docker sends first) already knows the length and the digest.
+        let head = get_manifest(&s, &url, reqwest::Method::HEAD).await;
+        assert_eq!((head.status, head.x_cache()), (StatusCode::OK, "MISS"), "{image}");
+        let length = head.header("content-length").and_then(|l| l.parse::<usize>().ok());
+        assert_eq!(length, Some(direct.body.len()), "{image}: HEAD length");
+        assert_eq!(head.header("docker-content-digest"), direct.header("docker-content-digest"), "{image}");
         let ours = get_manifest(&s, &url, reqwest::Method::GET).await;
         assert_eq!(ours.status, StatusCode::OK, "{image}: {}", ours.describe());
         assert_eq!(ours.body, direct.body, "{image}: manifest bytes");

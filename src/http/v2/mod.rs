@@ -75,14 +75,14 @@ async fn route(
     let registry = &state.registry;
     if let Some(entry) = registry.get(&repo) {
         let t = entry.remote.spec.package_type;
-        tap.known(state.observe.repo(&repo, t));
         check_docker(&repo, "remote", t)?;
+        tap.known(state.observe.repo(&repo, t));
         return remote::handle(req, state, &entry, endpoint).await;
     }
     if let Some(local) = registry.get_local(&repo) {
         let t = local.package_type;
-        tap.known(state.observe.repo(&repo, t));
         check_docker(&repo, "local", t)?;
+        tap.known(state.observe.repo(&repo, t));
         return local::handle(req, payload, state, local, endpoint).await;
     }
     if let Some(virt) = registry.get_virtual(&repo) {
