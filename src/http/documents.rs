@@ -90,6 +90,7 @@ pub async fn source(state: &AppState, entry: &RemoteEntry, path: &RepoPath, doc:
         expected: None,
         integrity: None,
         document: Some(DocumentCheck::new(move |body| format.check_document(&checked_path, &checked_doc, body))),
+        ..Fetch::default()
     };
     let outcome = entry.addr.send(fetch).await.map_err(|e| ApiError::Unavailable(format!("remote {name}: {e}")))?;
     let (copy, status) = match outcome {
@@ -212,7 +213,7 @@ pub async fn listed(
         forward_headers: Vec::new(),
         expected,
         integrity,
-        document: None,
+        ..Fetch::default()
     };
     let outcome = entry.addr.send(fetch).await.map_err(|e| ApiError::Unavailable(format!("remote {name}: {e}")))?;
     serve::respond(req, state.store.as_ref(), outcome, path.as_str()).await.map_err(|e| named(name, e))

@@ -91,6 +91,8 @@ pub(super) async fn serve_member(
         expected: None,
         integrity: None,
         document: None,
+        revalidate_by_digest: false,
+        token_scope: None,
     };
     let outcome = entry.addr.send(fetch).await.map_err(|e| ApiError::Unavailable(format!("remote {name}: {e}")))?;
     serve::respond(req, state.store.as_ref(), outcome, path.as_str()).await
