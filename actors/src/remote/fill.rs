@@ -253,7 +253,12 @@ impl FillJob {
                 return None;
             }
         };
-        spool.start_streaming(head.clone(), reader);
+        // A document is held until its parser accepted it: clients get it from the store once
+        // committed, or the cached copy (stale) when the new one is refused or cut short.
+        let held = self.fetch.document.is_some();
+        if !held {
+            spool.start_streaming(head.clone(), reader);
+        }
         let mut checker = self.fetch.integrity.as_ref().and_then(Integrity::checker);
         while let Some(chunk) = body.next().await {
             let written = match chunk {
@@ -267,7 +272,6 @@ impl FillJob {
             };
             if let Err(e) = written {
                 writer.abort().await;
-                spool.fail(e.to_string());
                 tracing::warn!(repo = %self.key.repo, path = %self.key.path, error = %e, "fill failed mid-body");
                 self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
                 if let FetchError::Upstream(_) = e {
@@ -275,28 +279,50 @@ impl FillJob {
                 } else {
                     self.breaker.success(admission).await;
                 }
+                self.refuse(spool, held, e);
                 return None;
             }
-            spool.progress(writer.written());
+            if !held {
+                spool.progress(writer.written());
+            }
         }
         self.breaker.success(admission).await;
         let staged = match writer.finish().await {
             Ok(staged) => staged,
             Err(e) => {
-                spool.fail(e.to_string());
                 self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
+                self.refuse(spool, held, FetchError::Storage(e.to_string()));
                 return None;
             }
         };
         if let Err(e) = self.verify(&staged, checker).await {
             tracing::warn!(repo = %self.key.repo, path = %self.key.path, error = %e, "fetched body refused");
             staged.discard().await;
-            spool.fail(e.to_string());
             self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
+            self.refuse(spool, held, e);
             return None;
         }
-        spool.complete(staged.size);
-        self.commit(spool, staged, head, started).await
+        if !held {
+            spool.complete(staged.size);
+            return self.commit(spool, staged, head, started).await;
+        }
+        let committed = self.commit(spool, staged, head, started).await;
+        spool.resolve(match &committed {
+            Some(object) => Resolution::Cached { object: object.clone(), status: CacheStatus::Miss },
+            None => Resolution::Failed(FetchError::Storage("the document could not be cached".into())),
+        });
+        committed
+    }
+
+    /// A body that will not be cached: readers of a streaming body see their stream fail (a
+    /// cut connection, never a short 200); for a held document the cached copy is served
+    /// stale, or the error is the answer.
+    fn refuse(&self, spool: &Spool, held: bool, e: FetchError) {
+        if held {
+            self.fall_back(spool, e);
+        } else {
+            spool.fail(e.to_string());
+        }
     }
 
     /// Checks a complete body against everything the fetch knows it must be: the expected

@@ -130,7 +130,7 @@ impl Upstream {
 
     /// Sends a GET and waits for the response head (bounded by connect + read timeouts),
     /// following up to [`MAX_REDIRECTS`] redirects (release downloads often redirect to a CDN).
-    /// Credentials and tokens are sent only to the origin of the original URL; `scope` names
+    /// Credentials and tokens are sent only to the origin of the remote's base URL; `scope` names
     /// the token scope of the request, if the upstream uses token auth. Returns the head and the
     /// body as a stream with an idle timeout per chunk.
     pub async fn get(
@@ -161,10 +161,13 @@ impl Upstream {
         validators: Option<&Validators>,
         scope: Option<&str>,
     ) -> Result<(UpstreamHead, UpstreamBody), UpstreamError> {
-        let origin = url::Url::parse(url).map_err(|e| UpstreamError::Request(e.to_string()))?;
-        let mut current = origin.clone();
+        let first = url::Url::parse(url).map_err(|e| UpstreamError::Request(e.to_string()))?;
+        // Credentials belong to the remote's base URL: a file an index places on another host
+        // (a chart on a release page, a wheel on a files host) is fetched without them.
+        let origin = self.settings.realms.base.as_ref().map_or_else(|| first.origin(), url::Url::origin);
+        let mut current = first;
         for _ in 0..=MAX_REDIRECTS {
-            let same_origin = current.origin() == origin.origin();
+            let same_origin = current.origin() == origin;
             let resp = self.send_authorized(&method, current.as_str(), headers, validators, same_origin, scope).await?;
             let status = resp.status().as_u16();
             if matches!(status, 301 | 302 | 303 | 307 | 308) {
