@@ -65,7 +65,7 @@ fn check_part(part: &str, what: &str) -> Result<(), EndpointError> {
     if !part.chars().all(url_safe) {
         return invalid("has characters other than letters, digits and -._~!'()*");
     }
-    if ["node_modules", "favicon.ico", "__proto__"].contains(&part.to_ascii_lowercase().as_str()) {
+    if ["node_modules", "favicon.ico", "__proto__"].iter().any(|r| part.eq_ignore_ascii_case(r)) {
         return invalid("is reserved");
     }
     Ok(())
@@ -251,6 +251,7 @@ mod tests {
             ("@.acme/util", true),
             ("@acme/_util", true),
             ("node_modules", true),
+            ("Node_Modules", true),
             ("__proto__", true),
             ("a b", true),
             ("a:b", true),
