@@ -49,8 +49,9 @@ pub enum PathError {
     InvalidUtf8,
 }
 
-/// A checked, decoded request path relative to a repository.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A checked, decoded request path relative to a repository. Its `Debug` form is the decoded
+/// path, quoted, as error messages name it.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RepoPath {
     segments: Vec<String>,
     trailing_slash: bool,
@@ -198,6 +199,12 @@ impl RepoPath {
     }
 }
 
+impl std::fmt::Debug for RepoPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.decoded, f)
+    }
+}
+
 impl std::fmt::Display for RepoPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.decoded)
@@ -315,6 +322,7 @@ mod tests {
             assert_eq!(p.upstream_suffix(), suffix, "{raw:?}");
         }
         let p = ok("simple/foo/");
+        assert_eq!(format!("{p:?}"), "\"simple/foo/\"");
         assert_eq!(p.segments(), ["simple", "foo"]);
         assert!(p.has_trailing_slash());
         assert!(!ok("a").has_trailing_slash());
