@@ -24,6 +24,7 @@
 //! - [`s3`]: start `s3s-fs` on a free port.
 //! - [`upstream`]: the upstream HTTP servers and their fault modes.
 //! - [`counting`]: a counting reverse proxy in front of a real upstream server.
+//! - [`helm`]: the real helm client (helm-sdkpy), with a Helm home of its own per client.
 //! - [`client`]: response snapshots, streaming hashes and concurrent GETs.
 //! - [`prom`]: a strict parser of the Prometheus text format, for `/metrics`.
 //! - [`raw`]: a raw HTTP/1.1 request for paths an URL parser would normalise away.
@@ -33,6 +34,7 @@ pub mod client;
 pub mod counting;
 pub mod db;
 pub mod docker;
+pub mod helm;
 pub mod prom;
 pub mod raw;
 pub mod redis;
