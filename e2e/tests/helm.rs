@@ -102,8 +102,11 @@ async fn helm_through_a_remote_and_from_cache_alone(opts: Options) {
         entries.push(Entry::new(name, V1, &bytes(name), url.clone()));
     }
     up.put("/repo/index.yaml", File::new(index_yaml(&entries)).content_type("application/x-yaml"));
+    // The repository needs credentials; the other host must never see them.
+    up.require_basic_auth(Some(("helm", "s3cret")));
     let s = Server::start(opts).await;
-    let spec = json!({ "name": REMOTE, "package_type": "helm", "base_url": up.url("repo/"), "mutable_ttl": 1 });
+    let spec = json!({ "name": REMOTE, "package_type": "helm", "base_url": up.url("repo/"), "mutable_ttl": 1,
+        "username": "helm", "password": "s3cret" });
     s.create_remote(spec).await;
 
     // The served index: the upstream's entries, every chart URL on this server.
@@ -133,6 +136,8 @@ async fn helm_through_a_remote_and_from_cache_alone(opts: Options) {
     for (name, host, path, _) in &layout {
         assert_eq!(host.count(path), 1, "{name}: helm downloaded it through the proxy");
     }
+    let to_other = other.requests("/files/delta-1.0.0.tgz");
+    assert!(to_other.iter().all(|r| r.header("authorization").is_none()), "credentials sent to another host");
     for (name, host, path, _) in &layout {
         let url = entry(&index, name, V1)["urls"][0].as_str().unwrap().to_string();
         let r = fetch(s.client().get(&url)).await;
