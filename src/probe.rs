@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use artifactapi_actors::remote::auth::RealmPolicy;
 use artifactapi_actors::remote::netguard;
 use artifactapi_actors::remote::probe::{probe, ProbeResult};
 use artifactapi_actors::remote::upstream::{Upstream, UpstreamSettings};
@@ -154,6 +155,7 @@ pub async fn run(p: Prepared, connect_timeout: Duration, read_timeout: Duration)
         connect_timeout,
         read_timeout,
         credentials: spec.username.clone().map(|u| (u, spec.password.clone().unwrap_or_default())),
+        realms: RealmPolicy::new(&p.remote.base_url, &p.remote.token_realm_hosts()),
     };
     let upstream = if p.guarded { Upstream::guarded(settings) } else { Upstream::new(settings) };
     let result = probe(&upstream, &p.url, p.limit).await;

@@ -85,6 +85,7 @@ impl Registry {
             name: spec.name.clone(),
             base_url: remote.base_url.clone(),
             credentials: spec.username.clone().map(|u| (u, spec.password.clone().unwrap_or_default())),
+            token_realm_hosts: remote.token_realm_hosts(),
             immutable_ttl: Duration::from_secs(spec.immutable_ttl),
             mutable_ttl: Duration::from_secs(spec.mutable_ttl),
             negative_ttl: self.defaults.negative_ttl,

@@ -43,6 +43,11 @@ pub struct RemoteSpec {
     pub ban_tags_enabled: bool,
     #[serde(default)]
     pub ban_tags: Vec<String>,
+    /// Token service hosts (`host` or `host:port`) besides the base URL's own origin that may
+    /// receive `username`/`password` when the upstream answers with a Bearer challenge (docker).
+    /// Docker Hub's `auth.docker.io` is implied for a Docker Hub base URL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_realm_hosts: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,6 +115,9 @@ impl RemoteSpec {
                 return Err(field_err(format!("ban_tags[{i}]"), "a tag is 1-128 characters"));
             }
         }
+        for (i, host) in self.token_realm_hosts.iter().enumerate() {
+            validate_realm_host(host).map_err(|m| field_err(format!("token_realm_hosts[{i}]"), m))?;
+        }
         let mut base_url = base.to_string();
         if !base_url.ends_with('/') {
             base_url.push('/');
@@ -120,6 +128,30 @@ impl RemoteSpec {
     /// The spec as reads return it: without the password.
     pub fn redacted(&self) -> RemoteSpec {
         RemoteSpec { password: None, ..self.clone() }
+    }
+}
+
+/// Checks a `token_realm_hosts` entry: a DNS name or IP address, optionally with `:port`.
+fn validate_realm_host(entry: &str) -> Result<(), String> {
+    let (host, port) = match entry.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && (!h.starts_with('[') || h.ends_with(']')) => (h, Some(p)),
+        _ => (entry, None),
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host.len() <= 253
+                && host.split('.').all(|l| {
+                    !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+        }
+    };
+    if host_ok && port_ok {
+        Ok(())
+    } else {
+        Err(format!("{entry:?} is not a host name or host:port"))
     }
 }
 
@@ -208,6 +240,18 @@ pub struct Remote {
     /// `base_url`, normalised to end with `/`.
     pub base_url: String,
     pub rules: Arc<Rules>,
+}
+
+impl Remote {
+    /// The token service hosts that may receive this remote's credentials besides its own
+    /// origin: the configured ones, plus Docker Hub's token service for a Docker Hub remote.
+    pub fn token_realm_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self.spec.token_realm_hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+        if self.spec.package_type == PackageType::Docker && crate::formats::docker::hub::is_docker_hub(&self.base_url) {
+            hosts.push(crate::formats::docker::hub::HUB_TOKEN_HOST.to_string());
+        }
+        hosts
+    }
 }
 
 #[cfg(test)]
@@ -374,6 +418,44 @@ mod tests {
         assert_eq!(r.rules.override_class("a/latest.tar.gz"), Some(true));
         assert_eq!(r.rules.override_class("a/1.0.tar.gz"), Some(false));
         assert_eq!(r.rules.override_class("a/1.0.zip"), None);
+    }
+
+    #[test]
+    fn token_realm_hosts_are_host_names_and_hub_implies_its_own() {
+        let with = |hosts: serde_json::Value, base: &str| {
+            spec(
+                serde_json::json!({"name": "r", "package_type": "docker", "base_url": base, "token_realm_hosts": hosts}),
+            )
+        };
+        let r = with(
+            serde_json::json!(["auth.example", "Tokens.Example:8443", "127.0.0.1", "[::1]:5000", "auth.example:443"]),
+            "https://reg.example",
+        )
+        .unwrap();
+        assert_eq!(
+            r.token_realm_hosts(),
+            ["auth.example", "tokens.example:8443", "127.0.0.1", "[::1]:5000", "auth.example:443"]
+        );
+        let hub = with(serde_json::json!([]), "https://registry-1.docker.io").unwrap();
+        assert_eq!(hub.token_realm_hosts(), ["auth.docker.io"]);
+        for bad in [
+            "",
+            "https://auth.example",
+            "auth.example/token",
+            "user@auth.example",
+            "a b",
+            "auth.example:x",
+            "*.example",
+            "a..b",
+            "::1",
+            "[::1",
+            "auth.example:0",
+        ] {
+            let err = with(serde_json::json!([bad]), "https://reg.example").unwrap_err();
+            assert!(err.starts_with("token_realm_hosts[0]:"), "{bad:?}: {err}");
+        }
+        let json = serde_json::to_value(with(serde_json::json!([]), "https://reg.example").unwrap().spec).unwrap();
+        assert!(json.get("token_realm_hosts").is_none(), "empty lists are not shown");
     }
 
     #[test]

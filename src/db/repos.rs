@@ -98,6 +98,7 @@ mod tests {
             immutable_patterns: vec![],
             ban_tags_enabled: true,
             ban_tags: vec!["latest".into()],
+            token_realm_hosts: vec!["auth.docker.io".into()],
             username: Some("user".into()),
             password: Some("secret".into()),
         }

@@ -11,6 +11,7 @@
 //! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
 //! - `POST /api/v2/probe`: probe an upstream without caching ([`probe`]).
 //! - `/metrics`, `/api/v2/stats`, `/api/v2/access-log`: observation ([`observe`]).
+//! - `/v2/...`: the Docker Registry HTTP API V2 for docker remotes and locals ([`v2`]).
 //! - `GET /api/v2/openapi.json`: the OpenAPI document of all of it ([`openapi`]).
 //!
 //! Every GET of the `/api/v2` scope passes [`auth::guard_reads`] (`ADMIN_TOKEN_READS`); `/metrics`
@@ -28,6 +29,7 @@ pub mod proxy;
 pub mod remotes;
 pub mod serve;
 pub mod system;
+pub mod v2;
 pub mod virtual_proxy;
 pub mod virtuals;
 
@@ -106,6 +108,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/metrics").get(observe::metrics).default_service(web::to(not_allowed("GET"))))
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
     .route("/api/v1/virtual/{tail:.*}", web::route().to(virtual_proxy::virtual_repo))
+    .configure(v2::configure)
     .default_service(web::to(not_found));
 }
 

@@ -80,6 +80,8 @@ pub(super) async fn serve_member(
         upstream_url: join_upstream(&remote.base_url, path),
         forward_headers: Vec::new(),
         expected: None,
+        revalidate_by_digest: false,
+        token_scope: None,
     };
     let outcome = entry.addr.send(fetch).await.map_err(|e| ApiError::Unavailable(format!("remote {name}: {e}")))?;
     serve::respond(req, state.store.as_ref(), outcome, path.as_str()).await

@@ -96,6 +96,7 @@ async fn a_lookup_read_before_an_eviction_does_not_make_the_object_hot() {
         name: "hub".into(),
         base_url: "http://127.0.0.1:9/".into(),
         credentials: None,
+        token_realm_hosts: Vec::new(),
         immutable_ttl: Duration::ZERO,
         mutable_ttl: Duration::from_secs(60),
         negative_ttl: Duration::from_secs(60),
@@ -114,6 +115,8 @@ async fn a_lookup_read_before_an_eviction_does_not_make_the_object_hot() {
         upstream_url: "http://127.0.0.1:9/files/a.bin".into(),
         forward_headers: Vec::new(),
         expected: None,
+        revalidate_by_digest: false,
+        token_scope: None,
     };
     let pending = actix_rt::spawn(actor.send(fetch));
     catalog.read.notified().await;

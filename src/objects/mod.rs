@@ -145,6 +145,7 @@ mod tests {
             immutable_patterns: vec![],
             ban_tags_enabled: false,
             ban_tags: vec![],
+            token_realm_hosts: vec![],
             username: None,
             password: None,
         };

@@ -72,6 +72,7 @@ impl RemoteActor {
                     connect_timeout: self.settings.connect_timeout,
                     read_timeout: self.settings.read_timeout,
                     credentials: self.settings.credentials.clone(),
+                    realms: super::auth::RealmPolicy::new(&self.settings.base_url, &self.settings.token_realm_hosts),
                 }))
             })
             .clone()

@@ -5,6 +5,10 @@
 //! fetch lock (or wait for the replica that holds it), send the request (conditional when a
 //! cached copy is being revalidated), then either stream the body into the spool and commit it,
 //! or resolve every waiter with the cached copy, a not-found, a stale copy or an error.
+//!
+//! A fetch with [`Fetch::revalidate_by_digest`] revalidates its cached copy with a HEAD first:
+//! when the upstream's `Docker-Content-Digest` is the cached digest, the copy is renewed without
+//! a GET; otherwise (moved, or no digest named) the GET follows as usual.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -66,12 +70,17 @@ impl FillJob {
             }
         };
         self.emit(Event::new(EventKind::FetchStarted));
+        let Some(admission) = self.head_revalidation(spool, admission, started).await else {
+            self.unlock(lock).await;
+            return None;
+        };
         let validators = self
             .cached
             .as_ref()
             .map(|o| Validators { etag: o.upstream_etag.clone(), last_modified: o.upstream_last_modified.clone() });
+        let scope = self.fetch.token_scope.as_deref();
         let result =
-            self.upstream.get(&self.fetch.upstream_url, &self.fetch.forward_headers, validators.as_ref()).await;
+            self.upstream.get(&self.fetch.upstream_url, &self.fetch.forward_headers, validators.as_ref(), scope).await;
         let committed = match result {
             Err(e) => {
                 self.upstream_failed(spool, admission, e, started).await;
@@ -85,11 +94,7 @@ impl FillJob {
                     None
                 }
                 404 | 410 => {
-                    self.breaker.success(admission).await;
-                    let _ =
-                        self.deps.coord.set_negative(&self.key.repo, &self.key.coord_key(), self.negative_ttl).await;
-                    self.emit(Event::new(EventKind::FetchFailed).status(head.status).duration(started.elapsed()));
-                    spool.resolve(Resolution::NotFound { status: head.status });
+                    self.not_found(spool, admission, head.status, started).await;
                     None
                 }
                 status => {
@@ -99,10 +104,57 @@ impl FillJob {
                 }
             },
         };
+        self.unlock(lock).await;
+        committed
+    }
+
+    async fn unlock(&self, lock: Option<LockToken>) {
         if let Some(token) = lock {
             let _ = self.deps.coord.unlock(&keys::fetch_lock(&self.key.repo, &self.key.coord_key()), &token).await;
         }
-        committed
+    }
+
+    /// The upstream has no such object: remember that for `negative_ttl`.
+    async fn not_found(&self, spool: &Spool, admission: Admission, status: u16, started: Instant) {
+        self.breaker.success(admission).await;
+        let _ = self.deps.coord.set_negative(&self.key.repo, &self.key.coord_key(), self.negative_ttl).await;
+        self.emit(Event::new(EventKind::FetchFailed).status(status).duration(started.elapsed()));
+        spool.resolve(Resolution::NotFound { status });
+    }
+
+    /// For a fetch that revalidates by digest and has a cached copy: a HEAD upstream. Gives the
+    /// admission back when the GET must follow; otherwise the spool is resolved (renewed, not
+    /// found, stale or failed) and the admission used up.
+    async fn head_revalidation(&self, spool: &Spool, admission: Admission, started: Instant) -> Option<Admission> {
+        let Some(cached) = self.cached.as_ref().filter(|_| self.fetch.revalidate_by_digest) else {
+            return Some(admission);
+        };
+        let scope = self.fetch.token_scope.as_deref();
+        let head = match self.upstream.head(&self.fetch.upstream_url, &self.fetch.forward_headers, scope).await {
+            Ok(head) => head,
+            Err(e) => {
+                self.upstream_failed(spool, admission, e, started).await;
+                return None;
+            }
+        };
+        match head.status {
+            200 if head.digest.as_deref() == Some(cached.digest.to_string().as_str()) => {
+                self.breaker.success(admission).await;
+                self.revalidated(spool, head).await;
+                None
+            }
+            // Moved, or no digest named: the GET decides (one admission per fill).
+            200 => Some(admission),
+            404 | 410 => {
+                self.not_found(spool, admission, head.status, started).await;
+                None
+            }
+            status => {
+                let e = UpstreamError::Status { status, message: describe_status(&head) };
+                self.upstream_failed(spool, admission, e, started).await;
+                None
+            }
+        }
     }
 
     /// Takes the cross-replica fetch lock, or waits for the replica holding it to finish and

@@ -13,10 +13,12 @@
 //! - [`hot`]: objects that never change, served by handlers without a mailbox round trip.
 //! - [`breaker`]: the circuit breaker, shared between replicas through the coordinator.
 //! - [`upstream`]: the awc client.
+//! - [`auth`]: registry token auth (Bearer challenges, token cache, which realms get credentials).
 //! - [`probe`]: one measured upstream GET that caches nothing (`POST /api/v2/probe`).
 //! - [`netguard`]: which addresses a probe may reach.
 
 pub mod actor;
+pub mod auth;
 pub mod breaker;
 pub mod fill;
 pub mod hot;
@@ -43,8 +45,12 @@ pub struct RemoteSettings {
     pub name: String,
     /// Base URL, ending with `/`.
     pub base_url: String,
-    /// `(username, password)` for upstream basic auth.
+    /// `(username, password)` for upstream basic auth (and for token services that may have
+    /// them).
     pub credentials: Option<(String, String)>,
+    /// Token service hosts, besides the base URL's origin, that may receive the credentials
+    /// (see [`auth::RealmPolicy`]).
+    pub token_realm_hosts: Vec<String>,
     /// How long immutable objects stay fresh; zero means forever.
     pub immutable_ttl: Duration,
     pub mutable_ttl: Duration,
@@ -70,6 +76,13 @@ pub struct Fetch {
     pub forward_headers: Vec<(String, String)>,
     /// The digest the bytes must have, when the format knows it in advance.
     pub expected: Option<Digest>,
+    /// Revalidate an expired copy with a HEAD and compare the upstream's
+    /// `Docker-Content-Digest` with the cached digest: only a moved digest costs a GET (registry
+    /// tags, where a GET counts against pull limits and a HEAD does not).
+    pub revalidate_by_digest: bool,
+    /// The token scope of the request when the upstream uses Bearer token auth
+    /// (`repository:library/alpine:pull`), so a cached token is sent straight away.
+    pub token_scope: Option<String>,
 }
 
 impl actix::Message for Fetch {

@@ -117,6 +117,7 @@ mod tests {
             connect_timeout: Duration::from_secs(2),
             read_timeout: Duration::from_secs(2),
             credentials: None,
+            realms: Default::default(),
         }
     }
 

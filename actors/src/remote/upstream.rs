@@ -7,12 +7,19 @@
 //! credentials go only to the configured base URL's host: upstream URLs are built from the base
 //! URL by the service crate, which never lets a path escape it.
 //!
+//! A 401 with a Bearer challenge (container registries) is answered once per request: a token
+//! from the challenge's realm ([`super::auth`]), cached by the request's scope, then the same
+//! request again with the token. Tokens, like credentials, go only to the base URL's origin.
+//!
 //! `awc::Client` is not `Send`: one is created per [`super::RemoteActor`], inside the actor.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use awc::http::Method;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+
+use super::auth::{self, Challenge, RealmPolicy, TokenCache};
 
 /// Upstream failures, as the breaker and the client see them.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -29,6 +36,8 @@ pub enum UpstreamError {
     Truncated { received: u64, expected: u64 },
     #[error("invalid upstream request: {0}")]
     Request(String),
+    #[error("upstream token service: {0}")]
+    Auth(String),
 }
 
 impl UpstreamError {
@@ -36,7 +45,7 @@ impl UpstreamError {
     pub fn is_upstream_fault(&self) -> bool {
         match self {
             UpstreamError::Status { status, .. } => *status >= 500,
-            UpstreamError::Request(_) => false,
+            UpstreamError::Request(_) | UpstreamError::Auth(_) => false,
             _ => true,
         }
     }
@@ -49,6 +58,8 @@ pub struct UpstreamSettings {
     pub read_timeout: Duration,
     /// `(username, password)` for basic auth.
     pub credentials: Option<(String, String)>,
+    /// Which token services (Bearer realms) may receive the credentials.
+    pub realms: RealmPolicy,
 }
 
 /// The parts of an upstream response head artifactapi keeps.
@@ -59,6 +70,8 @@ pub struct UpstreamHead {
     pub content_type: Option<String>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// `Docker-Content-Digest` (registries name the content's digest there).
+    pub digest: Option<String>,
 }
 
 /// Conditional request headers for revalidation.
@@ -77,6 +90,7 @@ pub type UpstreamBody = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, Upstre
 pub struct Upstream {
     client: awc::Client,
     settings: UpstreamSettings,
+    tokens: TokenCache,
 }
 
 impl Upstream {
@@ -88,7 +102,7 @@ impl Upstream {
             .disable_timeout()
             .add_default_header(("User-Agent", concat!("artifactapi/", env!("CARGO_PKG_VERSION"))))
             .finish();
-        Upstream { client, settings }
+        Upstream { client, settings, tokens: TokenCache::default() }
     }
 
     /// A client that connects only to public addresses: host names resolving to a private,
@@ -107,7 +121,7 @@ impl Upstream {
             .disable_timeout()
             .add_default_header(("User-Agent", concat!("artifactapi/", env!("CARGO_PKG_VERSION"))))
             .finish();
-        Upstream { client, settings }
+        Upstream { client, settings, tokens: TokenCache::default() }
     }
 
     pub fn settings(&self) -> &UpstreamSettings {
@@ -116,19 +130,42 @@ impl Upstream {
 
     /// Sends a GET and waits for the response head (bounded by connect + read timeouts),
     /// following up to [`MAX_REDIRECTS`] redirects (release downloads often redirect to a CDN).
-    /// Credentials are sent only to the host of the original URL. Returns the head and the body
-    /// as a stream with an idle timeout per chunk.
+    /// Credentials and tokens are sent only to the origin of the original URL; `scope` names
+    /// the token scope of the request, if the upstream uses token auth. Returns the head and the
+    /// body as a stream with an idle timeout per chunk.
     pub async fn get(
         &self,
         url: &str,
         headers: &[(String, String)],
         validators: Option<&Validators>,
+        scope: Option<&str>,
+    ) -> Result<(UpstreamHead, UpstreamBody), UpstreamError> {
+        self.request(Method::GET, url, headers, validators, scope).await
+    }
+
+    /// Sends a HEAD, as [`Upstream::get`] does a GET; only the head comes back.
+    pub async fn head(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        scope: Option<&str>,
+    ) -> Result<UpstreamHead, UpstreamError> {
+        self.request(Method::HEAD, url, headers, None, scope).await.map(|(head, _)| head)
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        validators: Option<&Validators>,
+        scope: Option<&str>,
     ) -> Result<(UpstreamHead, UpstreamBody), UpstreamError> {
         let origin = url::Url::parse(url).map_err(|e| UpstreamError::Request(e.to_string()))?;
         let mut current = origin.clone();
         for _ in 0..=MAX_REDIRECTS {
             let same_origin = current.origin() == origin.origin();
-            let resp = self.send(current.as_str(), headers, validators, same_origin).await?;
+            let resp = self.send_authorized(&method, current.as_str(), headers, validators, same_origin, scope).await?;
             let status = resp.status().as_u16();
             if matches!(status, 301 | 302 | 303 | 307 | 308) {
                 let location = resp.headers().get("location").and_then(|v| v.to_str().ok());
@@ -141,7 +178,7 @@ impl Upstream {
                 current = next;
                 continue;
             }
-            return Ok(self.split_response(resp));
+            return Ok(self.split_response(resp, method == Method::HEAD));
         }
         Err(UpstreamError::Status { status: 310, message: format!("more than {MAX_REDIRECTS} redirects") })
     }
@@ -149,23 +186,95 @@ impl Upstream {
     /// One GET, redirects not followed, credentials sent; the raw response once its head has
     /// arrived (bounded by the connect and read timeouts).
     pub(crate) async fn get_once(&self, url: &str) -> Result<awc::ClientResponse, UpstreamError> {
-        self.send(url, &[], None, true).await
+        self.send(&Method::GET, url, &[], None, true, None).await
     }
 
     /// The body of a response from [`Upstream::get_once`], with the same idle timeout and
     /// length check as a fill's.
     pub(crate) fn body_of(&self, resp: awc::ClientResponse) -> UpstreamBody {
-        self.split_response(resp).1
+        self.split_response(resp, false).1
+    }
+
+    /// One request; on a 401 with a Bearer challenge from the upstream's own origin, one more
+    /// with a token (cached, or fetched from the challenge's realm).
+    async fn send_authorized(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &[(String, String)],
+        validators: Option<&Validators>,
+        same_origin: bool,
+        scope: Option<&str>,
+    ) -> Result<awc::ClientResponse, UpstreamError> {
+        let sent = if same_origin { scope.and_then(|s| self.tokens.get(s, Instant::now())) } else { None };
+        let resp = self.send(method, url, headers, validators, same_origin, sent.as_deref()).await?;
+        if resp.status().as_u16() != 401 || !same_origin {
+            return Ok(resp);
+        }
+        let challenge =
+            resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).and_then(auth::parse_challenge);
+        let Some(challenge) = challenge else { return Ok(resp) };
+        drop(resp);
+        let key = scope.or(challenge.scope.as_deref()).unwrap_or("").to_string();
+        // A token another fill cached meanwhile, unless it is the one just refused.
+        let token = match self.tokens.get(&key, Instant::now()).filter(|t| Some(t) != sent.as_ref()) {
+            Some(token) => token,
+            None => {
+                self.tokens.drop_scope(&key);
+                let token = self.fetch_token(&challenge, scope).await?;
+                let value = token.value.clone();
+                self.tokens.put(&key, token);
+                value
+            }
+        };
+        self.send(method, url, headers, validators, same_origin, Some(&token)).await
+    }
+
+    /// Asks the challenge's token service for a token, with the remote's credentials only when
+    /// the realm may have them ([`RealmPolicy`]).
+    async fn fetch_token(&self, challenge: &Challenge, scope: Option<&str>) -> Result<auth::Token, UpstreamError> {
+        let mut url = challenge.realm.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(service) = &challenge.service {
+                query.append_pair("service", service);
+            }
+            if let Some(scope) = challenge.scope.as_deref().or(scope) {
+                query.append_pair("scope", scope);
+            }
+        }
+        let mut req = self.client.get(url.as_str()).insert_header(("Accept", "application/json"));
+        if let (Some((user, pass)), true) = (&self.settings.credentials, self.settings.realms.allows(&challenge.realm))
+        {
+            req = req.basic_auth(user, pass);
+        }
+        let host = challenge.realm.host_str().unwrap_or("").to_string();
+        let limit = self.settings.connect_timeout + self.settings.read_timeout;
+        let exchange = async {
+            let mut resp = req.send().await.map_err(|e| classify_send_error(e, limit))?;
+            let status = resp.status().as_u16();
+            if status != 200 {
+                let message = format!("token service {host} refused the token request");
+                return Err(UpstreamError::Status { status, message });
+            }
+            let body = resp.body().limit(auth::MAX_TOKEN_RESPONSE).await;
+            body.map_err(|e| UpstreamError::Auth(format!("{host}: {e}")))
+        };
+        let body = tokio::time::timeout(limit, exchange).await.map_err(|_| UpstreamError::Timeout(limit))??;
+        auth::parse_token(&body, Instant::now()).map_err(|m| UpstreamError::Auth(format!("{host}: {m}")))
     }
 
     async fn send(
         &self,
+        method: &Method,
         url: &str,
         headers: &[(String, String)],
         validators: Option<&Validators>,
         with_credentials: bool,
+        token: Option<&str>,
     ) -> Result<awc::ClientResponse, UpstreamError> {
-        let mut req = self.client.get(url).no_decompress().insert_header(("Accept-Encoding", "identity"));
+        let mut req =
+            self.client.request(method.clone(), url).no_decompress().insert_header(("Accept-Encoding", "identity"));
         for (name, value) in headers {
             req = req.insert_header((name.as_str(), value.as_str()));
         }
@@ -177,8 +286,10 @@ impl Upstream {
                 req = req.insert_header(("If-Modified-Since", lm.as_str()));
             }
         }
-        if let (Some((user, pass)), true) = (&self.settings.credentials, with_credentials) {
-            req = req.basic_auth(user, pass);
+        match (token, &self.settings.credentials, with_credentials) {
+            (Some(token), _, true) => req = req.bearer_auth(token),
+            (None, Some((user, pass)), true) => req = req.basic_auth(user, pass),
+            _ => {}
         }
         let limit = self.settings.connect_timeout + self.settings.read_timeout;
         match tokio::time::timeout(limit, req.send()).await {
@@ -188,7 +299,7 @@ impl Upstream {
         }
     }
 
-    fn split_response(&self, resp: awc::ClientResponse) -> (UpstreamHead, UpstreamBody) {
+    fn split_response(&self, resp: awc::ClientResponse, head_only: bool) -> (UpstreamHead, UpstreamBody) {
         let h = resp.headers();
         let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let head = UpstreamHead {
@@ -197,7 +308,11 @@ impl Upstream {
             content_type: text("content-type"),
             etag: text("etag"),
             last_modified: text("last-modified"),
+            digest: text("docker-content-digest"),
         };
+        if head_only {
+            return (head, Box::pin(futures_util::stream::empty()));
+        }
         let body = idle_timeout(resp, self.settings.read_timeout, head.content_length);
         (head, body)
     }

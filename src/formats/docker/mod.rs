@@ -6,6 +6,22 @@
 //! blob are content-addressed and cannot change; a manifest fetched by tag and the tag list can.
 //! Tags cannot contain `:`, but they can look like the start of a digest (`sha256`,
 //! `sha256-abc`): only a complete, well-formed digest makes a reference immutable.
+//!
+//! The `/v2/` surface (where the first path segment names the artifactapi repository and the
+//! rest is the image name) is parsed once into an [`Endpoint`] by [`endpoint`], with the name,
+//! tag and digest grammars of the distribution spec in [`grammar`]; [`hub`] knows Docker Hub's
+//! `library/` convention, [`media`] the manifest media types a client's `Accept` asks for and
+//! [`query`] the listing endpoints' query parameters.
+
+pub mod endpoint;
+pub mod grammar;
+pub mod hub;
+pub mod media;
+pub mod query;
+
+pub use endpoint::{Endpoint, EndpointError, Op, Reference, V2Path};
+pub use grammar::{ImageName, Tag, UploadId};
+pub use query::{ReferrersFilter, TagsPage};
 
 use super::{segments, Class, Format, PackageType};
 

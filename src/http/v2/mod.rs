@@ -1,0 +1,107 @@
+//! `/v2/...`: the Docker Registry HTTP API V2 (OCI distribution spec), for every docker
+//! repository.
+//!
+//! `/v2/` answers 200 (the client's API check). Every other path is parsed once into a
+//! [`V2Path`] (see [`crate::formats::docker::endpoint`]): the first segment after `/v2/` names
+//! the artifactapi repository, the rest is the image name and the operation. The router then
+//! looks the repository up by name and hands the request to the handler of its kind:
+//!
+//! - remote → [`remote::handle`] (pull-through cache; pulls only),
+//! - local → [`local::handle`] (a registry of its own; push and pull),
+//! - virtual → `UNSUPPORTED` for now.
+//!
+//! Every answer carries `Docker-Distribution-API-Version: registry/2.0`; every error is an
+//! [`OciError`] (`{"errors":[{"code","message","detail"}]}`). Requests are recorded like the
+//! proxy's ([`crate::observe::Tap`]).
+
+pub mod error;
+pub mod local;
+pub mod remote;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+pub use error::{OciCode, OciError};
+
+use crate::formats::docker::{Endpoint, V2Path};
+use crate::formats::PackageType;
+use crate::observe::body::RecordedBody;
+use crate::observe::Tap;
+use crate::state::AppState;
+
+/// Registers `/v2` and `/v2/...`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v2", web::route().to(v2)).route("/v2/{tail:.*}", web::route().to(v2));
+}
+
+/// Every `/v2` request.
+pub async fn v2(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse<RecordedBody> {
+    let mut tap = state.observe.tap(&req);
+    let mut resp =
+        route(&req, payload, &state, &mut tap).await.unwrap_or_else(|e| actix_web::ResponseError::error_response(&e));
+    resp.headers_mut()
+        .insert(HeaderName::from_static(error::API_VERSION_HEADER), HeaderValue::from_static(error::API_VERSION));
+    tap.respond(Ok(resp))
+}
+
+async fn route(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    tap: &mut Tap,
+) -> Result<HttpResponse, OciError> {
+    let endpoint = match V2Path::parse(req.uri().path())? {
+        V2Path::Base => return base(req),
+        V2Path::Catalog => {
+            return Err(OciError::new(OciCode::Unsupported, "the repository catalog is not offered")
+                .with_status(actix_web::http::StatusCode::NOT_FOUND))
+        }
+        V2Path::Image(endpoint) => endpoint,
+    };
+    let repo = endpoint.repo.clone();
+    tap.target(&repo, req.uri().path().trim_start_matches("/v2/").split_once('/').map_or("", |(_, rest)| rest));
+    let registry = &state.registry;
+    if let Some(entry) = registry.get(&repo) {
+        let t = entry.remote.spec.package_type;
+        tap.known(state.observe.repo(&repo, t));
+        check_docker(&repo, "remote", t)?;
+        return remote::handle(req, state, &entry, endpoint).await;
+    }
+    if let Some(local) = registry.get_local(&repo) {
+        let t = local.package_type;
+        tap.known(state.observe.repo(&repo, t));
+        check_docker(&repo, "local", t)?;
+        return local::handle(req, payload, state, local, endpoint).await;
+    }
+    if let Some(virt) = registry.get_virtual(&repo) {
+        check_docker(&repo, "virtual", virt.package_type)?;
+        return Err(virtual_unsupported(&endpoint));
+    }
+    Err(OciError::name_unknown(format!("repository {repo:?} not found"))
+        .with_detail(serde_json::json!({ "name": repo })))
+}
+
+/// `GET|HEAD /v2/`: this is a registry, and pulls need no credentials.
+fn base(req: &HttpRequest) -> Result<HttpResponse, OciError> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(OciError::method_not_allowed(req.method().as_str(), "GET, HEAD", "/v2/"));
+    }
+    Ok(HttpResponse::Ok().content_type("application/json").body("{}"))
+}
+
+fn check_docker(name: &str, kind: &str, t: PackageType) -> Result<(), OciError> {
+    if t == PackageType::Docker {
+        Ok(())
+    } else {
+        Err(OciError::name_unknown(format!("repository {name:?} is a {t} {kind}, not a docker repository")))
+    }
+}
+
+fn virtual_unsupported(endpoint: &Endpoint) -> OciError {
+    OciError::new(
+        OciCode::Unsupported,
+        format!("docker virtual repository {:?} is not served on /v2 yet", endpoint.repo),
+    )
+    .with_status(actix_web::http::StatusCode::NOT_FOUND)
+}
