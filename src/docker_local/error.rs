@@ -1,8 +1,8 @@
-//! Errors of local docker repositories, each with the distribution spec's code and status.
+//! Errors of local docker repositories, one variant per error code of the distribution spec.
 //!
 //! The layer below HTTP decides *what* went wrong; the `/v2/` handlers render it as an OCI
-//! error body (`{"errors":[{"code","message","detail"}]}`) with [`Error::code`] and
-//! [`Error::status`]. Catalog and storage failures keep their own meaning: unavailable is a
+//! error body (`{"errors":[{"code","message","detail"}]}`) with the code each variant names
+//! and [`Error::status`]. Catalog and storage failures keep their own meaning: unavailable is a
 //! 503 the client may retry, anything else a 500.
 
 use artifactapi_actors::storage::{CommitError, StoreError};
@@ -54,25 +54,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The distribution spec's error code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::NameUnknown(_) => "NAME_UNKNOWN",
-            Error::NameInvalid(_) => "NAME_INVALID",
-            Error::BlobUnknown(_) => "BLOB_UNKNOWN",
-            Error::UploadUnknown(_) => "BLOB_UPLOAD_UNKNOWN",
-            Error::UploadInvalid(_) | Error::OutOfOrder { .. } | Error::Body(_) => "BLOB_UPLOAD_INVALID",
-            Error::DigestInvalid(_) => "DIGEST_INVALID",
-            Error::ManifestUnknown(_) => "MANIFEST_UNKNOWN",
-            Error::ManifestInvalid(_) => "MANIFEST_INVALID",
-            Error::ManifestBlobUnknown { .. } => "MANIFEST_BLOB_UNKNOWN",
-            Error::TagInvalid(_) => "TAG_INVALID",
-            Error::SizeInvalid(_) | Error::TooLarge { .. } => "SIZE_INVALID",
-            Error::Unsupported(_) => "UNSUPPORTED",
-            Error::Db(_) | Error::Store(_) | Error::Actor(_) => "UNKNOWN",
-        }
-    }
-
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
@@ -131,25 +112,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_and_statuses() {
+    fn statuses() {
         let d = Digest::of(b"x");
-        let cases: Vec<(Error, &str, u16)> = vec![
-            (Error::NameUnknown("l/a".into()), "NAME_UNKNOWN", 404),
-            (Error::BlobUnknown(d), "BLOB_UNKNOWN", 404),
-            (Error::UploadUnknown("u".into()), "BLOB_UPLOAD_UNKNOWN", 404),
-            (Error::UploadInvalid("x".into()), "BLOB_UPLOAD_INVALID", 400),
-            (ChunkError::OutOfOrder { start: 5, size: 3 }.into(), "BLOB_UPLOAD_INVALID", 416),
-            (CommitError::DigestMismatch { expected: d, actual: d }.into(), "DIGEST_INVALID", 400),
-            (Error::ManifestUnknown("latest".into()), "MANIFEST_UNKNOWN", 404),
-            (Error::ManifestInvalid("x".into()), "MANIFEST_INVALID", 400),
-            (Error::ManifestBlobUnknown { digest: d, what: "blob" }, "MANIFEST_BLOB_UNKNOWN", 400),
-            (Error::TagInvalid("x".into()), "TAG_INVALID", 400),
-            (Error::TooLarge { what: "manifest", limit: 8 }, "SIZE_INVALID", 413),
-            (Error::Db(DbError::Unavailable("down".into())), "UNKNOWN", 503),
-            (Error::Db(DbError::Query("bug".into())), "UNKNOWN", 500),
+        let cases: Vec<(Error, u16)> = vec![
+            (Error::NameUnknown("l/a".into()), 404),
+            (Error::BlobUnknown(d), 404),
+            (Error::UploadUnknown("u".into()), 404),
+            (Error::UploadInvalid("x".into()), 400),
+            (ChunkError::OutOfOrder { start: 5, size: 3 }.into(), 416),
+            (CommitError::DigestMismatch { expected: d, actual: d }.into(), 400),
+            (Error::ManifestUnknown("latest".into()), 404),
+            (Error::ManifestInvalid("x".into()), 400),
+            (Error::ManifestBlobUnknown { digest: d, what: "blob" }, 400),
+            (Error::TooLarge { what: "manifest", limit: 8 }, 413),
+            (Error::Db(DbError::Unavailable("down".into())), 503),
+            (Error::Db(DbError::Query("bug".into())), 500),
         ];
-        for (e, code, status) in cases {
-            assert_eq!((e.code(), e.status()), (code, status), "{e}");
+        for (e, status) in cases {
+            assert_eq!(e.status(), status, "{e}");
         }
         assert_eq!(Error::OutOfOrder { start: 5, size: 3 }.detail(), serde_json::json!({"size": 3}));
     }
