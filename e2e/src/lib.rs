@@ -22,12 +22,14 @@
 //! - [`s3`]: start `s3s-fs` on a free port.
 //! - [`upstream`]: the upstream HTTP servers and their fault modes.
 //! - [`client`]: response snapshots, streaming hashes and concurrent GETs.
+//! - [`oci_client`]: a raw Registry API V2 client (uploads, manifests, OCI errors).
 //! - [`prom`]: a strict parser of the Prometheus text format, for `/metrics`.
 //! - [`raw`]: a raw HTTP/1.1 request for paths an URL parser would normalise away.
 //! - [`sse`]: a server-sent-event client for the live event stream.
 
 pub mod client;
 pub mod db;
+pub mod oci_client;
 pub mod prom;
 pub mod raw;
 pub mod redis;
