@@ -7,6 +7,7 @@
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use artifactapi_actors::events::{Event, EventKind, EventSink};
 use artifactapi_actors::Digest;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -18,6 +19,7 @@ use crate::docker_local::upload::DockerLocal;
 use crate::docker_local::{manifest::OCI_INDEX, Error, Repository};
 use crate::formats::docker::{self, ReferrersFilter, TagsPage};
 use crate::http::v2::error::OciError;
+use crate::state::AppState;
 
 /// Past the limit, this much more of a manifest body is read and dropped before answering.
 const DRAIN_MAX: usize = 64 << 20;
@@ -75,17 +77,26 @@ async fn read_manifest(req: &HttpRequest, mut payload: web::Payload, limit: usiz
 }
 
 /// `PUT .../manifests/{reference}`: 201 with `Location`, `Docker-Content-Digest` and, for a
-/// manifest with a subject, `OCI-Subject`.
+/// manifest with a subject, `OCI-Subject`; a `push_completed` event.
 pub async fn put(
     req: &HttpRequest,
     payload: web::Payload,
-    dl: &DockerLocal,
+    state: &AppState,
     repo: &Repository,
     r: docker::Reference,
 ) -> Result<HttpResponse, OciError> {
+    let dl = state.docker_local();
     let body = read_manifest(req, payload, dl.max_manifest).await?;
+    let size = body.len() as u64;
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let pushed = dl.put_manifest(repo, &reference(r), content_type, body).await?;
+    let pushed = dl.put_manifest(repo, &reference(r.clone()), content_type, body).await?;
+    state.events.emit(
+        Event::new(EventKind::PushCompleted)
+            .repo(&repo.local)
+            .path(&format!("{}/manifests/{r}", repo.image))
+            .size(size)
+            .detail(serde_json::json!({ "digest": pushed.digest.to_string() })),
+    );
     let mut resp = empty(StatusCode::CREATED);
     resp.insert_header((header::LOCATION, format!("/v2/{repo}/manifests/{}", pushed.digest)))
         .insert_header((CONTENT_DIGEST, pushed.digest.to_string()));

@@ -48,7 +48,7 @@ pub async fn handle(
     let dl = state.docker_local();
     match (endpoint.op, method) {
         (Op::Manifest(r), Method::GET | Method::HEAD) => manifests::get(req, &dl, &repo, r).await,
-        (Op::Manifest(r), Method::PUT) => manifests::put(req, payload, &dl, &repo, r).await,
+        (Op::Manifest(r), Method::PUT) => manifests::put(req, payload, state, &repo, r).await,
         (Op::Manifest(r), Method::DELETE) => manifests::delete(&dl, &repo, r).await,
         (Op::Manifest(_), m) => Err(not_allowed(&m, "GET, HEAD, PUT, DELETE", "a manifest")),
         (Op::Blob(d), Method::GET | Method::HEAD) => blobs::get(req, &dl, &repo, d).await,
