@@ -39,7 +39,8 @@ pub async fn handle(
 ) -> Result<HttpResponse, OciError> {
     let repo = Repository::new(local.name.clone(), endpoint.name.as_str());
     let method = req.method().clone();
-    let read = method == Method::GET || method == Method::HEAD;
+    // An upload's status is part of a push, so it needs the write credential too.
+    let read = (method == Method::GET || method == Method::HEAD) && !matches!(endpoint.op, Op::Upload(_));
     if read {
         auth::require_read(req, state)?;
     } else {
