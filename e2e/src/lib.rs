@@ -18,6 +18,8 @@
 //! - [`server`]: start the binary with a configuration ([`Options`]), wait until it is live,
 //!   stop it and clean up; two servers can share a database, storage and Redis (replicas).
 //! - [`db`]: create and drop a unique PostgreSQL database.
+//! - [`docker`]: a real registry upstream (`docker-registry`), a counting/token-demanding front
+//!   for it, and images built with `umoci` (pushed and pulled with `skopeo` and `podman`).
 //! - [`redis`]: a unique Redis key namespace, swept when dropped.
 //! - [`s3`]: start `s3s-fs` on a free port.
 //! - [`upstream`]: the upstream HTTP servers and their fault modes.
@@ -29,6 +31,7 @@
 
 pub mod client;
 pub mod db;
+pub mod docker;
 pub mod oci_client;
 pub mod prom;
 pub mod raw;

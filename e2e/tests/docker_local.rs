@@ -8,148 +8,48 @@
 //! (unless `ADMIN_TOKEN_READS=true`). The raw protocol's edge cases are in
 //! `docker_local_api.rs`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use artifactapi_e2e::{pattern_bytes, sha256_hex, Options, Server, Storage};
+use artifactapi_e2e::docker::{podman, skopeo, skopeo_unchecked, Layout};
+use artifactapi_e2e::{sha256_hex, Options, Server, Storage};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
 const TOKEN: &str = "push-token";
 
-fn run_unchecked(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| {
-        panic!("cannot run {cmd:?} ({e}): .ci/install installs skopeo, umoci and podman from Debian")
-    })
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = run_unchecked(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn stdout(out: Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn skopeo(args: &[&str]) -> String {
-    run(Command::new("skopeo").args(args))
-}
-
 fn skopeo_fails(args: &[&str]) -> String {
-    let out = run_unchecked(Command::new("skopeo").args(args));
+    let out = skopeo_unchecked(args);
     assert!(!out.status.success(), "skopeo {args:?} should have failed");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// podman with its own vfs storage under `root`.
-fn podman_cmd(root: &Path, args: &[&str]) -> Command {
-    std::fs::create_dir_all(root).expect("podman root");
-    let mut cmd = Command::new("podman");
-    cmd.args(["--storage-driver", "vfs", "--root"])
+/// `podman` with the same storage layout as [`podman`], whatever its exit status.
+fn podman_unchecked(root: &Path, args: &[&str]) -> Output {
+    Command::new("podman")
+        .args(["--storage-driver", "vfs", "--root"])
         .arg(root.join("storage"))
         .arg("--runroot")
         .arg(root.join("run"))
         .args(args)
-        .env("TMPDIR", root);
-    cmd
-}
-
-fn podman(root: &Path, args: &[&str]) -> String {
-    run(&mut podman_cmd(root, args))
-}
-
-/// An OCI layout built with umoci: `amd` and `arm` (each a layer of seeded bytes and a text
-/// file) and `multi`, an OCI index of the two written beside them (umoci makes no indexes).
-struct Images {
-    dir: TempDir,
-}
-
-impl Images {
-    fn build(seed: u64) -> Images {
-        let dir = tempfile::Builder::new().prefix("aa-e2e-images-").tempdir().expect("temp dir");
-        let images = Images { dir };
-        let layout = images.layout();
-        run(Command::new("umoci").args(["init", "--layout"]).arg(&layout));
-        for (i, (tag, arch)) in [("amd", "amd64"), ("arm", "arm64")].into_iter().enumerate() {
-            let image = format!("{}:{tag}", layout.display());
-            run(Command::new("umoci").args(["new", "--image", &image]));
-            let data = images.dir.path().join(format!("{tag}.bin"));
-            std::fs::write(&data, pattern_bytes(2 << 20, seed * 10 + i as u64)).expect("layer file");
-            run(Command::new("umoci").args(["insert", "--image", &image]).arg(&data).arg("/data.bin"));
-            run(Command::new("umoci").args(["config", "--image", &image, "--os", "linux", "--architecture", arch]));
-        }
-        run(Command::new("umoci").args(["gc", "--layout"]).arg(&layout));
-        images.add_index("multi", &[("amd", "amd64"), ("arm", "arm64")]);
-        images
-    }
-
-    fn layout(&self) -> PathBuf {
-        self.dir.path().join("layout")
-    }
-
-    fn reference(&self, tag: &str) -> String {
-        format!("oci:{}:{tag}", self.layout().display())
-    }
-
-    fn digest(&self, tag: &str) -> String {
-        layout_digest(&self.layout(), tag)
-    }
-
-    fn add_index(&self, tag: &str, images: &[(&str, &str)]) {
-        let index_json = self.layout().join("index.json");
-        let mut top: Value = serde_json::from_slice(&std::fs::read(&index_json).expect("index.json")).expect("JSON");
-        let manifests: Vec<Value> = images
-            .iter()
-            .map(|(t, arch)| {
-                let e = entry(&top, t);
-                json!({"mediaType": e["mediaType"], "digest": e["digest"], "size": e["size"],
-                       "platform": {"architecture": arch, "os": "linux"}})
-            })
-            .collect();
-        let index =
-            json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
-        let bytes = serde_json::to_vec(&index).expect("index");
-        let hex = sha256_hex(&bytes);
-        std::fs::write(self.layout().join("blobs/sha256").join(&hex), &bytes).expect("index blob");
-        let e = json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": format!("sha256:{hex}"),
-                       "size": bytes.len(), "annotations": {"org.opencontainers.image.ref.name": tag}});
-        top["manifests"].as_array_mut().expect("manifests").push(e);
-        std::fs::write(index_json, serde_json::to_vec(&top).expect("index.json")).expect("write index.json");
-    }
-
-    fn scratch(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-fn entry(index: &Value, tag: &str) -> Value {
-    index["manifests"]
-        .as_array()
-        .and_then(|ms| ms.iter().find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag).cloned())
-        .unwrap_or_else(|| panic!("no tag {tag} in {index}"))
+        .env("TMPDIR", root)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run podman")
 }
 
 /// The digest of `tag` in the OCI layout at `dir`.
 fn layout_digest(dir: &Path, tag: &str) -> String {
     let index: Value =
         serde_json::from_slice(&std::fs::read(dir.join("index.json")).expect("index.json")).expect("JSON");
-    entry(&index, tag)["digest"].as_str().expect("digest").to_string()
-}
-
-/// Every blob file of a layout, by name.
-fn layout_blobs(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir.join("blobs/sha256"))
-        .expect("blobs")
-        .flatten()
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).expect("blob")))
-        .collect();
-    out.sort();
-    out
+    let entry = index["manifests"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag).cloned());
+    entry.and_then(|e| e["digest"].as_str().map(String::from)).unwrap_or_else(|| panic!("no tag {tag} in {index}"))
 }
 
 /// The digest of what a tag names, from the registry's raw manifest.
@@ -157,7 +57,7 @@ fn remote_digest(reference: &str, creds: &[&str]) -> String {
     let mut args = vec!["inspect", "--raw", "--tls-verify=false"];
     args.extend_from_slice(creds);
     args.push(reference);
-    format!("sha256:{}", sha256_hex(skopeo(&args).as_bytes()))
+    format!("sha256:{}", sha256_hex(&skopeo(&args).stdout))
 }
 
 async fn server(opts: Options) -> Server {
@@ -170,7 +70,7 @@ async fn server(opts: Options) -> Server {
 async fn push_pull_move_delete(opts: Options) {
     let s = server(opts).await;
     let host = format!("127.0.0.1:{}", s.port());
-    let images = Images::build(1);
+    let images = Layout::build(1, 2 << 20);
     let app = |tag: &str| format!("docker://{host}/loc/team/app:{tag}");
 
     // skopeo: an image and a two-platform index, pushed and pulled back identical.
@@ -181,21 +81,21 @@ async fn push_pull_move_delete(opts: Options) {
     let pulled = images.scratch("pulled");
     skopeo(&["copy", "--all", "--src-tls-verify=false", &app("multi"), &format!("oci:{}:multi", pulled.display())]);
     assert_eq!(layout_digest(&pulled, "multi"), images.digest("multi"));
-    let original: Vec<_> = layout_blobs(&images.layout());
-    for (name, bytes) in layout_blobs(&pulled) {
-        let same = original.iter().find(|(n, _)| *n == name).map(|(_, b)| b == &bytes);
-        assert_eq!(same, Some(true), "pulled blob {name} is byte-identical to the pushed one");
+    // Content-addressed: every blob the index reaches is there, and hashes to its name.
+    for blob in images.blobs("multi") {
+        let bytes = std::fs::read(pulled.join("blobs/sha256").join(blob.trim_start_matches("sha256:")))
+            .unwrap_or_else(|e| panic!("pulled blob {blob}: {e}"));
+        assert_eq!(format!("sha256:{}", sha256_hex(&bytes)), blob, "pulled blob {blob} is byte-identical");
     }
-    let tags: Value =
-        serde_json::from_str(&skopeo(&["list-tags", "--tls-verify=false", &format!("docker://{host}/loc/team/app")]))
-            .expect("list-tags JSON");
+    let listed = skopeo(&["list-tags", "--tls-verify=false", &format!("docker://{host}/loc/team/app")]);
+    let tags: Value = serde_json::from_slice(&listed.stdout).expect("list-tags JSON");
     assert_eq!(tags["Tags"], json!(["multi", "v1"]));
 
     // podman: pull, push what it pulled to another repository, pull that back by digest.
     let root = images.scratch("podman");
     podman(&root, &["pull", "--tls-verify=false", &format!("{host}/loc/team/app:v1")]);
     let pulled_digest =
-        podman(&root, &["image", "inspect", "--format", "{{.Digest}}", &format!("{host}/loc/team/app:v1")]);
+        stdout(podman(&root, &["image", "inspect", "--format", "{{.Digest}}", &format!("{host}/loc/team/app:v1")]));
     assert_eq!(pulled_digest.trim(), images.digest("amd"));
     podman(&root, &["tag", &format!("{host}/loc/team/app:v1"), &format!("{host}/loc/copy:v1")]);
     let digest_file = images.scratch("pushed-digest");
@@ -232,7 +132,7 @@ mod push_pull_move_delete {
 async fn pushes_need_the_token(opts: Options) {
     let s = server(opts.admin_token(TOKEN)).await;
     let host = format!("127.0.0.1:{}", s.port());
-    let images = Images::build(2);
+    let images = Layout::build(2, 1 << 20);
     let dest = format!("docker://{host}/loc/app:v1");
     let creds = format!("anyone:{TOKEN}");
 
@@ -255,7 +155,7 @@ async fn pushes_need_the_token(opts: Options) {
     let target = format!("{host}/loc/other:v1");
     podman(&root, &["pull", "--tls-verify=false", &format!("{host}/loc/app:v1")]);
     podman(&root, &["tag", &format!("{host}/loc/app:v1"), &target]);
-    let out = run_unchecked(&mut podman_cmd(&root, &["push", "--tls-verify=false", &target]));
+    let out = podman_unchecked(&root, &["push", "--tls-verify=false", &target]);
     assert!(!out.status.success(), "podman push without credentials must fail");
     podman(&root, &["push", "--tls-verify=false", "--creds", &creds, &target]);
     assert_eq!(remote_digest(&format!("docker://{target}"), &[]).len(), 71);
@@ -279,7 +179,7 @@ mod pushes_need_the_token {
 async fn pulls_need_the_token_with_admin_token_reads() {
     let s = server(Options::new(Storage::Fs, false).admin_token(TOKEN).env("ADMIN_TOKEN_READS", "true")).await;
     let host = format!("127.0.0.1:{}", s.port());
-    let images = Images::build(3);
+    let images = Layout::build(3, 1 << 20);
     let dest = format!("docker://{host}/loc/app:v1");
     let creds = format!("ci:{TOKEN}");
     skopeo(&["copy", "--dest-tls-verify=false", "--dest-creds", &creds, &images.reference("amd"), &dest]);
@@ -287,7 +187,7 @@ async fn pulls_need_the_token_with_admin_token_reads() {
     assert!(err.contains("unauthorized") || err.contains("authentication required"), "{err}");
     assert_eq!(remote_digest(&dest, &["--creds", &creds]), images.digest("amd"));
     let root = images.scratch("podman");
-    let out = run_unchecked(&mut podman_cmd(&root, &["pull", "--tls-verify=false", &format!("{host}/loc/app:v1")]));
+    let out = podman_unchecked(&root, &["pull", "--tls-verify=false", &format!("{host}/loc/app:v1")]);
     assert!(!out.status.success(), "anonymous pull must fail with ADMIN_TOKEN_READS");
     podman(&root, &["pull", "--tls-verify=false", "--creds", &creds, &format!("{host}/loc/app:v1")]);
 }

@@ -150,7 +150,7 @@ pub async fn cached(
 /// A HEAD answer: the length a GET would have, and no body. actix-http writes the
 /// Content-Length of a sized body and sends no body bytes for HEAD requests; a manually set
 /// Content-Length header would be dropped.
-fn head_only(mut resp: HttpResponseBuilder, length: Option<u64>) -> HttpResponse {
+pub fn head_only(mut resp: HttpResponseBuilder, length: Option<u64>) -> HttpResponse {
     let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
     match length {
         Some(n) => resp.no_chunking(n).streaming(empty),
@@ -159,7 +159,7 @@ fn head_only(mut resp: HttpResponseBuilder, length: Option<u64>) -> HttpResponse
 }
 
 /// A response streaming from a fill (a miss).
-fn download_response(req: &HttpRequest, download: Download) -> HttpResponse {
+pub fn download_response(req: &HttpRequest, download: Download) -> HttpResponse {
     let mut resp = HttpResponse::build(StatusCode::OK);
     common(&mut resp, CacheStatus::Miss, download.head.content_type.as_deref());
     if let Some(lm) = &download.head.last_modified {
