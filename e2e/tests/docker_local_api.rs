@@ -165,6 +165,17 @@ async fn push(opts: Options) {
     let r = reg.close(&reg.start_upload(name).await, "sha256:nothex", b"").await;
     assert_oci_error(&r, StatusCode::BAD_REQUEST, "DIGEST_INVALID", "a malformed digest");
 
+    // Ranges that do not match their body, or no byte count at all, are refused.
+    let loc = reg.start_upload(name).await;
+    for (range, what) in [((0, u64::MAX), "an absurd range"), ((0, 99), "a range longer than the body")] {
+        let r = reg.patch(&loc, Some(range), b"ten bytes!").await;
+        assert_oci_error(&r, StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", what);
+    }
+    let r =
+        artifactapi_e2e::fetch(reg.request(Method::PATCH, &loc).header("content-range", "bytes=a-b").body("x")).await;
+    assert_oci_error(&r, StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", "a malformed range");
+    assert_eq!(reg.get(&loc).await.header("range"), Some("0-0"), "nothing was appended");
+
     // DELETE cancels.
     let loc = reg.start_upload(name).await;
     reg.patch(&loc, None, b"abandoned").await;

@@ -16,8 +16,9 @@ pub struct ChunkRange {
 }
 
 impl ChunkRange {
+    /// The number of bytes (saturating: `0-18446744073709551615` is one more than fits).
     pub fn len(&self) -> u64 {
-        self.end - self.start + 1
+        (self.end - self.start).saturating_add(1)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -140,6 +141,10 @@ mod tests {
         assert_eq!(check(Some(r(20, 29)), 10, Some(10)), Err(ChunkError::OutOfOrder { start: 20, size: 10 }));
         assert_eq!(check(Some(r(0, 9)), 10, Some(10)), Err(ChunkError::OutOfOrder { start: 0, size: 10 }));
         assert!(matches!(check(Some(r(0, 9)), 0, Some(11)), Err(ChunkError::Invalid(_))));
+        // Absurd ranges are refused, not overflowed.
+        assert!(matches!(check(Some(r(0, u64::MAX)), 0, Some(10)), Err(ChunkError::Invalid(_))));
+        assert!(matches!(check_received(Some(r(0, u64::MAX)), 10), Err(ChunkError::Invalid(_))));
+        assert_eq!(r(5, u64::MAX).len(), u64::MAX - 4);
         assert_eq!(check_received(Some(r(0, 9)), 10), Ok(()));
         assert_eq!(check_received(None, 3), Ok(()));
         assert!(matches!(check_received(Some(r(0, 9)), 9), Err(ChunkError::Invalid(m)) if m.contains("body had 9")));
