@@ -31,6 +31,7 @@ pub struct ErrorBody {
         super::remotes::replace,
         super::remotes::delete,
         super::virtual_proxy::virtual_repo,
+        super::v2::v2,
         super::virtuals::list,
         super::virtuals::get,
         super::virtuals::create,

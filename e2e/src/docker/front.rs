@@ -150,7 +150,8 @@ impl Front {
         inner.token_requests.clear();
     }
 
-    /// Serves the blob `digest` (`sha256:...`) with its last byte changed; `None` stops that.
+    /// Serves the blob or manifest `digest` (`sha256:...`) with its last byte changed; `None`
+    /// stops that.
     pub fn corrupt(&self, digest: Option<&str>) {
         lock(&self.state.inner).corrupt = digest.map(str::to_string);
     }
@@ -294,7 +295,7 @@ async fn forward(state: &State, req: Request<Incoming>) -> Result<Response<Body>
     }
     let corrupt = lock(&state.inner).corrupt.clone();
     let is_corrupt =
-        method == reqwest::Method::GET && corrupt.is_some_and(|d| parts.uri.path().ends_with(&format!("/blobs/{d}")));
+        method == reqwest::Method::GET && corrupt.is_some_and(|d| parts.uri.path().ends_with(&format!("/{d}")));
     let body: Body = if is_corrupt {
         let mut bytes = resp.bytes().await?.to_vec();
         if let Some(last) = bytes.last_mut() {

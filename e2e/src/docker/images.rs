@@ -134,6 +134,11 @@ impl Layout {
         out
     }
 
+    /// The bytes of blob `digest` (`sha256:...`).
+    pub fn blob(&self, digest: &str) -> Vec<u8> {
+        std::fs::read(self.layout().join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).expect("blob")
+    }
+
     /// A scratch directory inside the layout's temporary directory.
     pub fn scratch(&self, name: &str) -> PathBuf {
         let p = self.dir.path().join(name);

@@ -36,6 +36,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Every `/v2` request.
+#[utoipa::path(get, path = "/v2/{repository}/{path}", tag = "registry",
+    params(("repository" = String, Path, description = "An artifactapi docker repository (remote or local)"),
+        ("path" = String, Path, description = "`{image}/manifests/{reference}`, `{image}/blobs/{digest}`, \
+            `{image}/tags/list`, `{image}/referrers/{digest}`, `{image}/blobs/uploads/...`")),
+    responses((status = 200, description = "The Docker Registry HTTP API V2 (OCI distribution spec); `X-Cache` says \
+            how a remote served it"),
+        (status = 400, description = "`{\"errors\":[{\"code\",\"message\",\"detail\"}]}`: NAME_INVALID, TAG_INVALID, DIGEST_INVALID"),
+        (status = 403, description = "DENIED (access rules, banned tag)"),
+        (status = 404, description = "NAME_UNKNOWN, MANIFEST_UNKNOWN, BLOB_UNKNOWN"),
+        (status = 405, description = "UNSUPPORTED (writes to a remote)"),
+        (status = 502, description = "UNKNOWN (upstream failure or digest mismatch)")))]
 pub async fn v2(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse<RecordedBody> {
     let mut tap = state.observe.tap(&req);
     let mut resp =
