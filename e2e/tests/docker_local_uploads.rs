@@ -66,15 +66,20 @@ async fn abandoned_uploads_are_purged(opts: Options) {
     let idle = reg.start_upload("loc/app").await;
     assert_eq!(reg.patch(&idle, None, b"never finished").await.status, StatusCode::ACCEPTED);
     assert_eq!(stored_parts(&s), 1);
-    poll_until("the idle upload to be purged", Duration::from_secs(20), Duration::from_millis(250), || async {
-        (reg.get(&idle).await.status == StatusCode::NOT_FOUND).then_some(())
-    })
-    .await;
-    assert_oci_error(&reg.patch(&idle, None, b"late").await, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", "purged");
-    poll_until("its parts to be deleted", Duration::from_secs(10), Duration::from_millis(250), || async {
+    // Watch the store, not the upload: asking for its status would keep it alive.
+    poll_until("the idle upload's parts to be purged", Duration::from_secs(20), Duration::from_millis(250), || async {
         (stored_parts(&s) == 0).then_some(())
     })
     .await;
+    assert_oci_error(&reg.get(&idle).await, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", "purged");
+    assert_oci_error(&reg.patch(&idle, None, b"late").await, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", "purged");
+
+    // An upload whose client keeps asking for its status stays.
+    let watched = reg.start_upload("loc/app").await;
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(reg.get(&watched).await.status, StatusCode::NO_CONTENT, "an upload in use is kept");
+    }
 }
 matrix!(abandoned_uploads_are_purged);
 

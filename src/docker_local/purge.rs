@@ -101,7 +101,59 @@ pub fn start(max_age: Duration, coord: Arc<dyn Coordinator>, db: Db, store: Arc<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use artifactapi_actors::storage::{PartKey, PartMeta};
+    use crate::db::testing::TestDatabase;
+    use crate::docker_local::Repository;
+    use crate::formats::PackageType;
+    use crate::locals::LocalSpec;
+    use artifactapi_actors::storage::{FsStore, PartKey, PartMeta, StagingArea};
+
+    /// Expired uploads go with their parts; parts without an upload go once old; the rest stays.
+    #[tokio::test]
+    async fn purges_idle_uploads_and_orphaned_parts() {
+        let (tdb, db) = TestDatabase::migrated().await;
+        db.insert_local(&LocalSpec { name: "loc".into(), package_type: PackageType::Docker }).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path()).unwrap();
+        let staging = StagingArea::new(dir.path().join("staging")).unwrap();
+        let repo = Repository::new("loc", "app");
+        let (idle, active, orphan, young_orphan) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let put = |upload: Uuid, age: Duration| {
+            let (store, staging) = (store.clone(), staging.clone());
+            async move {
+                let mut w = staging.create().await.unwrap();
+                w.write(b"part").await.unwrap();
+                let staged = w.finish().await.unwrap();
+                let key = PartKey::new(upload);
+                store.put_part(&staged.path, &key, 4).await.unwrap();
+                let file = std::fs::File::options().write(true).open(store.part_path(&key)).unwrap();
+                file.set_modified(std::time::SystemTime::now() - age).unwrap();
+            }
+        };
+        let hour = Duration::from_secs(3600);
+        for id in [idle, active] {
+            db.docker_create_upload(&repo, id).await.unwrap();
+            put(id, 2 * hour).await;
+        }
+        put(orphan, 2 * hour).await;
+        put(young_orphan, Duration::ZERO).await;
+        let client = db.client().await.unwrap();
+        client
+            .execute("UPDATE oci_uploads SET updated_at = now() - interval '2 hours' WHERE id = $1", &[&idle])
+            .await
+            .unwrap();
+
+        let report = purge(&db, &store, hour).await.unwrap();
+        assert_eq!(report, PurgeReport { expired: 1, orphaned: 1 });
+        let mut left: Vec<Uuid> = store.list_parts().await.unwrap().into_iter().map(|p| p.key.upload).collect();
+        left.sort();
+        let mut want = vec![active, young_orphan];
+        want.sort();
+        assert_eq!(left, want, "the active upload and the young orphan stay");
+        assert_eq!(db.docker_live_uploads(&[idle, active]).await.unwrap(), HashSet::from([active]));
+        assert_eq!(purge(&db, &store, hour).await.unwrap(), PurgeReport::default());
+        drop((client, db));
+        tdb.drop().await;
+    }
 
     #[test]
     fn intervals_and_stale_uploads() {

@@ -122,10 +122,9 @@ impl DockerLocal {
         Ok(self.storage.send(Commit { staged, expected: Some(expected), object: None }).await??)
     }
 
-    /// The size of upload `id` so far (`GET` on the upload URL).
+    /// The size of upload `id` so far (`GET` on the upload URL); asking keeps it alive.
     pub async fn upload_size(&self, repo: &Repository, id: Uuid) -> Result<u64, Error> {
-        let state = self.db.docker_upload(repo, id).await?;
-        state.map(|s| s.size).ok_or_else(|| Error::UploadUnknown(id.to_string()))
+        self.db.docker_touch_upload(repo, id).await?.ok_or_else(|| Error::UploadUnknown(id.to_string()))
     }
 
     /// `PATCH`: appends a chunk; the upload's new size.
