@@ -9,7 +9,8 @@
 //! ([`crate::db::docker_local`]).
 //!
 //! - [`upload`]: blob uploads (monolithic, chunked, streamed, resumed on another replica or
-//!   after a restart), their parts in the store, the purge of abandoned ones.
+//!   after a restart) and their parts in the store.
+//! - [`purge`]: the schedule that deletes abandoned uploads and their parts.
 //! - [`store`]: blobs and manifests: reads, mounts, manifest pushes, deletes, tags, referrers.
 //! - [`manifest`]: reading a pushed manifest (pure).
 //! - [`chunk`], [`tags`]: chunk ranges and tag pagination (pure).
