@@ -145,6 +145,14 @@ pub struct Config {
         default_value_t = 14
     )]
     pub access_log_retention: u32,
+    /// Seconds a docker blob upload may stay idle (no chunk, no status request) before it is
+    /// purged with its stored parts.
+    #[arg(long = "docker-upload-max-age", id = "DOCKER_UPLOAD_MAX_AGE", env = "DOCKER_UPLOAD_MAX_AGE", default_value = "86400", value_parser = parse_positive_secs)]
+    pub docker_upload_max_age: Duration,
+    /// Largest manifest a local docker repository accepts, in bytes (at least 4 MiB, the
+    /// distribution spec's minimum); larger ones are refused with 413.
+    #[arg(long = "docker-max-manifest", id = "DOCKER_MAX_MANIFEST", env = "DOCKER_MAX_MANIFEST", default_value_t = crate::docker_local::DEFAULT_MAX_MANIFEST, value_parser = parse_max_manifest)]
+    pub docker_max_manifest: usize,
     /// Name of this replica in events and logs (default: the host name and process id).
     #[arg(long = "replica-id", id = "REPLICA_ID", env = "REPLICA_ID")]
     pub replica_id: Option<String>,
@@ -288,6 +296,14 @@ fn parse_positive_secs(s: &str) -> Result<Duration, String> {
     }
 }
 
+fn parse_max_manifest(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 4 << 20 => Ok(n),
+        Ok(_) => Err("expected at least 4194304 bytes (4 MiB)".into()),
+        Err(_) => Err("expected a number of bytes".into()),
+    }
+}
+
 fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -324,6 +340,8 @@ mod tests {
         assert_eq!(c.events_heartbeat, Duration::from_secs(15));
         assert_eq!(c.gc_interval, Duration::from_secs(3600));
         assert!(!c.probe_allow_private && !c.admin_token_reads);
+        assert_eq!(c.docker_upload_max_age, Duration::from_secs(86400));
+        assert_eq!(c.docker_max_manifest, 8 << 20);
     }
 
     #[test]
@@ -343,6 +361,9 @@ mod tests {
             (&["--admin-token-reads", "maybe"], "invalid ADMIN_TOKEN_READS=\"maybe\": expected true or false"),
             (&["--gc-interval", "hourly"], "invalid GC_INTERVAL=\"hourly\""),
             (&["--probe-allow-private", "2"], "invalid PROBE_ALLOW_PRIVATE=\"2\""),
+            (&["--docker-upload-max-age", "0"], "invalid DOCKER_UPLOAD_MAX_AGE=\"0\": expected at least 1 second"),
+            (&["--docker-max-manifest", "1000"], "invalid DOCKER_MAX_MANIFEST=\"1000\": expected at least 4194304"),
+            (&["--docker-max-manifest", "big"], "invalid DOCKER_MAX_MANIFEST=\"big\""),
         ];
         for (args, want) in cases {
             let err = parse(args).expect_err(want);

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod coord;
 pub mod db;
+pub mod docker_local;
 pub mod events;
 pub mod formats;
 pub mod gc_schedule;

@@ -96,7 +96,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 
     let threads = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let arbiters = (0..threads).map(|_| Arbiter::new().handle()).collect();
-    let deps = RemoteDeps { catalog, coord: coord.clone(), storage: storage.clone(), staging, events: sink };
+    let deps =
+        RemoteDeps { catalog, coord: coord.clone(), storage: storage.clone(), staging: staging.clone(), events: sink };
     let registry = Arc::new(Registry::new(arbiters, deps, RemoteDefaults::from(config.as_ref())));
     load_remotes(&db, &registry).await.map_err(StartError::Database)?;
     load_virtuals(&db, &registry).await.map_err(StartError::Database)?;
@@ -104,6 +105,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     follow_config_changes(coord.clone(), db.clone(), registry.clone());
     crate::objects::evict::follow_evictions(coord.clone(), registry.clone());
     crate::gc_schedule::start(config.gc_interval, config.gc_grace, coord.clone(), storage.clone());
+    crate::docker_local::purge::start(config.docker_upload_max_age, coord.clone(), db.clone(), store.clone());
 
     let state = web::Data::new(AppState {
         config: config.clone(),
@@ -112,6 +114,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         coord,
         store,
         storage,
+        staging,
         registry,
         events,
         observe: observe.clone(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix::Addr;
 use artifactapi_actors::coord::Coordinator;
 use artifactapi_actors::events::{Event, EventKind, EventSink};
-use artifactapi_actors::storage::{BlobStore, StorageActor};
+use artifactapi_actors::storage::{BlobStore, StagingArea, StorageActor};
 
 use crate::config::Config;
 use crate::db::Db;
@@ -32,6 +32,8 @@ pub struct AppState {
     pub coord: Arc<dyn Coordinator>,
     pub store: Arc<dyn BlobStore>,
     pub storage: Addr<StorageActor>,
+    /// Where request bodies are staged before they are committed (local docker uploads).
+    pub staging: StagingArea,
     pub registry: Arc<Registry>,
     pub events: Arc<EventBus>,
     /// Request recording: stats, metrics, access log.
@@ -41,6 +43,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The operations of local docker repositories.
+    pub fn docker_local(&self) -> crate::docker_local::upload::DockerLocal {
+        crate::docker_local::upload::DockerLocal {
+            db: self.db.clone(),
+            store: self.store.clone(),
+            storage: self.storage.clone(),
+            staging: self.staging.clone(),
+            max_manifest: self.config.docker_max_manifest,
+        }
+    }
+
     /// A repository's configuration changed: tell the other replicas and the event stream.
     pub async fn config_changed(&self, name: &str, kind: EventKind) {
         self.announce_config(name).await;

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use artifactapi_actors::digest::Hasher;
 use artifactapi_actors::storage::testing::S3Server;
 use artifactapi_actors::storage::{
-    BlobStore, ByteRange, FsStore, MemoryCached, S3Store, Staged, StagingArea, StoreError,
+    BlobStore, ByteRange, FsStore, MemoryCached, PartKey, S3Store, Staged, StagingArea, StoreError,
 };
 use artifactapi_actors::Digest;
 use chrono::Utc;
 use futures_util::StreamExt;
+use uuid::Uuid;
 
 struct Harness {
     store: Arc<dyn BlobStore>,
@@ -224,6 +225,70 @@ async fn large_blob_streams(h: &Harness) {
     assert!(part == expected[start..=start + 200_000], "ranged read of the large blob differs");
 }
 
+async fn read_part(h: &Harness, key: &PartKey) -> Result<Vec<u8>, StoreError> {
+    let mut stream = h.store.open_part(key).await?;
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
+
+async fn put_part(h: &Harness, key: &PartKey, bytes: &[u8]) {
+    let staged = h.stage(bytes).await;
+    h.store.put_part(&staged.path, key, staged.size).await.unwrap();
+    assert!(!staged.path.exists(), "put_part consumes the staged file");
+}
+
+/// Parts of uploads: stored beside the blobs, invisible to `list` (so to GC), read back,
+/// deleted per upload.
+async fn upload_parts(h: &Harness) {
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let (a1, a2, b1) = (PartKey::new(a), PartKey::new(a), PartKey::new(b));
+    put_part(h, &a1, b"first ").await;
+    put_part(h, &a2, &pattern(300_000)).await;
+    put_part(h, &b1, b"other upload").await;
+    assert_eq!(read_part(h, &a1).await.unwrap(), b"first ");
+    assert_eq!(read_part(h, &a2).await.unwrap(), pattern(300_000));
+    assert!(h.store.list().await.unwrap().is_empty(), "parts are not blobs");
+    let mut listed: Vec<_> = h.store.list_parts().await.unwrap().into_iter().map(|p| (p.key, p.size)).collect();
+    listed.sort();
+    let mut want = vec![(a1, 6), (a2, 300_000), (b1, 12)];
+    want.sort();
+    assert_eq!(listed, want);
+    let before = Utc::now() - chrono::Duration::seconds(5);
+    assert!(h.store.list_parts().await.unwrap().iter().all(|p| p.modified >= before));
+
+    h.store.delete_upload(&a).await.unwrap();
+    assert!(read_part(h, &a1).await.is_err());
+    let left: Vec<_> = h.store.list_parts().await.unwrap().into_iter().map(|p| p.key).collect();
+    assert_eq!(left, vec![b1]);
+    h.store.delete_upload(&a).await.unwrap(); // absent is fine
+    h.store.delete_upload(&Uuid::new_v4()).await.unwrap();
+    assert!(read_part(h, &PartKey::new(b)).await.is_err(), "an absent part is an error");
+}
+
+/// A one-part upload becomes a blob in place; onto an existing blob, the part just goes.
+async fn publish_part_promotes_in_place(h: &Harness) {
+    let upload = Uuid::new_v4();
+    let bytes = pattern(70_000);
+    let digest = Digest::of(&bytes);
+    let key = PartKey::new(upload);
+    put_part(h, &key, &bytes).await;
+    assert!(h.store.stat(&digest).await.unwrap().is_none());
+    h.store.publish_part(&key, &digest, bytes.len() as u64).await.unwrap();
+    assert_eq!(h.read(&digest, None).await.unwrap(), bytes);
+    assert!(h.layout_path(&digest).is_file());
+    assert!(h.store.list_parts().await.unwrap().is_empty(), "the part is gone");
+
+    let again = PartKey::new(upload);
+    put_part(h, &again, &bytes).await;
+    h.store.publish_part(&again, &digest, bytes.len() as u64).await.unwrap();
+    assert!(h.store.list_parts().await.unwrap().is_empty());
+    assert_eq!(h.read(&digest, None).await.unwrap(), bytes);
+    assert_eq!(h.store.list().await.unwrap().len(), 1);
+}
+
 /// Deterministic filler that does not compress or repeat.
 struct Xorshift(u64);
 
@@ -283,6 +348,8 @@ conformance!(
     empty_blob,
     list_pages_and_skips_foreign_names,
     large_blob_streams,
+    upload_parts,
+    publish_part_promotes_in_place,
 );
 
 /// What only the S3 backend has: bucket creation, signatures, an unreachable server.

@@ -14,8 +14,8 @@ use actix::{Actor, Addr};
 use artifactapi_actors::catalog::{CachedObject, Catalog, ObjectKey};
 use artifactapi_actors::events::{Event, EventKind, EventSink};
 use artifactapi_actors::storage::{
-    BlobMeta, BlobStore, ByteRange, ByteStream, Commit, CommitError, FsStore, Gc, GcError, Staged, StagingArea,
-    StorageActor, StoreError,
+    BlobMeta, BlobStore, ByteRange, ByteStream, Commit, CommitError, CommitPart, FsStore, Gc, GcError, PartKey,
+    PartMeta, Staged, StagingArea, StorageActor, StoreError,
 };
 use artifactapi_actors::Digest;
 use async_trait::async_trait;
@@ -71,6 +71,21 @@ impl BlobStore for PausingStore {
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
+    }
+    async fn put_part(&self, staged: &Path, key: &PartKey, size: u64) -> Result<(), StoreError> {
+        self.inner.put_part(staged, key, size).await
+    }
+    async fn open_part(&self, key: &PartKey) -> Result<ByteStream, StoreError> {
+        self.inner.open_part(key).await
+    }
+    async fn publish_part(&self, key: &PartKey, digest: &Digest, size: u64) -> Result<(), StoreError> {
+        self.inner.publish_part(key, digest, size).await
+    }
+    async fn delete_upload(&self, upload: &uuid::Uuid) -> Result<(), StoreError> {
+        self.inner.delete_upload(upload).await
+    }
+    async fn list_parts(&self) -> Result<Vec<PartMeta>, StoreError> {
+        self.inner.list_parts().await
     }
 }
 
@@ -169,6 +184,50 @@ async fn digest_mismatch_publishes_nothing_and_removes_the_staged_file() {
     assert!(f.stored().await.is_empty());
     assert_eq!(f.catalog.blob_rows().await, 0);
     assert_eq!(f.catalog.object_count().await, 0);
+}
+
+/// An upload stored as one part becomes its blob through the actor: only with the right
+/// digest, once, and GC never sees the part meanwhile.
+#[actix_rt::test]
+async fn a_one_part_upload_is_published_in_place() {
+    let f = Fixture::new();
+    let upload = uuid::Uuid::new_v4();
+    let bytes = b"layer bytes pushed in one chunk";
+    let digest = Digest::of(bytes);
+    let key = PartKey::new(upload);
+    let staged = f.stage(bytes).await;
+    f.fs.put_part(&staged.path, &key, staged.size).await.unwrap();
+    let size = bytes.len() as u64;
+
+    // Old enough for GC, but parts are no blobs: the sweep does not see it.
+    let part_file = std::fs::File::options().write(true).open(f.fs.part_path(&key)).unwrap();
+    part_file.set_modified(SystemTime::now() - 2 * HOUR).unwrap();
+    let report = f.gc(false).await;
+    assert_eq!((report.scanned, report.deleted), (0, 0));
+    assert!(f.fs.part_path(&key).is_file());
+
+    let wrong = Digest::of(b"something else");
+    let refused = f.actor.send(CommitPart { part: key, digest, size, expected: wrong }).await.unwrap();
+    assert!(
+        matches!(refused, Err(CommitError::DigestMismatch { expected, actual }) if expected == wrong && actual == digest)
+    );
+    assert!(f.fs.part_path(&key).is_file(), "a refused part stays with its upload");
+    assert!(f.stored().await.is_empty());
+
+    let committed = f.actor.send(CommitPart { part: key, digest, size, expected: digest }).await.unwrap().unwrap();
+    assert_eq!((committed.digest, committed.size), (digest, size));
+    assert_eq!(f.stored().await, vec![digest]);
+    assert!(!f.fs.part_path(&key).exists(), "the part became the blob");
+    assert_eq!(f.catalog.blob_rows().await, 1);
+
+    // The same bytes pushed again: the blob stays, the new part is left for its upload.
+    let again = PartKey::new(upload);
+    let staged = f.stage(bytes).await;
+    f.fs.put_part(&staged.path, &again, size).await.unwrap();
+    f.actor.send(CommitPart { part: again, digest, size, expected: digest }).await.unwrap().unwrap();
+    assert_eq!(f.stored().await, vec![digest]);
+    f.fs.delete_upload(&upload).await.unwrap();
+    assert!(f.fs.list_parts().await.unwrap().is_empty());
 }
 
 #[actix_rt::test]

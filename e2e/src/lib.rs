@@ -26,6 +26,7 @@
 //! - [`counting`]: a counting reverse proxy in front of a real upstream server.
 //! - [`helm`]: the real helm client (helm-sdkpy), with a Helm home of its own per client.
 //! - [`client`]: response snapshots, streaming hashes and concurrent GETs.
+//! - [`oci_client`]: a raw Registry API V2 client (uploads, manifests, OCI errors).
 //! - [`prom`]: a strict parser of the Prometheus text format, for `/metrics`.
 //! - [`raw`]: a raw HTTP/1.1 request for paths an URL parser would normalise away.
 //! - [`sse`]: a server-sent-event client for the live event stream.
@@ -35,6 +36,7 @@ pub mod counting;
 pub mod db;
 pub mod docker;
 pub mod helm;
+pub mod oci_client;
 pub mod prom;
 pub mod raw;
 pub mod redis;

@@ -36,11 +36,16 @@ impl PgCatalog {
     }
 }
 
-/// The condition under which a blob is referenced: by a cached object, a local file, or an
-/// upload session still in progress. `$1` is the digest.
+/// The condition under which a blob is referenced: by a cached object, a local file, an
+/// upload session still in progress, a manifest of a local docker repository (its own bytes)
+/// or what such a manifest references (config, layers, the manifests of an index). A blob
+/// that a docker repository merely links, with no manifest referencing it, is not kept: it
+/// goes after the grace period, and its links with it. `$1` is the digest.
 const REFERENCED: &str = "(EXISTS (SELECT 1 FROM cached_objects WHERE digest = $1) \
      OR EXISTS (SELECT 1 FROM local_files WHERE digest = $1) \
-     OR EXISTS (SELECT 1 FROM upload_sessions WHERE digest = $1 AND state IN ('open', 'committing')))";
+     OR EXISTS (SELECT 1 FROM upload_sessions WHERE digest = $1 AND state IN ('open', 'committing')) \
+     OR EXISTS (SELECT 1 FROM oci_manifests WHERE digest = $1) \
+     OR EXISTS (SELECT 1 FROM oci_manifest_refs WHERE digest = $1))";
 
 fn to_i64(what: &str, v: u64) -> Result<i64, DbError> {
     i64::try_from(v).map_err(|_| DbError::Query(format!("{what} {v} out of range")))

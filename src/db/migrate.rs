@@ -27,6 +27,11 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, file: "0001_init.sql", sql: include_str!("../../migrations/0001_init.sql") },
     Migration { version: 2, file: "0002_stats.sql", sql: include_str!("../../migrations/0002_stats.sql") },
+    Migration {
+        version: 3,
+        file: "0003_docker_local.sql",
+        sql: include_str!("../../migrations/0003_docker_local.sql"),
+    },
 ];
 
 /// The advisory lock key of migration runs ("aa-migra" in ASCII).

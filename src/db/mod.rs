@@ -9,10 +9,11 @@
 //! Modules: [`migrate`] (schema, under an advisory lock), [`catalog`] (what the actors need,
 //! [`catalog::PgCatalog`]), [`repos`] (remote configuration), [`objects`] (the cached-object
 //! browser and eviction), [`stats`] and [`access_log`] (request statistics and the access log),
-//! [`testing`] (throw-away databases for tests).
+//! [`docker_local`] (local docker repositories), [`testing`] (throw-away databases for tests).
 
 pub mod access_log;
 pub mod catalog;
+pub mod docker_local;
 mod error;
 pub mod locals;
 pub mod migrate;

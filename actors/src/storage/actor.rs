@@ -1,7 +1,8 @@
 //! The StorageActor: the only way bytes become visible in the store, and the garbage collector.
 //!
-//! One per process. A [`Commit`] turns a verified staging file into a blob plus its catalog rows;
-//! a [`Gc`] runs one mark-and-sweep ([`super::gc`]). Both answer with futures that run on the
+//! One per process. A [`Commit`] turns a verified staging file into a blob plus its catalog rows,
+//! a [`CommitPart`] does the same for an upload stored as one part ([`super::parts`]); a [`Gc`]
+//! runs one mark-and-sweep ([`super::gc`]). Both answer with futures that run on the
 //! actor's context, so the mailbox keeps flowing while an upload or a sweep is under way, and
 //! they finish even when the sender stopped waiting (a commit never leaks its staging file
 //! because a client disconnected).
@@ -20,7 +21,7 @@ use actix::{Actor, Context, Handler, Message, ResponseFuture};
 use tokio::sync::Mutex;
 
 use super::gc::{self, GcError, GcOptions, GcReport};
-use super::{BlobStore, Staged, StoreError};
+use super::{BlobStore, PartKey, Staged, StoreError};
 use crate::catalog::{CachedObject, Catalog, CatalogError};
 use crate::digest::Digest;
 use crate::events::{Event, EventKind, EventSink};
@@ -35,6 +36,18 @@ pub struct Commit {
     pub expected: Option<Digest>,
     /// The cached object to point at the blob once it is published.
     pub object: Option<CachedObject>,
+}
+
+/// Publishes an upload stored as one part ([`super::parts`]) as the blob `digest`: the part's
+/// bytes were hashed when they were staged, and `digest` is what that hash gave.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Committed, CommitError>")]
+pub struct CommitPart {
+    pub part: PartKey,
+    pub digest: Digest,
+    pub size: u64,
+    /// What the client said the blob is.
+    pub expected: Digest,
 }
 
 /// A blob that is now in the store and the catalog.
@@ -133,6 +146,27 @@ async fn commit(store: &dyn BlobStore, catalog: &dyn Catalog, msg: Commit) -> Re
         catalog.put_object(obj).await?;
     }
     Ok(Committed { digest: staged.digest, size: staged.size })
+}
+
+impl Handler<CommitPart> for StorageActor {
+    type Result = ResponseFuture<Result<Committed, CommitError>>;
+
+    /// A mismatch leaves the part where it is (the upload owns it, not this commit).
+    fn handle(&mut self, msg: CommitPart, _ctx: &mut Context<Self>) -> Self::Result {
+        let (store, catalog, lock) = (self.store.clone(), self.catalog.clone(), self.write_lock.clone());
+        Box::pin(async move {
+            if msg.expected != msg.digest {
+                return Err(CommitError::DigestMismatch { expected: msg.expected, actual: msg.digest });
+            }
+            let _write = lock.lock().await;
+            // The row first, as in `commit`: from here on GC sees the blob as just used.
+            let created = catalog.upsert_blob(&msg.digest, msg.size).await?;
+            if created || store.stat(&msg.digest).await?.is_none() {
+                store.publish_part(&msg.part, &msg.digest, msg.size).await?;
+            }
+            Ok(Committed { digest: msg.digest, size: msg.size })
+        })
+    }
 }
 
 impl Handler<Gc> for StorageActor {

@@ -4,7 +4,9 @@
 //! the same filesystem) followed by an fsync of the blob directory, so a blob is either
 //! completely there or not there at all, also across a crash. Reads stream the file in 256 KiB
 //! chunks, so serving a blob costs the same memory whatever its size. A file's mtime is its
-//! write time, which the garbage collector's grace period relies on.
+//! write time, which the garbage collector's grace period relies on. Parts of uploads in
+//! progress ([`super::parts`]) are files under `DATA_DIR/uploads/{upload}/{part}`, moved there
+//! from staging and, when the upload finishes as one part, moved on into `blobs/` by rename.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,7 @@ use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 
+use super::parts::{PartKey, PartMeta};
 use super::{BlobMeta, BlobStore, ByteRange, ByteStream, StoreError};
 use crate::digest::Digest;
 
@@ -85,6 +88,15 @@ impl FsStore {
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.root.join(digest.store_key())
     }
+
+    /// Where a part of an upload lives (whether or not it exists).
+    pub fn part_path(&self, key: &PartKey) -> PathBuf {
+        self.root.join(key.store_key())
+    }
+
+    fn uploads_dir(&self) -> PathBuf {
+        self.root.join("uploads")
+    }
 }
 
 fn to_utc(t: SystemTime) -> DateTime<Utc> {
@@ -102,6 +114,12 @@ fn publish_blocking(staged: &Path, target: &Path, size: u64) -> io::Result<()> {
         let _ = std::fs::remove_file(staged);
         return Ok(());
     }
+    move_blocking(staged, target, size)
+}
+
+/// Moves `from` to `target` (which must not exist yet) after checking its size, and makes the
+/// new directory entry durable.
+fn move_blocking(staged: &Path, target: &Path, size: u64) -> io::Result<()> {
     let actual = std::fs::metadata(staged)?.len();
     if actual != size {
         return Err(io::Error::new(
@@ -207,6 +225,68 @@ impl BlobStore for FsStore {
         })
         .await?;
         Ok(blobs)
+    }
+
+    async fn put_part(&self, staged: &Path, key: &PartKey, size: u64) -> Result<(), StoreError> {
+        let (staged, target) = (staged.to_path_buf(), self.part_path(key));
+        blocking(move || move_blocking(&staged, &target, size)).await?;
+        Ok(())
+    }
+
+    async fn open_part(&self, key: &PartKey) -> Result<ByteStream, StoreError> {
+        let file = match tokio::fs::File::open(self.part_path(key)).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::Io(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("part {}", key.store_key()),
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(file, READ_CHUNK)))
+    }
+
+    async fn publish_part(&self, key: &PartKey, digest: &Digest, size: u64) -> Result<(), StoreError> {
+        let (part, target) = (self.part_path(key), self.blob_path(digest));
+        blocking(move || publish_blocking(&part, &target, size)).await?;
+        Ok(())
+    }
+
+    async fn delete_upload(&self, upload: &uuid::Uuid) -> Result<(), StoreError> {
+        match tokio::fs::remove_dir_all(self.uploads_dir().join(upload.to_string())).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_parts(&self) -> Result<Vec<PartMeta>, StoreError> {
+        let (root, dir) = (self.root.clone(), self.uploads_dir());
+        let parts = blocking(move || {
+            let mut out = Vec::new();
+            let uploads = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+                Err(e) => return Err(e),
+            };
+            for upload in uploads {
+                let upload = upload?;
+                let Ok(files) = std::fs::read_dir(upload.path()) else { continue };
+                for file in files {
+                    let file = file?;
+                    let Ok(relative) = file.path().strip_prefix(&root).map(Path::to_path_buf) else { continue };
+                    let Some(key) = relative.to_str().and_then(PartKey::from_store_key) else { continue };
+                    let Ok(meta) = file.metadata() else { continue }; // deleted meanwhile
+                    if meta.is_file() {
+                        out.push(PartMeta { key, size: meta.len(), modified: to_utc(meta.modified()?) });
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+        Ok(parts)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

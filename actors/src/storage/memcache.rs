@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
 
-use super::{BlobMeta, BlobStore, ByteRange, ByteStream, StoreError};
+use super::{BlobMeta, BlobStore, ByteRange, ByteStream, PartKey, PartMeta, StoreError};
 use crate::digest::Digest;
 
 /// Blobs up to this size are kept in memory.
@@ -132,6 +132,26 @@ impl BlobStore for MemoryCached {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
+    }
+
+    async fn put_part(&self, staged: &Path, key: &PartKey, size: u64) -> Result<(), StoreError> {
+        self.inner.put_part(staged, key, size).await
+    }
+
+    async fn open_part(&self, key: &PartKey) -> Result<ByteStream, StoreError> {
+        self.inner.open_part(key).await
+    }
+
+    async fn publish_part(&self, key: &PartKey, digest: &Digest, size: u64) -> Result<(), StoreError> {
+        self.inner.publish_part(key, digest, size).await
+    }
+
+    async fn delete_upload(&self, upload: &uuid::Uuid) -> Result<(), StoreError> {
+        self.inner.delete_upload(upload).await
+    }
+
+    async fn list_parts(&self) -> Result<Vec<PartMeta>, StoreError> {
+        self.inner.list_parts().await
     }
 }
 

@@ -10,7 +10,9 @@ pub mod actor;
 pub mod fs;
 pub mod gc;
 pub mod memcache;
+pub mod parts;
 pub mod s3;
+mod s3_parts;
 pub mod staging;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -26,10 +28,11 @@ use futures_util::Stream;
 
 use crate::digest::Digest;
 
-pub use actor::{Commit, CommitError, Committed, Gc, StorageActor};
+pub use actor::{Commit, CommitError, CommitPart, Committed, Gc, StorageActor};
 pub use fs::FsStore;
 pub use gc::{GcError, GcReport};
 pub use memcache::MemoryCached;
+pub use parts::{PartKey, PartMeta};
 pub use s3::{S3Settings, S3Store};
 pub use staging::{Staged, StagingArea, StagingWriter};
 
@@ -106,4 +109,24 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// A cheap round trip proving the store answers (for health checks).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a staged file as one part of an upload in progress, at `uploads/{upload}/{part}`
+    /// (see [`parts`]); the staged file is consumed. Parts are never blobs: nothing serves
+    /// them, and [`BlobStore::list`] (so GC) never sees them.
+    async fn put_part(&self, staged: &Path, key: &PartKey, size: u64) -> Result<(), StoreError>;
+
+    /// Reads a stored part whole.
+    async fn open_part(&self, key: &PartKey) -> Result<ByteStream, StoreError>;
+
+    /// Makes a stored part the blob `digest` (rename on a filesystem, server-side copy on S3,
+    /// parts of at most [`parts::PROMOTE_MAX`] bytes) and removes the part. The caller vouches
+    /// for the digest (it hashed the bytes when they were stored); only the
+    /// [`StorageActor`] calls this. If the blob exists already the part is just removed.
+    async fn publish_part(&self, key: &PartKey, digest: &Digest, size: u64) -> Result<(), StoreError>;
+
+    /// Deletes every part of an upload; an upload without parts is not an error.
+    async fn delete_upload(&self, upload: &uuid::Uuid) -> Result<(), StoreError>;
+
+    /// Every part of every upload in the store (for sweeping parts whose upload is gone).
+    async fn list_parts(&self) -> Result<Vec<PartMeta>, StoreError>;
 }

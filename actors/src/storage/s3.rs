@@ -7,7 +7,8 @@
 //! parts in flight, and reads (whole or ranged) hand the HTTP response body on as it arrives.
 //! The ranged read goes through rust-s3's own `GetObjectRange` request so it is signed like any
 //! other; the answer's `Content-Range` tells the object's size, against which the range is
-//! re-checked without a second round trip.
+//! re-checked without a second round trip. Parts of uploads in progress are objects
+//! `uploads/{upload}/{part}` (see [`super::parts`] and `s3_parts.rs`).
 
 use std::io;
 use std::path::Path;
@@ -23,6 +24,7 @@ use s3::request::tokio_backend::ReqwestRequest;
 use s3::request::Request as _;
 use s3::{Bucket, BucketConfiguration, Region};
 
+use super::parts::{PartKey, PartMeta, UPLOAD_PREFIX};
 use super::{BlobMeta, BlobStore, ByteRange, ByteStream, StoreError};
 use crate::digest::Digest;
 
@@ -34,7 +36,7 @@ const UPLOAD_PARTS_IN_FLIGHT: usize = 4;
 const LIST_PAGE: usize = 1000;
 /// Timeout for every request except streaming reads (whose bodies may take as long as the
 /// client reading them).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest byte offset S3 servers accept in a Range header.
 const MAX_OFFSET: u64 = i64::MAX as u64;
 
@@ -68,18 +70,18 @@ impl std::fmt::Debug for S3Settings {
 /// Blobs as objects in one S3 bucket.
 #[derive(Debug)]
 pub struct S3Store {
-    bucket: Box<Bucket>,
+    pub(super) bucket: Box<Bucket>,
     /// The same bucket without a total request timeout, for streaming reads.
-    streaming: Box<Bucket>,
+    pub(super) streaming: Box<Bucket>,
     region_name: String,
-    list_page: usize,
+    pub(super) list_page: usize,
 }
 
-fn s3_error(e: S3Error) -> StoreError {
+pub(super) fn s3_error(e: S3Error) -> StoreError {
     StoreError::S3(e.to_string())
 }
 
-fn http_status(e: &S3Error) -> Option<u16> {
+pub(super) fn http_status(e: &S3Error) -> Option<u16> {
     match e {
         S3Error::HttpFailWithBody(status, _) => Some(*status),
         _ => None,
@@ -147,6 +149,33 @@ impl S3Store {
         }
     }
 
+    /// Uploads a local file as object `key` (one PUT below 8 MiB, a multipart upload above) and
+    /// deletes the file. On failure the file is left for the caller to discard.
+    pub(super) async fn upload_file(&self, staged: &Path, key: &str, size: u64) -> Result<(), StoreError> {
+        let mut file = tokio::fs::File::open(staged).await?;
+        let actual = file.metadata().await?.len();
+        if actual != size {
+            return Err(StoreError::Io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("staged file {} has {actual} bytes, expected {size}", staged.display()),
+            )));
+        }
+        let response = self
+            .bucket
+            .put_object_stream_builder(key)
+            .with_content_type("application/octet-stream")
+            .with_max_concurrent_chunks(UPLOAD_PARTS_IN_FLIGHT)
+            .execute_stream(&mut file)
+            .await
+            .map_err(s3_error)?;
+        if response.uploaded_bytes() as u64 != size {
+            return Err(StoreError::S3(format!("uploaded {} bytes of {size}", response.uploaded_bytes())));
+        }
+        drop(file);
+        let _ = tokio::fs::remove_file(staged).await;
+        Ok(())
+    }
+
     /// The size of an object from the store, for error reports.
     async fn size_of(&self, digest: &Digest) -> u64 {
         match self.stat(digest).await {
@@ -171,28 +200,7 @@ impl BlobStore for S3Store {
                 return Ok(());
             }
         }
-        let mut file = tokio::fs::File::open(staged).await?;
-        let actual = file.metadata().await?.len();
-        if actual != size {
-            return Err(StoreError::Io(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("staged file {} has {actual} bytes, expected {size}", staged.display()),
-            )));
-        }
-        let response = self
-            .bucket
-            .put_object_stream_builder(digest.store_key())
-            .with_content_type("application/octet-stream")
-            .with_max_concurrent_chunks(UPLOAD_PARTS_IN_FLIGHT)
-            .execute_stream(&mut file)
-            .await
-            .map_err(s3_error)?;
-        if response.uploaded_bytes() as u64 != size {
-            return Err(StoreError::S3(format!("uploaded {} bytes of {size}", response.uploaded_bytes())));
-        }
-        drop(file);
-        let _ = tokio::fs::remove_file(staged).await;
-        Ok(())
+        self.upload_file(staged, &digest.store_key(), size).await
     }
 
     async fn open(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream, StoreError> {
@@ -287,6 +295,30 @@ impl BlobStore for S3Store {
                 return Ok(out);
             }
         }
+    }
+
+    async fn put_part(&self, staged: &Path, key: &PartKey, size: u64) -> Result<(), StoreError> {
+        self.upload_file(staged, &key.store_key(), size).await
+    }
+
+    async fn open_part(&self, key: &PartKey) -> Result<ByteStream, StoreError> {
+        self.get_part(key).await
+    }
+
+    async fn publish_part(&self, key: &PartKey, digest: &Digest, size: u64) -> Result<(), StoreError> {
+        self.promote_part(key, digest, size).await
+    }
+
+    async fn delete_upload(&self, upload: &uuid::Uuid) -> Result<(), StoreError> {
+        let prefix = PartKey::upload_prefix(upload);
+        for part in self.list_part_objects(&prefix).await? {
+            self.delete_key(&part.key.store_key()).await?;
+        }
+        Ok(())
+    }
+
+    async fn list_parts(&self) -> Result<Vec<PartMeta>, StoreError> {
+        self.list_part_objects(UPLOAD_PREFIX).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -63,7 +63,7 @@ async fn route(
     tap: &mut Tap,
 ) -> Result<HttpResponse, OciError> {
     let endpoint = match V2Path::parse(req.uri().path())? {
-        V2Path::Base => return base(req),
+        V2Path::Base => return base(req, state),
         V2Path::Catalog => {
             return Err(OciError::new(OciCode::Unsupported, "the repository catalog is not offered")
                 .with_status(actix_web::http::StatusCode::NOT_FOUND))
@@ -94,9 +94,15 @@ async fn route(
 }
 
 /// `GET|HEAD /v2/`: this is a registry, and pulls need no credentials.
-fn base(req: &HttpRequest) -> Result<HttpResponse, OciError> {
+/// The version check (`/v2/`). With `ADMIN_TOKEN` set it challenges requests without the
+/// credential: docker, podman and skopeo send credentials only to a registry whose ping asked
+/// for them, and go on anonymously (pulls) after a challenge when they have none.
+fn base(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, OciError> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(OciError::method_not_allowed(req.method().as_str(), "GET, HEAD", "/v2/"));
+    }
+    if !local::auth::has_write_credential(req, state) {
+        return Err(local::auth::challenge());
     }
     Ok(HttpResponse::Ok().content_type("application/json").body("{}"))
 }
