@@ -5,8 +5,9 @@
 //! was fetched upstream exactly once" is the property a caching proxy lives by. This proxy sits
 //! between artifactapi and the real server: it forwards every request unchanged (method, path,
 //! query, headers, body) and the answer unchanged (status, headers, streamed body), records the
-//! method and path, and can be taken down and brought back on the same port to play an
-//! upstream outage without stopping the real server (whose state would be lost).
+//! method and path, and can be taken down (listener and open connections closed) and brought
+//! back on the same port to play an upstream outage without stopping the real server (whose
+//! state would be lost).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -38,6 +39,8 @@ pub struct CountingProxy {
     target: String,
     seen: Arc<Mutex<Seen>>,
     acceptor: Mutex<Option<JoinHandle<()>>>,
+    /// Open connections, so [`CountingProxy::down`] can close them.
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl CountingProxy {
@@ -50,22 +53,26 @@ impl CountingProxy {
             target: target.trim_end_matches('/').to_string(),
             seen: Arc::default(),
             acceptor: Mutex::new(None),
+            conns: Arc::default(),
         };
         p.listen(listener);
         p
     }
 
     fn listen(&self, listener: TcpListener) {
-        let (target, seen) = (self.target.clone(), self.seen.clone());
+        let (target, seen, conns) = (self.target.clone(), self.seen.clone(), self.conns.clone());
         let client = reqwest::Client::builder().no_proxy().build().expect("reqwest client");
         let handle = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
                 let (target, seen, client) = (target.clone(), seen.clone(), client.clone());
-                tokio::spawn(async move {
+                let conn = tokio::spawn(async move {
                     let svc = service_fn(move |req| forward(req, target.clone(), seen.clone(), client.clone()));
                     let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
                 });
+                let mut conns = conns.lock().unwrap();
+                conns.retain(|c| !c.is_finished());
+                conns.push(conn);
             }
         });
         *self.acceptor.lock().unwrap() = Some(handle);
@@ -92,13 +99,18 @@ impl CountingProxy {
         v
     }
 
-    /// Stops accepting connections (new ones are refused; open keep-alive connections are not
-    /// cut, so clients of the proxy under test should be retried through a fresh connection).
+    /// Stops accepting connections and closes the open ones (keep-alive connections of the
+    /// server under test included): from now on the upstream is unreachable.
     pub async fn down(&self) {
         let handle = self.acceptor.lock().unwrap().take();
         if let Some(h) = handle {
             h.abort();
             let _ = h.await;
+        }
+        let conns: Vec<_> = self.conns.lock().unwrap().drain(..).collect();
+        for c in conns {
+            c.abort();
+            let _ = c.await;
         }
     }
 
@@ -114,6 +126,9 @@ impl Drop for CountingProxy {
     fn drop(&mut self) {
         if let Some(h) = self.acceptor.lock().unwrap().take() {
             h.abort();
+        }
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
         }
     }
 }
