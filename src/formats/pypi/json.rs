@@ -52,12 +52,12 @@ pub fn parse(kind: Kind, project: &str, body: &[u8]) -> Result<Page, String> {
 fn hashes(v: Option<&Value>, what: &str) -> Result<BTreeMap<String, String>, String> {
     let Some(v) = v else { return Ok(BTreeMap::new()) };
     let map = v.as_object().ok_or_else(|| format!("{what} is not an object"))?;
-    map.iter()
-        .map(|(name, value)| {
-            let value = value.as_str().ok_or_else(|| format!("{what}.{name} is not a string"))?;
-            checked_hash(name, value)
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    for (name, value) in map {
+        let value = value.as_str().ok_or_else(|| format!("{what}.{name} is not a string"))?;
+        out.extend(checked_hash(name, value)?);
+    }
+    Ok(out)
 }
 
 fn file(f: &Value) -> Result<DistFile, String> {

@@ -63,31 +63,32 @@ pub struct DistFile {
 /// Hash names a page may use, strongest first (the HTML fragment carries the first present).
 pub const HASH_PREFERENCE: [&str; 7] = ["sha256", "sha512", "sha384", "sha224", "blake2b", "sha1", "md5"];
 
-/// Checks a `name=hex` digest as a page gives it: a known length for the usual algorithms,
-/// hex always. Returns the lower-case name and value.
-pub fn checked_hash(name: &str, value: &str) -> Result<(String, String), String> {
+/// Checks a `name=value` digest as a page gives it. A digest of a hash this server knows
+/// (sha256, sha512, sha384, sha224, sha1, md5) must be hex of its length, or the page is
+/// refused; under any other name a hex value is kept and anything else (an old `#egg=name`
+/// fragment) is ignored (`Ok(None)`). Names and values come back lower case.
+pub fn checked_hash(name: &str, value: &str) -> Result<Option<(String, String)>, String> {
     let name = name.trim().to_ascii_lowercase();
     let value = value.trim().to_ascii_lowercase();
+    let hex = !value.is_empty() && value.len() <= 256 && value.bytes().all(|c| c.is_ascii_hexdigit());
     let want = match name.as_str() {
-        "sha256" => Some(64),
-        "sha512" => Some(128),
-        "sha384" => Some(96),
-        "sha224" => Some(56),
-        "sha1" => Some(40),
-        "md5" => Some(32),
-        _ => None,
+        "sha256" => 64,
+        "sha512" => 128,
+        "sha384" => 96,
+        "sha224" => 56,
+        "sha1" => 40,
+        "md5" => 32,
+        _ => {
+            let named =
+                !name.is_empty() && name.len() <= 32 && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+            return Ok((named && hex).then_some((name, value)));
+        }
     };
-    let well_formed = !name.is_empty()
-        && name.len() <= 32
-        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-        && !value.is_empty()
-        && value.len() <= 256
-        && value.bytes().all(|c| c.is_ascii_hexdigit())
-        && want.is_none_or(|n| n == value.len());
-    if well_formed {
-        Ok((name, value))
+    if hex && value.len() == want {
+        Ok(Some((name, value)))
     } else {
-        Err(format!("malformed {name} digest {value:?}"))
+        let shown: String = value.chars().take(80).collect();
+        Err(format!("malformed {name} digest {shown:?}"))
     }
 }
 
@@ -102,12 +103,12 @@ pub fn filename_of(url: &str) -> String {
 /// copy keeps no content type of its own to trust and an HTML-only index answers HTML whatever
 /// was asked.
 fn is_json(body: &[u8]) -> bool {
-    let start = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    start.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// Parses a page of `kind` in either form; `project` is the normalised name of a project page.
 pub fn parse(kind: Kind, project: &str, body: &[u8]) -> Result<Page, String> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if is_json(body) {
         json::parse(kind, project, body)
     } else {
@@ -171,14 +172,16 @@ mod tests {
     #[test]
     fn digests_are_checked() {
         let sha = "a".repeat(64);
-        assert_eq!(checked_hash("SHA256", &sha.to_uppercase()), Ok(("sha256".into(), sha.clone())));
+        let some = |n: &str, v: &str| Ok(Some((n.to_string(), v.to_string())));
+        assert_eq!(checked_hash("SHA256", &sha.to_uppercase()), some("sha256", &sha));
         assert!(checked_hash("sha256", "abc").is_err());
         assert!(checked_hash("sha256", &"g".repeat(64)).is_err());
-        assert!(checked_hash("md5", &"0".repeat(32)).is_ok());
-        assert!(checked_hash("blake2b", &"0".repeat(64)).is_ok());
-        assert!(checked_hash("", &sha).is_err());
-        assert!(checked_hash("sha<256", &sha).is_err());
         assert!(checked_hash("sha1", &"0".repeat(64)).is_err());
+        assert_eq!(checked_hash("md5", &"0".repeat(32)), some("md5", &"0".repeat(32)));
+        assert_eq!(checked_hash("blake2b", &"0".repeat(64)), some("blake2b", &"0".repeat(64)));
+        assert_eq!(checked_hash("egg", "foo"), Ok(None));
+        assert_eq!(checked_hash("", &sha), Ok(None));
+        assert_eq!(checked_hash("sha<256", &sha), Ok(None));
     }
 
     #[test]
@@ -198,7 +201,7 @@ mod tests {
     #[test]
     fn json_is_told_from_html() {
         assert!(is_json(b"  \n{\"meta\":{}}"));
-        assert!(is_json(b"\xEF\xBB\xBF{}"));
+        assert!(parse(Kind::Index, "", b"\xEF\xBB\xBF{\"meta\":{\"api-version\":\"1.0\"},\"projects\":[]}").is_ok());
         assert!(!is_json(b"<!DOCTYPE html>"));
         assert!(!is_json(b""));
         assert!(parse(Kind::Project, "foo", b"\xff\xfe<html>").unwrap_err().contains("UTF-8"));

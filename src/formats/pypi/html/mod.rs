@@ -102,8 +102,9 @@ fn dist_file(attrs: &[(String, String)]) -> Result<Option<DistFile>, String> {
     }
     let mut hashes = BTreeMap::new();
     if let Some((name, value)) = fragment.split_once('=') {
-        let (name, value) = checked_hash(name, value).map_err(|e| format!("{filename}: {e}"))?;
-        hashes.insert(name, value);
+        if let Some((name, value)) = checked_hash(name, value).map_err(|e| format!("{filename}: {e}"))? {
+            hashes.insert(name, value);
+        }
     }
     let metadata = attr(attrs, "data-core-metadata").or_else(|| attr(attrs, "data-dist-info-metadata"));
     Ok(Some(DistFile {
@@ -130,7 +131,7 @@ fn metadata_hashes(value: &str) -> Option<BTreeMap<String, String>> {
         return Some(BTreeMap::new());
     }
     let (name, hex) = value.split_once('=')?;
-    checked_hash(name, hex).ok().map(|h| BTreeMap::from([h]))
+    checked_hash(name, hex).ok().flatten().map(|h| BTreeMap::from([h]))
 }
 
 /// Escapes text for an HTML attribute value or element content.

@@ -100,12 +100,14 @@ fn reads_every_pep_attribute() {
             data-yanked=\"bad &amp; broken\" data-dist-info-metadata=\"sha256={SHA}\" data-gpg-sig=\"true\">foo-1.0.tar.gz</a>\
          <a href=\"foo-2.0.tar.gz\" data-yanked=\"\" data-core-metadata=\"true\">foo-2.0.tar.gz</a>\
          <a href=\"foo-3.0.tar.gz\" data-core-metadata=\"nonsense\">foo-3.0.tar.gz</a>\
+         <a href=\"foo-4.0.tar.gz#egg=foo\">old-style fragment</a>\
          <a name=\"no-href\">x</a><a href=\"../\">up</a>\
          </body></html>"
     );
     let p = project(&page).unwrap();
     let names: Vec<&str> = p.files.iter().map(|f| f.filename.as_str()).collect();
-    assert_eq!(names, ["foo-1.0.tar.gz", "foo-2.0.tar.gz", "foo-3.0.tar.gz"]);
+    assert_eq!(names, ["foo-1.0.tar.gz", "foo-2.0.tar.gz", "foo-3.0.tar.gz", "foo-4.0.tar.gz"]);
+    assert!(p.files[3].hashes.is_empty());
     let f = &p.files[0];
     assert_eq!(f.requires_python.as_deref(), Some(">=3.8"));
     assert_eq!(f.yanked, Yanked::Yes(Some("bad & broken".into())));
