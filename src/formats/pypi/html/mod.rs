@@ -1,0 +1,212 @@
+//! PEP 503 HTML pages: read with a small tolerant tokenizer (the subset of HTML an index page
+//! uses, as pip's `html.parser` reads it), written from scratch with everything escaped.
+//!
+//! Reading keeps the anchors (`href`, the `data-*` attributes of PEPs 503, 592, 658 and 714, the
+//! text for project names) and the `pypi:repository-version` meta tag; everything else is
+//! skipped. A page the tokenizer cannot finish (a tag, quote or comment left open), a page
+//! with no markup at all, a major repository version other than 1, or a malformed digest is an
+//! error: such a page is never cached.
+
+mod tokens;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::page::{checked_hash, filename_of, DistFile, Kind, Page, Project, Yanked, HASH_PREFERENCE};
+use tokens::{scan, Attrs, Token};
+
+/// Parses a page of `kind`; `project` is the normalised name a project page is for.
+pub fn parse(kind: Kind, project: &str, text: &str) -> Result<Page, String> {
+    let mut anchors: Vec<(Attrs, String)> = Vec::new();
+    let mut open: Option<(Attrs, String)> = None;
+    let mut tags = 0usize;
+    scan(text, |token| {
+        match token {
+            Token::Start { name, attrs } => {
+                tags += 1;
+                if name == "a" {
+                    anchors.extend(open.replace((attrs, String::new())));
+                } else if name == "meta" {
+                    check_meta(&attrs)?;
+                }
+            }
+            Token::End { name } => {
+                tags += 1;
+                if name == "a" {
+                    anchors.extend(open.take());
+                }
+            }
+            Token::Text(t) => {
+                if let Some((_, text)) = open.as_mut() {
+                    text.push_str(&t);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    anchors.extend(open);
+    if tags == 0 {
+        return Err("not an HTML page (no markup)".into());
+    }
+    match kind {
+        Kind::Index => {
+            Ok(Page::Index(anchors.into_iter().filter_map(|(attrs, text)| project_name(&attrs, &text)).collect()))
+        }
+        Kind::Project => {
+            let mut files = Vec::new();
+            for (attrs, _) in anchors {
+                if let Some(f) = dist_file(&attrs)? {
+                    files.push(f);
+                }
+            }
+            Ok(Page::Project(Project { name: project.to_string(), files, versions: None }))
+        }
+    }
+}
+
+fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+/// PEP 629: a client must refuse a major version it does not know.
+fn check_meta(attrs: &[(String, String)]) -> Result<(), String> {
+    if attr(attrs, "name") != Some("pypi:repository-version") {
+        return Ok(());
+    }
+    let version = attr(attrs, "content").unwrap_or("").trim();
+    match version.split('.').next() {
+        Some("1") => Ok(()),
+        _ => Err(format!("unsupported repository version {version:?} (this server reads 1.x)")),
+    }
+}
+
+/// A project of the index page: the anchor text (PEP 503), else the link's last segment.
+fn project_name(attrs: &[(String, String)], text: &str) -> Option<String> {
+    let text = text.trim();
+    let name = if text.is_empty() {
+        let href = attr(attrs, "href")?.trim_end_matches('/');
+        filename_of(href)
+    } else {
+        text.to_string()
+    };
+    super::endpoint::is_valid_name(&name).then_some(name)
+}
+
+/// A file anchor; `None` for anchors that name no file (no `href`, a directory link).
+fn dist_file(attrs: &[(String, String)]) -> Result<Option<DistFile>, String> {
+    let Some(href) = attr(attrs, "href").map(str::trim) else { return Ok(None) };
+    let (url, fragment) = href.split_once('#').unwrap_or((href, ""));
+    let filename = filename_of(url);
+    if filename.is_empty() {
+        return Ok(None);
+    }
+    let mut hashes = BTreeMap::new();
+    if let Some((name, value)) = fragment.split_once('=') {
+        if let Some((name, value)) = checked_hash(name, value).map_err(|e| format!("{filename}: {e}"))? {
+            hashes.insert(name, value);
+        }
+    }
+    let metadata = attr(attrs, "data-core-metadata").or_else(|| attr(attrs, "data-dist-info-metadata"));
+    Ok(Some(DistFile {
+        filename,
+        url: url.to_string(),
+        hashes,
+        requires_python: attr(attrs, "data-requires-python").map(str::to_string).filter(|s| !s.trim().is_empty()),
+        yanked: match attr(attrs, "data-yanked") {
+            None => Yanked::No,
+            Some(r) if r.trim().is_empty() => Yanked::Yes(None),
+            Some(r) => Yanked::Yes(Some(r.to_string())),
+        },
+        metadata: metadata.and_then(metadata_hashes),
+        gpg_sig: attr(attrs, "data-gpg-sig").map(|v| v.trim() == "true"),
+        size: None,
+        upload_time: None,
+    }))
+}
+
+/// `data-core-metadata`: `true`, or `{hashname}={hex}`; anything else advertises nothing.
+fn metadata_hashes(value: &str) -> Option<BTreeMap<String, String>> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("true") {
+        return Some(BTreeMap::new());
+    }
+    let (name, hex) = value.split_once('=')?;
+    checked_hash(name, hex).ok().flatten().map(|h| BTreeMap::from([h]))
+}
+
+/// Escapes text for an HTML attribute value or element content.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders a page. Index links are relative (`{name}/`), so a virtual's index leads to the
+/// virtual's own project pages; file URLs are used as given.
+pub fn render(page: &Page) -> String {
+    let title = match page {
+        Page::Index(_) => "Simple index".to_string(),
+        Page::Project(p) => format!("Links for {}", escape(&p.name)),
+    };
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.0\">\n    \
+         <title>{title}</title>\n  </head>\n  <body>\n    <h1>{title}</h1>\n"
+    );
+    match page {
+        Page::Index(names) => {
+            for name in names {
+                let href = escape(&super::endpoint::normalise(name));
+                let _ = writeln!(out, "    <a href=\"{href}/\">{}</a><br>", escape(name));
+            }
+        }
+        Page::Project(p) => {
+            for f in &p.files {
+                out.push_str("    ");
+                anchor(&mut out, f);
+                out.push_str("<br>\n");
+            }
+        }
+    }
+    out.push_str("  </body>\n</html>\n");
+    out
+}
+
+fn anchor(out: &mut String, f: &DistFile) {
+    let mut href = f.url.clone();
+    if let Some((name, value)) = HASH_PREFERENCE.iter().find_map(|n| f.hashes.get_key_value(*n)) {
+        let _ = write!(href, "#{name}={value}");
+    }
+    let _ = write!(out, "<a href=\"{}\"", escape(&href));
+    if let Some(rp) = &f.requires_python {
+        let _ = write!(out, " data-requires-python=\"{}\"", escape(rp));
+    }
+    match &f.yanked {
+        Yanked::No => {}
+        Yanked::Yes(reason) => {
+            let _ = write!(out, " data-yanked=\"{}\"", escape(reason.as_deref().unwrap_or("")));
+        }
+    }
+    if let Some(hashes) = &f.metadata {
+        let value = match HASH_PREFERENCE.iter().find_map(|n| hashes.get_key_value(*n)) {
+            Some((name, value)) => format!("{name}={value}"),
+            None => "true".to_string(),
+        };
+        let _ = write!(out, " data-dist-info-metadata=\"{0}\" data-core-metadata=\"{0}\"", escape(&value));
+    }
+    if let Some(sig) = f.gpg_sig {
+        let _ = write!(out, " data-gpg-sig=\"{sig}\"");
+    }
+    let _ = write!(out, ">{}</a>", escape(&f.filename));
+}
+
+#[cfg(test)]
+mod tests;

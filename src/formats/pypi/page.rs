@@ -1,0 +1,241 @@
+//! A simple page as data: what either form (PEP 503 HTML, PEP 691 JSON) says, parsed from
+//! whatever the upstream sent and rendered in whatever form the client asked for.
+//!
+//! Upstream markup never reaches a client: pages are parsed into [`Page`]s and regenerated, so
+//! only the fields listed here survive, every one escaped for its form.
+
+use std::collections::BTreeMap;
+
+use super::{html, json};
+
+/// What a page lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    /// `simple/`: project names as the index gives them.
+    Index(Vec<String>),
+    Project(Project),
+}
+
+/// Which page a path is: the parser checks the body is that kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Index,
+    Project,
+}
+
+/// A project's page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Project {
+    /// The normalised project name.
+    pub name: String,
+    pub files: Vec<DistFile>,
+    /// PEP 700 `versions`, when the upstream gave them.
+    pub versions: Option<Vec<String>>,
+}
+
+/// Whether and why a file is yanked (PEP 592).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Yanked {
+    #[default]
+    No,
+    /// Yanked, with the reason when one was given.
+    Yes(Option<String>),
+}
+
+/// One file of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DistFile {
+    pub filename: String,
+    /// The URL as the page gives it (possibly relative), without its fragment.
+    pub url: String,
+    /// Hash name → lower-case hex digest.
+    pub hashes: BTreeMap<String, String>,
+    pub requires_python: Option<String>,
+    pub yanked: Yanked,
+    /// PEP 658/714 metadata: `Some` when the index serves `{url}.metadata`, with its hashes.
+    pub metadata: Option<BTreeMap<String, String>>,
+    pub gpg_sig: Option<bool>,
+    /// PEP 700 fields, kept when the upstream gave them.
+    pub size: Option<u64>,
+    pub upload_time: Option<String>,
+}
+
+/// Hash names a page may use, strongest first (the HTML fragment carries the first present).
+pub const HASH_PREFERENCE: [&str; 7] = ["sha256", "sha512", "sha384", "sha224", "blake2b", "sha1", "md5"];
+
+/// Checks a `name=value` digest as a page gives it. A digest of a hash this server knows
+/// (sha256, sha512, sha384, sha224, sha1, md5) must be hex of its length, or the page is
+/// refused; under any other name a hex value is kept and anything else (an old `#egg=name`
+/// fragment) is ignored (`Ok(None)`). Names and values come back lower case.
+pub fn checked_hash(name: &str, value: &str) -> Result<Option<(String, String)>, String> {
+    let name = name.trim().to_ascii_lowercase();
+    let value = value.trim().to_ascii_lowercase();
+    let hex = !value.is_empty() && value.len() <= 256 && value.bytes().all(|c| c.is_ascii_hexdigit());
+    let want = match name.as_str() {
+        "sha256" => 64,
+        "sha512" => 128,
+        "sha384" => 96,
+        "sha224" => 56,
+        "sha1" => 40,
+        "md5" => 32,
+        _ => {
+            let named =
+                !name.is_empty() && name.len() <= 32 && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+            return Ok((named && hex).then_some((name, value)));
+        }
+    };
+    if hex && value.len() == want {
+        Ok(Some((name, value)))
+    } else {
+        let shown: String = value.chars().take(80).collect();
+        Err(format!("malformed {name} digest {shown:?}"))
+    }
+}
+
+/// The file name of a link: the last segment of its path, percent-decoded.
+pub fn filename_of(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let last = url[..end].rsplit('/').next().unwrap_or("");
+    percent_encoding::percent_decode_str(last).decode_utf8_lossy().into_owned()
+}
+
+/// Whether a body is JSON rather than HTML: what an upstream sent is sniffed, since the cached
+/// copy keeps no content type of its own to trust and an HTML-only index answers HTML whatever
+/// was asked.
+fn is_json(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// Parses a page of `kind` in either form; `project` is the normalised name of a project page.
+pub fn parse(kind: Kind, project: &str, body: &[u8]) -> Result<Page, String> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    if is_json(body) {
+        json::parse(kind, project, body)
+    } else {
+        let text = std::str::from_utf8(body).map_err(|e| format!("page is not UTF-8: {e}"))?;
+        html::parse(kind, project, text)
+    }
+}
+
+impl Project {
+    /// The file called `filename`, the first one when a page names it twice.
+    pub fn file(&self, filename: &str) -> Option<&DistFile> {
+        self.files.iter().find(|f| f.filename == filename)
+    }
+}
+
+/// Merges virtual members' pages in member order: a file name already listed by an earlier
+/// member keeps that member's entry; projects are the union (by normalised name), sorted.
+pub fn merge(pages: Vec<Page>) -> Result<Page, String> {
+    let mut pages = pages.into_iter();
+    let first = pages.next().ok_or("no member page")?;
+    match first {
+        Page::Index(names) => {
+            let mut all: BTreeMap<String, String> = BTreeMap::new();
+            for name in names.into_iter().chain(pages.flat_map(|p| match p {
+                Page::Index(n) => n,
+                Page::Project(_) => Vec::new(),
+            })) {
+                all.entry(super::endpoint::normalise(&name)).or_insert(name);
+            }
+            Ok(Page::Index(all.into_values().collect()))
+        }
+        Page::Project(mut project) => {
+            for page in pages {
+                let Page::Project(other) = page else { continue };
+                for f in other.files {
+                    if project.file(&f.filename).is_none() {
+                        project.files.push(f);
+                    }
+                }
+                if let (Some(mine), Some(theirs)) = (project.versions.as_mut(), other.versions) {
+                    for v in theirs {
+                        if !mine.contains(&v) {
+                            mine.push(v);
+                        }
+                    }
+                }
+            }
+            Ok(Page::Project(project))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, url: &str) -> DistFile {
+        DistFile { filename: name.into(), url: url.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn digests_are_checked() {
+        let sha = "a".repeat(64);
+        let some = |n: &str, v: &str| Ok(Some((n.to_string(), v.to_string())));
+        assert_eq!(checked_hash("SHA256", &sha.to_uppercase()), some("sha256", &sha));
+        assert!(checked_hash("sha256", "abc").is_err());
+        assert!(checked_hash("sha256", &"g".repeat(64)).is_err());
+        assert!(checked_hash("sha1", &"0".repeat(64)).is_err());
+        assert_eq!(checked_hash("md5", &"0".repeat(32)), some("md5", &"0".repeat(32)));
+        assert_eq!(checked_hash("blake2b", &"0".repeat(64)), some("blake2b", &"0".repeat(64)));
+        assert_eq!(checked_hash("egg", "foo"), Ok(None));
+        assert_eq!(checked_hash("", &sha), Ok(None));
+        assert_eq!(checked_hash("sha<256", &sha), Ok(None));
+    }
+
+    #[test]
+    fn file_names_come_from_the_url_path() {
+        let cases = [
+            ("/packages/foo-1.0.tar.gz#sha256=ab", "foo-1.0.tar.gz"),
+            ("https://files.example/p/ab/foo-1.0-py3-none-any.whl", "foo-1.0-py3-none-any.whl"),
+            ("foo-1.0%2Blocal.tar.gz?x=1", "foo-1.0+local.tar.gz"),
+            ("../../foo.zip", "foo.zip"),
+            ("dir/", ""),
+        ];
+        for (url, want) in cases {
+            assert_eq!(filename_of(url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn json_is_told_from_html() {
+        assert!(is_json(b"  \n{\"meta\":{}}"));
+        assert!(parse(Kind::Index, "", b"\xEF\xBB\xBF{\"meta\":{\"api-version\":\"1.0\"},\"projects\":[]}").is_ok());
+        assert!(!is_json(b"<!DOCTYPE html>"));
+        assert!(!is_json(b""));
+        assert!(parse(Kind::Project, "foo", b"\xff\xfe<html>").unwrap_err().contains("UTF-8"));
+    }
+
+    #[test]
+    fn merges_keep_the_first_member_on_duplicates() {
+        let a = Page::Project(Project {
+            name: "foo".into(),
+            files: vec![file("foo-1.0.tar.gz", "http://p/api/v1/remote/a/simple/foo/foo-1.0.tar.gz")],
+            versions: Some(vec!["1.0".into()]),
+        });
+        let b = Page::Project(Project {
+            name: "foo".into(),
+            files: vec![
+                file("foo-1.0.tar.gz", "http://p/api/v1/remote/b/simple/foo/foo-1.0.tar.gz"),
+                file("foo-2.0.tar.gz", "http://p/api/v1/remote/b/simple/foo/foo-2.0.tar.gz"),
+            ],
+            versions: Some(vec!["1.0".into(), "2.0".into()]),
+        });
+        let Ok(Page::Project(m)) = merge(vec![a, b]) else { panic!("not a project") };
+        let urls: Vec<&str> = m.files.iter().map(|f| f.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "http://p/api/v1/remote/a/simple/foo/foo-1.0.tar.gz",
+                "http://p/api/v1/remote/b/simple/foo/foo-2.0.tar.gz"
+            ]
+        );
+        assert_eq!(m.versions, Some(vec!["1.0".to_string(), "2.0".to_string()]));
+
+        let a = Page::Index(vec!["Zeta".into(), "foo_bar".into()]);
+        let b = Page::Index(vec!["Foo.Bar".into(), "alpha".into()]);
+        assert_eq!(merge(vec![a, b]), Ok(Page::Index(vec!["alpha".into(), "foo_bar".into(), "Zeta".into()])));
+        assert!(merge(Vec::new()).is_err());
+    }
+}
