@@ -20,7 +20,7 @@ pub struct Ask<'a> {
 }
 
 /// One content-negotiated form of a document, cached separately from the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Doc {
     /// The cache variant (empty for a document with only one form).
     pub variant: &'static str,

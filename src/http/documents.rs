@@ -156,7 +156,7 @@ pub async fn rendered(
     // Keyed by the document's upstream URL, not only its path: a remote whose base URL changed
     // renders the same bytes differently.
     let doc_url = source.urls.document.clone();
-    if let Some(hit) = stored.and_then(|d| state.renders.get(&name, &doc_url, doc.variant, &d)) {
+    if let Some(hit) = stored.and_then(|d| state.renders.get(&name, &doc_url, *doc, &d)) {
         return Ok((hit, status));
     }
     let (body, urls) = source.body(state, &name, path).await?;
@@ -167,7 +167,7 @@ pub async fn rendered(
         .await?
         .map_err(|e| ApiError::BadGateway(format!("remote {name}: {path:?}: {e}")))?;
     let rendered = Arc::new(rendered);
-    state.renders.put(&name, &doc_url, doc.variant, &digest, rendered.clone());
+    state.renders.put(&name, &doc_url, *doc, &digest, rendered.clone());
     Ok((rendered, status))
 }
 

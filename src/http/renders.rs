@@ -3,7 +3,8 @@
 //! Rewriting a document (parse the upstream's JSON/HTML/YAML, rewrite every file URL, serialise)
 //! costs milliseconds for a large npm packument or helm index, on every request, while the
 //! result only changes when the cached upstream bytes do. A rendering is a pure function of
-//! (repository, the document's upstream URL, variant, upstream bytes), and the upstream bytes are named by their
+//! (repository, the document's upstream URL, the requested form ([`Doc`]: variant and media
+//! type), upstream bytes), and the upstream bytes are named by their
 //! digest, so an entry can never be stale: a new upstream copy has a new digest and misses.
 //! Bounded by total bytes; the oldest entries go first.
 
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use artifactapi_actors::digest::Digest;
 
-use crate::formats::Rendered;
+use crate::formats::{Doc, Rendered};
 
 /// Total bytes of rendered documents kept.
 pub const RENDER_CACHE_BYTES: usize = 32 << 20;
@@ -21,7 +22,7 @@ pub const RENDER_CACHE_BYTES: usize = 32 << 20;
 struct Key {
     repo: String,
     url: String,
-    variant: &'static str,
+    doc: Doc,
     source: Digest,
 }
 
@@ -49,24 +50,24 @@ impl Renders {
         Renders { inner: Mutex::default(), max_bytes }
     }
 
-    fn key(repo: &str, url: &str, variant: &'static str, source: &Digest) -> Key {
-        Key { repo: repo.to_string(), url: url.to_string(), variant, source: *source }
+    fn key(repo: &str, url: &str, doc: Doc, source: &Digest) -> Key {
+        Key { repo: repo.to_string(), url: url.to_string(), doc, source: *source }
     }
 
     /// The rendering of the upstream copy `source` of the document at upstream `url`.
-    pub fn get(&self, repo: &str, url: &str, variant: &'static str, source: &Digest) -> Option<Arc<Rendered>> {
+    pub fn get(&self, repo: &str, url: &str, doc: Doc, source: &Digest) -> Option<Arc<Rendered>> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.map.get(&Self::key(repo, url, variant, source)).cloned()
+        inner.map.get(&Self::key(repo, url, doc, source)).cloned()
     }
 
     /// Keeps `rendered` unless it is larger than a quarter of the cache.
-    pub fn put(&self, repo: &str, url: &str, variant: &'static str, source: &Digest, rendered: Arc<Rendered>) {
+    pub fn put(&self, repo: &str, url: &str, doc: Doc, source: &Digest, rendered: Arc<Rendered>) {
         let size = rendered.body.len();
         if size > self.max_bytes / 4 {
             return;
         }
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let key = Self::key(repo, url, variant, source);
+        let key = Self::key(repo, url, doc, source);
         if inner.map.contains_key(&key) {
             return;
         }
@@ -86,6 +87,11 @@ impl Renders {
 mod tests {
     use super::*;
 
+    const HTML: Doc = Doc { variant: "html", accept: "text/html" };
+    const HTML_V1: Doc = Doc { variant: "html", accept: "application/vnd.pypi.simple.v1+html" };
+    const JSON: Doc = Doc { variant: "json", accept: "application/vnd.pypi.simple.v1+json" };
+    const NONE: Doc = Doc { variant: "", accept: "" };
+
     fn doc(n: usize) -> Arc<Rendered> {
         Arc::new(Rendered::new(vec![b'x'; n], "text/plain"))
     }
@@ -94,18 +100,19 @@ mod tests {
     fn keyed_by_source_digest_and_bounded() {
         let r = Renders::new(100);
         let (a, b) = (Digest::of(b"a"), Digest::of(b"b"));
-        r.put("py", "simple/x/", "html", &a, doc(20));
-        assert!(r.get("py", "simple/x/", "html", &a).is_some());
-        assert!(r.get("py", "simple/x/", "json", &a).is_none());
-        assert!(r.get("py", "simple/x/", "html", &b).is_none());
-        assert!(r.get("other", "simple/x/", "html", &a).is_none());
-        r.put("py", "big", "", &a, doc(26));
-        assert!(r.get("py", "big", "", &a).is_none(), "over a quarter of the cache");
+        r.put("py", "simple/x/", HTML, &a, doc(20));
+        assert!(r.get("py", "simple/x/", HTML, &a).is_some());
+        assert!(r.get("py", "simple/x/", HTML_V1, &a).is_none(), "same variant, other media type");
+        assert!(r.get("py", "simple/x/", JSON, &a).is_none());
+        assert!(r.get("py", "simple/x/", HTML, &b).is_none());
+        assert!(r.get("other", "simple/x/", HTML, &a).is_none());
+        r.put("py", "big", NONE, &a, doc(26));
+        assert!(r.get("py", "big", NONE, &a).is_none(), "over a quarter of the cache");
         for i in 0..5u8 {
-            r.put("py", &format!("p{i}"), "", &a, doc(25));
+            r.put("py", &format!("p{i}"), NONE, &a, doc(25));
         }
-        assert!(r.get("py", "simple/x/", "html", &a).is_none(), "oldest evicted first");
-        assert!(r.get("py", "p4", "", &a).is_some());
+        assert!(r.get("py", "simple/x/", HTML, &a).is_none(), "oldest evicted first");
+        assert!(r.get("py", "p4", NONE, &a).is_some());
         assert!(r.inner.lock().unwrap().bytes <= 100);
     }
 }
