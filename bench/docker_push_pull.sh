@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Push and pull of one image with skopeo: into a local docker repository of artifactapi, and into
 # Debian's docker-registry (CNCF distribution) directly, same image, same machine, same client.
+# Then pulls through a docker remote (pull-through cache) in front of that docker-registry: cold
+# (nothing cached yet) and warm (all cached), next to pulling from docker-registry directly.
 #
 #   bench/docker_push_pull.sh            # release binary from target/release (cargo build --release)
 #   ARTIFACTAPI_BIN=... LAYER_MIB=256 RUNS=5 bench/docker_push_pull.sh
@@ -72,6 +74,8 @@ wait_http "http://127.0.0.1:$REG_PORT/v2/"
 wait_http "http://127.0.0.1:$API_PORT/api/v2/health/live"
 curl -fs -X POST "http://127.0.0.1:$API_PORT/api/v2/locals" -H 'Content-Type: application/json' \
   -d '{"name":"bench","package_type":"docker"}' >/dev/null
+curl -fs -X POST "http://127.0.0.1:$API_PORT/api/v2/remotes" -H 'Content-Type: application/json' \
+  -d "{\"name\":\"cache\",\"package_type\":\"docker\",\"base_url\":\"http://127.0.0.1:$REG_PORT\"}" >/dev/null
 
 measure() { # name dest-prefix
   local name=$1 dest=$2 push=() pull=()
@@ -96,3 +100,25 @@ measure() { # name dest-prefix
 echo "image: one ${LAYER_MIB} MiB layer + one small layer; $RUNS runs each (skopeo $(skopeo --version | awk '{print $3}'))"
 measure docker-registry "127.0.0.1:$REG_PORT"
 measure artifactapi "127.0.0.1:$API_PORT/bench"
+
+# Pull-through: the images pushed to docker-registry above, pulled directly, then through the
+# remote twice (cold: every byte fetched upstream while it streams; warm: all from the cache).
+pull_secs() { # source
+  rm -rf "$WORK/pulled"
+  local t0 t1
+  t0=$(now)
+  skopeo copy -q --src-tls-verify=false "docker://$1" "oci:$WORK/pulled:img"
+  t1=$(now)
+  awk "BEGIN {print $t1 - $t0}"
+}
+direct=() cold=() warm=()
+for i in $(seq "$RUNS"); do
+  direct+=("$(pull_secs "127.0.0.1:$REG_PORT/app:run$i")")
+  cold+=("$(pull_secs "127.0.0.1:$API_PORT/cache/app:run$i")")
+  warm+=("$(pull_secs "127.0.0.1:$API_PORT/cache/app:run$i")")
+  [ "$(digest_of "$WORK/layout" "img$i")" = "$(digest_of "$WORK/pulled" img)" ] \
+    || { echo "pull-through: the pulled manifest's digest differs from the pushed one" >&2; exit 1; }
+done
+med() { printf '%s\n' "$@" | median; }
+printf 'pull-through     direct (median) %6.2fs   cold %6.2fs   warm %6.2fs   [cold: %s] [warm: %s]\n' \
+  "$(med "${direct[@]}")" "$(med "${cold[@]}")" "$(med "${warm[@]}")" "${cold[*]}" "${warm[*]}"
