@@ -34,17 +34,21 @@ def log(msg):
 class Proxy:
     """One cache under test: how to address a path through it and how it reports hits."""
 
-    def __init__(self, name, base, cache_header, pids):
+    def __init__(self, name, base, cache_header, pids, index_url=None):
         self.name = name
         self.base = base.rstrip("/")
         self.cache_header = cache_header
         self.pids = pids
+        self.index_url = index_url
 
     def url(self, path):
         return f"{self.base}/{path.lstrip('/')}"
 
     def cache_status(self, path):
-        req = urllib.request.Request(self.url(path), method="HEAD")
+        return self.cache_status_of(self.url(path))
+
+    def cache_status_of(self, url):
+        req = urllib.request.Request(url, method="HEAD")
         with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.headers.get(self.cache_header, "")
 
@@ -95,6 +99,18 @@ def warm(proxy, path, sha256, size):
     got, n = sha256_of(proxy.url(path))
     if (got, n) != (sha256, size):
         raise Invalid(f"{proxy.name}: {path} from cache has sha256 {got} and {n} bytes, want {sha256} and {size}")
+
+
+def warm_index(proxy):
+    """Fetches the package index until the cache reports a HIT (its bytes differ between the
+    proxies: artifactapi serves it rewritten)."""
+    for attempt in range(40):
+        subprocess.run(curl_cmd(proxy.index_url), check=True, stdout=subprocess.DEVNULL)
+        status = proxy.cache_status_of(proxy.index_url)
+        if status.upper() == "HIT":
+            return
+        time.sleep(0.25 if attempt < 10 else 1)
+    raise Invalid(f"{proxy.name}: the index never became a cache HIT (last {proxy.cache_header}: {status!r})")
 
 
 def wrk(url, connections, duration, script, timeout="60s"):
@@ -195,6 +211,12 @@ def measure(proxy, a, files):
     if proxy.cache_status(files["small"]).upper() != "HIT":
         raise Invalid(f"{proxy.name}: small file no longer a HIT after the run")
 
+    if proxy.index_url:
+        warm_index(proxy)
+        log(f"{proxy.name}: package index hits, wrk 64 connections, {a.duration} s")
+        res = wrk(proxy.index_url, 64, a.duration, a.wrk_script)
+        r["index_rps"] = res["requests"] / (res["duration_us"] / 1e6)
+
     log(f"{proxy.name}: large hits, wrk 4 connections, {a.duration} s")
     res = wrk(proxy.url(files["large"]), 4, a.duration, a.wrk_script)
     r["large_mibs"] = res["bytes"] / MIB / (res["duration_us"] / 1e6)
@@ -235,6 +257,7 @@ def table(api, ngx, a):
     rows = [
         # label, key, kind, target text, met(artifactapi's value, ratio to nginx); None: cannot tell
         ("cache hit 1 KiB, 64 conns (req/s)", "small_rps", "int", ">= 0.8x nginx", lambda v, q: q and q >= 0.8),
+        ("index hit, 500-file PyPI page, 64 conns (req/s)", "index_rps", "int", ">= 0.5x nginx", lambda v, q: q and q >= 0.5),
         ("cache hit 256 MiB, 4 conns (MiB/s)", "large_mibs", "num", ">= 0.9x nginx", lambda v, q: q and q >= 0.9),
         ("peak RSS, 16 clients on 256 MiB (MiB)", "rss_mib", "num", "< 150 MiB", lambda v, q: v < 150),
         ("cold miss, 32 clients: upstream requests", "upstream_requests", "int", "= 1", lambda v, q: v == 1),
@@ -277,6 +300,8 @@ def main():
     p.add_argument("--small-sha256", required=True)
     p.add_argument("--large-sha256", required=True)
     p.add_argument("--large-size", type=int, required=True)
+    p.add_argument("--api-index-url", help="a PyPI project page through a pypi remote")
+    p.add_argument("--nginx-index-url", help="the same page through nginx")
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--wrk-script", required=True)
     p.add_argument("--json-out")
@@ -285,8 +310,8 @@ def main():
     a = p.parse_args()
 
     proxies = {
-        "api": Proxy("artifactapi", a.api_base, "X-Cache", [a.api_pid]),
-        "nginx": Proxy("nginx", a.nginx_base, "X-Cache-Status", [a.nginx_pid]),
+        "api": Proxy("artifactapi", a.api_base, "X-Cache", [a.api_pid], a.api_index_url),
+        "nginx": Proxy("nginx", a.nginx_base, "X-Cache-Status", [a.nginx_pid], a.nginx_index_url),
     }
     results = {"api": {}, "nginx": {}}
     invalid = []

@@ -19,8 +19,9 @@ use artifactapi_actors::remote::{CacheStatus, Fetch, FetchOutcome};
 use futures_util::StreamExt;
 
 use super::error::ApiError;
+use super::renders::Served;
 use super::serve;
-use crate::formats::{self, Class, Doc, Format, Rendered, Urls};
+use crate::formats::{self, Class, Doc, Format, Urls};
 use crate::paths::RepoPath;
 use crate::registry::RemoteEntry;
 use crate::state::AppState;
@@ -145,7 +146,7 @@ pub async fn rendered(
     entry: &RemoteEntry,
     path: &RepoPath,
     doc: &Doc,
-) -> Result<(Arc<Rendered>, CacheStatus), ApiError> {
+) -> Result<(Arc<Served>, CacheStatus), ApiError> {
     let source = source(state, entry, path, doc).await?;
     let status = source.status;
     let name = entry.remote.spec.name.clone();
@@ -166,7 +167,7 @@ pub async fn rendered(
     let rendered = blocking(move || format.rewrite(&p, &d, &body, &urls))
         .await?
         .map_err(|e| ApiError::BadGateway(format!("remote {name}: {path:?}: {e}")))?;
-    let rendered = Arc::new(rendered);
+    let rendered = Arc::new(Served::new(rendered));
     state.renders.put(&name, &doc_url, *doc, &digest, rendered.clone());
     Ok((rendered, status))
 }
@@ -221,21 +222,20 @@ pub async fn listed(
 
 /// A rendered document as a response: `Vary: Accept`, a strong ETag of the served bytes,
 /// conditional requests, HEAD without a body.
-pub fn respond(req: &HttpRequest, rendered: &Rendered, status: CacheStatus) -> HttpResponse {
-    let tag = format!("\"{}\"", Digest::of(&rendered.body).hex());
+pub fn respond(req: &HttpRequest, served: &Served, status: CacheStatus) -> HttpResponse {
     let mut resp = HttpResponse::build(StatusCode::OK);
     resp.insert_header(("X-Cache", status.as_str()))
-        .insert_header((header::CONTENT_TYPE, rendered.content_type.clone()))
+        .insert_header((header::CONTENT_TYPE, served.content_type.clone()))
         .insert_header((header::VARY, "Accept"))
-        .insert_header((header::ETAG, tag.clone()));
-    if serve::if_none_match(req, &tag) {
+        .insert_header((header::ETAG, served.etag.clone()));
+    if serve::if_none_match(req, &served.etag) {
         resp.status(StatusCode::NOT_MODIFIED);
         return resp.finish();
     }
     if req.method() == Method::HEAD {
-        let len = rendered.body.len() as u64;
+        let len = served.body.len() as u64;
         let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
         return resp.no_chunking(len).streaming(empty);
     }
-    resp.body(rendered.body.clone())
+    resp.body(served.body.clone())
 }

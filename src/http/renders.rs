@@ -15,6 +15,28 @@ use artifactapi_actors::digest::Digest;
 
 use crate::formats::{Doc, Rendered};
 
+/// A rendered document ready to send: its body shared between responses and its ETag computed
+/// once.
+#[derive(Debug)]
+pub struct Served {
+    pub body: bytes::Bytes,
+    pub content_type: String,
+    /// The strong ETag (quoted SHA-256 of the body).
+    pub etag: String,
+}
+
+impl Served {
+    pub fn new(rendered: Rendered) -> Served {
+        let etag = format!("\"{}\"", Digest::of(&rendered.body).hex());
+        Served { body: rendered.body.into(), content_type: rendered.content_type, etag }
+    }
+
+    /// The document again, for a merge.
+    pub fn to_rendered(&self) -> Rendered {
+        Rendered::new(self.body.to_vec(), self.content_type.clone())
+    }
+}
+
 /// Total bytes of rendered documents kept.
 pub const RENDER_CACHE_BYTES: usize = 32 << 20;
 
@@ -28,7 +50,7 @@ struct Key {
 
 #[derive(Default)]
 struct Inner {
-    map: HashMap<Key, Arc<Rendered>>,
+    map: HashMap<Key, Arc<Served>>,
     order: VecDeque<Key>,
     bytes: usize,
 }
@@ -55,13 +77,13 @@ impl Renders {
     }
 
     /// The rendering of the upstream copy `source` of the document at upstream `url`.
-    pub fn get(&self, repo: &str, url: &str, doc: Doc, source: &Digest) -> Option<Arc<Rendered>> {
+    pub fn get(&self, repo: &str, url: &str, doc: Doc, source: &Digest) -> Option<Arc<Served>> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.map.get(&Self::key(repo, url, doc, source)).cloned()
     }
 
     /// Keeps `rendered` unless it is larger than a quarter of the cache.
-    pub fn put(&self, repo: &str, url: &str, doc: Doc, source: &Digest, rendered: Arc<Rendered>) {
+    pub fn put(&self, repo: &str, url: &str, doc: Doc, source: &Digest, rendered: Arc<Served>) {
         let size = rendered.body.len();
         if size > self.max_bytes / 4 {
             return;
@@ -92,8 +114,8 @@ mod tests {
     const JSON: Doc = Doc { variant: "json", accept: "application/vnd.pypi.simple.v1+json" };
     const NONE: Doc = Doc { variant: "", accept: "" };
 
-    fn doc(n: usize) -> Arc<Rendered> {
-        Arc::new(Rendered::new(vec![b'x'; n], "text/plain"))
+    fn doc(n: usize) -> Arc<Served> {
+        Arc::new(Served::new(Rendered::new(vec![b'x'; n], "text/plain")))
     }
 
     #[test]

@@ -18,7 +18,8 @@ use super::documents;
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use super::proxy::{self, parse_path};
-use crate::formats::{self, Doc, Plan, Rendered};
+use super::renders::Served;
+use crate::formats::{self, Doc, Plan};
 use crate::observe::body::RecordedBody;
 use crate::paths::RepoPath;
 use crate::state::AppState;
@@ -143,7 +144,7 @@ async fn merged(
         match documents::rendered(state, &entry, path, doc).await {
             Ok((rendered, s)) => {
                 status = worse(status, s);
-                docs.push(Rendered::clone(&rendered));
+                docs.push(rendered.to_rendered());
             }
             Err(e) => match judge(Err(e))? {
                 Answer::Down => down.push(member.clone()),
@@ -160,7 +161,7 @@ async fn merged(
         .await
         .map_err(|e| ApiError::Internal(format!("merge task: {e}")))?
         .map_err(|e| ApiError::BadGateway(format!("virtual {name}: merging {:?}: {e}", path.as_str())))?;
-    Ok(documents::respond(req, &merged, status))
+    Ok(documents::respond(req, &Served::new(merged), status))
 }
 
 /// The cache status a merged answer reports: the least fresh of its parts.
