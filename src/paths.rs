@@ -215,13 +215,17 @@ impl std::fmt::Display for RepoPath {
 /// not). The result always starts with `base_url`. Concatenate, never resolve with
 /// `Url::join`: the base's last segment must stay.
 pub fn join_upstream(base_url: &str, p: &RepoPath) -> String {
-    let suffix = p.upstream_suffix();
+    join_upstream_suffix(base_url, &p.upstream_suffix())
+}
+
+/// `base_url` (with a `/` added if it has none) followed by an already encoded `suffix`.
+pub fn join_upstream_suffix(base_url: &str, suffix: &str) -> String {
     let mut url = String::with_capacity(base_url.len() + 1 + suffix.len());
     url.push_str(base_url);
     if !url.ends_with('/') {
         url.push('/');
     }
-    url.push_str(&suffix);
+    url.push_str(suffix);
     url
 }
 

@@ -7,12 +7,13 @@
 
 use tokio_postgres::types::Json;
 
-use super::specs::{conflict, spec_from_row, StoredSpec};
+use super::specs::{conflict, StoredSpec};
 use super::{Db, DbError};
 use crate::locals::LocalSpec;
 
 impl StoredSpec for LocalSpec {
     const KIND: &'static str = "local";
+    const TABLE: &'static str = "locals";
     const PKEY: &'static str = "locals_pkey";
     fn set_name(&mut self, name: String) {
         self.name = name;
@@ -22,15 +23,11 @@ impl StoredSpec for LocalSpec {
 impl Db {
     /// Every local, sorted by name.
     pub async fn list_locals(&self) -> Result<Vec<LocalSpec>, DbError> {
-        let client = self.client().await?;
-        let rows = client.query("SELECT name, spec FROM locals ORDER BY name COLLATE \"C\"", &[]).await?;
-        rows.iter().map(spec_from_row::<LocalSpec>).collect()
+        self.list_specs().await
     }
 
     pub async fn get_local(&self, name: &str) -> Result<Option<LocalSpec>, DbError> {
-        let client = self.client().await?;
-        let row = client.query_opt("SELECT name, spec FROM locals WHERE name = $1", &[&name]).await?;
-        row.as_ref().map(spec_from_row::<LocalSpec>).transpose()
+        self.get_spec(name).await
     }
 
     /// Creates a local; `Conflict` when any repository already has its name.

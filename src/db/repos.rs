@@ -8,12 +8,13 @@
 
 use tokio_postgres::types::Json;
 
-use super::specs::{conflict, spec_from_row, StoredSpec};
+use super::specs::{conflict, StoredSpec};
 use super::{Db, DbError};
 use crate::remotes::RemoteSpec;
 
 impl StoredSpec for RemoteSpec {
     const KIND: &'static str = "remote";
+    const TABLE: &'static str = "remotes";
     const PKEY: &'static str = "remotes_pkey";
     fn set_name(&mut self, name: String) {
         self.name = name;
@@ -23,15 +24,11 @@ impl StoredSpec for RemoteSpec {
 impl Db {
     /// Every remote, sorted by name.
     pub async fn list_remotes(&self) -> Result<Vec<RemoteSpec>, DbError> {
-        let client = self.client().await?;
-        let rows = client.query("SELECT name, spec FROM remotes ORDER BY name COLLATE \"C\"", &[]).await?;
-        rows.iter().map(spec_from_row::<RemoteSpec>).collect()
+        self.list_specs().await
     }
 
     pub async fn get_remote(&self, name: &str) -> Result<Option<RemoteSpec>, DbError> {
-        let client = self.client().await?;
-        let row = client.query_opt("SELECT name, spec FROM remotes WHERE name = $1", &[&name]).await?;
-        row.as_ref().map(spec_from_row::<RemoteSpec>).transpose()
+        self.get_spec(name).await
     }
 
     /// Creates a remote; `Conflict` when any repository already has its name.

@@ -7,12 +7,14 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
 use tokio_postgres::Row;
 
-use super::DbError;
+use super::{Db, DbError};
 
 /// A repository spec stored in one of the repository tables.
 pub(super) trait StoredSpec: DeserializeOwned {
     /// `remote`, `virtual` or `local`, for messages.
     const KIND: &'static str;
+    /// The table: `remotes`, `virtuals` or `locals`.
+    const TABLE: &'static str;
     /// The table's primary-key constraint, e.g. `remotes_pkey`.
     const PKEY: &'static str;
     /// The row's name wins over whatever name the stored JSON carries.
@@ -27,6 +29,24 @@ pub(super) fn spec_from_row<T: StoredSpec>(row: &Row) -> Result<T, DbError> {
         .map_err(|e| DbError::Query(format!("stored spec of {} {name:?}: {}", T::KIND, super::error::render(&e))))?;
     spec.set_name(name);
     Ok(spec)
+}
+
+impl Db {
+    /// Every spec of one repository table, sorted by name.
+    pub(super) async fn list_specs<T: StoredSpec>(&self) -> Result<Vec<T>, DbError> {
+        let client = self.client().await?;
+        let sql = format!("SELECT name, spec FROM {} ORDER BY name COLLATE \"C\"", T::TABLE);
+        let rows = client.query(&sql, &[]).await?;
+        rows.iter().map(spec_from_row::<T>).collect()
+    }
+
+    /// The spec named `name` in one repository table.
+    pub(super) async fn get_spec<T: StoredSpec>(&self, name: &str) -> Result<Option<T>, DbError> {
+        let client = self.client().await?;
+        let sql = format!("SELECT name, spec FROM {} WHERE name = $1", T::TABLE);
+        let row = client.query_opt(&sql, &[&name]).await?;
+        row.as_ref().map(spec_from_row::<T>).transpose()
+    }
 }
 
 /// Turns a clash on the table's primary key into a `Conflict` naming the repository.

@@ -7,13 +7,14 @@
 
 use tokio_postgres::types::Json;
 
-use super::specs::{conflict, spec_from_row, StoredSpec};
+use super::specs::{conflict, StoredSpec};
 use super::{Db, DbError};
 use crate::formats::PackageType;
 use crate::virtuals::VirtualSpec;
 
 impl StoredSpec for VirtualSpec {
     const KIND: &'static str = "virtual";
+    const TABLE: &'static str = "virtuals";
     const PKEY: &'static str = "virtuals_pkey";
     fn set_name(&mut self, name: String) {
         self.name = name;
@@ -23,15 +24,11 @@ impl StoredSpec for VirtualSpec {
 impl Db {
     /// Every virtual, sorted by name.
     pub async fn list_virtuals(&self) -> Result<Vec<VirtualSpec>, DbError> {
-        let client = self.client().await?;
-        let rows = client.query("SELECT name, spec FROM virtuals ORDER BY name COLLATE \"C\"", &[]).await?;
-        rows.iter().map(spec_from_row::<VirtualSpec>).collect()
+        self.list_specs().await
     }
 
     pub async fn get_virtual(&self, name: &str) -> Result<Option<VirtualSpec>, DbError> {
-        let client = self.client().await?;
-        let row = client.query_opt("SELECT name, spec FROM virtuals WHERE name = $1", &[&name]).await?;
-        row.as_ref().map(spec_from_row::<VirtualSpec>).transpose()
+        self.get_spec(name).await
     }
 
     /// The package type of each named remote or local that exists (unparseable types are

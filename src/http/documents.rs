@@ -12,17 +12,16 @@ use std::sync::Arc;
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
-use artifactapi_actors::catalog::ObjectKey;
 use artifactapi_actors::digest::Digest;
-use artifactapi_actors::integrity::{DocumentCheck, Integrity};
+use artifactapi_actors::integrity::DocumentCheck;
 use artifactapi_actors::remote::{CacheStatus, Fetch, FetchOutcome};
 use futures_util::StreamExt;
 
 use super::error::ApiError;
 use super::renders::Served;
-use super::serve;
+use super::{proxy, serve};
 use crate::formats::{self, Class, Doc, Format, Urls};
-use crate::paths::RepoPath;
+use crate::paths::{join_upstream_suffix, RepoPath};
 use crate::registry::RemoteEntry;
 use crate::state::AppState;
 
@@ -63,10 +62,7 @@ fn format_of(entry: &RemoteEntry) -> &'static dyn Format {
 /// The URLs documents of this remote are rewritten with.
 fn urls(state: &AppState, entry: &RemoteEntry, document: String) -> Urls {
     let name = &entry.remote.spec.name;
-    let mut base = entry.remote.base_url.clone();
-    if !base.ends_with('/') {
-        base.push('/');
-    }
+    let base = join_upstream_suffix(&entry.remote.base_url, "");
     Urls { public: format!("{}/api/v1/remote/{name}/", state.config.public_base()), base, document }
 }
 
@@ -76,11 +72,8 @@ pub async fn source(state: &AppState, entry: &RemoteEntry, path: &RepoPath, doc:
     let name = remote.spec.name.as_str();
     let format = format_of(entry);
     let class = formats::classify(remote.spec.package_type, remote.rules.override_class(path.as_str()), path.as_str());
-    let mut upstream_url = remote.base_url.clone();
-    if !upstream_url.ends_with('/') {
-        upstream_url.push('/');
-    }
-    upstream_url.push_str(&format.upstream_suffix(path.as_str(), path.upstream_suffix()));
+    let upstream_url =
+        join_upstream_suffix(&remote.base_url, &format.upstream_suffix(path.as_str(), path.upstream_suffix()));
     let (checked_path, checked_doc) = (path.as_str().to_string(), *doc);
     let fetch = Fetch {
         path: path.as_str().to_string(),
@@ -186,11 +179,9 @@ pub async fn listed(
     index: &str,
     doc: &Doc,
 ) -> Result<HttpResponse, ApiError> {
-    let remote = &entry.remote;
-    let name = remote.spec.name.as_str();
-    let key = ObjectKey::new(name, path.as_str(), "");
-    if let Some(object) = entry.hot.hit(&key) {
-        return serve::cached(req, state.store.as_ref(), &object, CacheStatus::Hit).await;
+    let name = entry.remote.spec.name.as_str();
+    if let Some(hit) = proxy::hot_hit(req, state, entry, path).await {
+        return hit;
     }
     let index_path = RepoPath::from_decoded(index)
         .map_err(|e| ApiError::Internal(format!("{name}: index path {index:?} of {path:?}: {e}")))?;
@@ -201,23 +192,7 @@ pub async fn listed(
         .await?
         .map_err(|e| ApiError::BadGateway(format!("remote {name}: {index:?}: {e}")))?
         .ok_or_else(|| ApiError::Missing(format!("{name}: {:?} is not listed in {index:?}", path.as_str())))?;
-    let class = formats::classify(remote.spec.package_type, remote.rules.override_class(path.as_str()), path.as_str());
-    let (expected, integrity) = match located.integrity {
-        Some(Integrity::Sha256(d)) => (Some(d), None),
-        other => (None, other),
-    };
-    let fetch = Fetch {
-        path: key.path,
-        variant: key.variant,
-        mutable: class == Class::Mutable,
-        upstream_url: located.url,
-        forward_headers: Vec::new(),
-        expected,
-        integrity,
-        ..Fetch::default()
-    };
-    let outcome = entry.addr.send(fetch).await.map_err(|e| ApiError::Unavailable(format!("remote {name}: {e}")))?;
-    serve::respond(req, state.store.as_ref(), outcome, path.as_str()).await.map_err(|e| named(name, e))
+    proxy::fetch_file(req, state, entry, path, located.url, located.integrity).await.map_err(|e| named(name, e))
 }
 
 /// A rendered document as a response: `Vary: Accept`, a strong ETag of the served bytes,

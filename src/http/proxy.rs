@@ -10,6 +10,7 @@
 use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 use artifactapi_actors::catalog::ObjectKey;
+use artifactapi_actors::integrity::Integrity;
 use artifactapi_actors::remote::{CacheStatus, Fetch};
 
 use super::error::ApiError;
@@ -77,22 +78,47 @@ pub(super) async fn serve_member(
         }
         Plan::Listed { index, doc } => return documents::listed(req, state, entry, path, &index, &doc).await,
     }
-    let class = formats::classify(remote.spec.package_type, remote.rules.override_class(path.as_str()), path.as_str());
-    let key = ObjectKey::new(name, path.as_str(), "");
-    if let Some(object) = entry.hot.hit(&key) {
-        return serve::cached(req, state.store.as_ref(), &object, CacheStatus::Hit).await;
+    if let Some(hit) = hot_hit(req, state, entry, path).await {
+        return hit;
     }
+    fetch_file(req, state, entry, path, join_upstream(&remote.base_url, path), None).await
+}
+
+/// A file of `path` from the remote's hot objects (immutable, fresh forever), if it is one.
+pub(super) async fn hot_hit(
+    req: &HttpRequest,
+    state: &AppState,
+    entry: &RemoteEntry,
+    path: &RepoPath,
+) -> Option<Result<HttpResponse, ApiError>> {
+    let object = entry.hot.hit(&ObjectKey::new(&entry.remote.spec.name, path.as_str(), ""))?;
+    Some(serve::cached(req, state.store.as_ref(), &object, CacheStatus::Hit).await)
+}
+
+/// Asks the remote's actor for the file at `path` (cache first, else `upstream_url`, checked
+/// against `integrity` when the index recorded one) and sends what it answers.
+pub(super) async fn fetch_file(
+    req: &HttpRequest,
+    state: &AppState,
+    entry: &RemoteEntry,
+    path: &RepoPath,
+    upstream_url: String,
+    integrity: Option<Integrity>,
+) -> Result<HttpResponse, ApiError> {
+    let remote = &entry.remote;
+    let name = remote.spec.name.as_str();
+    let class = formats::classify(remote.spec.package_type, remote.rules.override_class(path.as_str()), path.as_str());
+    let (expected, integrity) = match integrity {
+        Some(Integrity::Sha256(d)) => (Some(d), None),
+        other => (None, other),
+    };
     let fetch = Fetch {
-        path: key.path,
-        variant: key.variant,
+        path: path.as_str().to_string(),
         mutable: class == Class::Mutable,
-        upstream_url: join_upstream(&remote.base_url, path),
-        forward_headers: Vec::new(),
-        expected: None,
-        integrity: None,
-        document: None,
-        revalidate_by_digest: false,
-        token_scope: None,
+        upstream_url,
+        expected,
+        integrity,
+        ..Fetch::default()
     };
     let outcome = entry.addr.send(fetch).await.map_err(|e| ApiError::Unavailable(format!("remote {name}: {e}")))?;
     serve::respond(req, state.store.as_ref(), outcome, path.as_str()).await
