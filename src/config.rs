@@ -125,6 +125,10 @@ pub struct Config {
     /// Reads of the management API also need the admin token (`/api/v2/health/live` stays open).
     #[arg(long = "admin-token-reads", id = "ADMIN_TOKEN_READS", env = "ADMIN_TOKEN_READS", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub admin_token_reads: bool,
+    /// Package indexes rendered (rewritten or merged) at the same time; each needs memory of
+    /// about twice its document's size while it runs.
+    #[arg(long = "render-concurrency", id = "RENDER_CONCURRENCY", env = "RENDER_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub render_concurrency: u64,
     /// Bytes of small blobs (up to 64 KiB each) kept in memory; 0 turns the memory cache off.
     #[arg(long = "memory-cache", id = "MEMORY_CACHE", env = "MEMORY_CACHE", default_value_t = 64 << 20)]
     pub memory_cache: usize,

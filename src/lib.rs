@@ -19,6 +19,7 @@ pub mod paths;
 pub mod probe;
 pub mod registry;
 pub mod remotes;
+pub mod serve;
 pub mod server;
 pub mod state;
 pub mod virtuals;

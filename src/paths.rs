@@ -17,6 +17,15 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
+/// Whether `name` can be a repository name: 1-64 characters of `a-z`, `0-9`, `.`, `-`, `_`,
+/// starting with a letter or digit, so it is safe as a path segment and a key everywhere.
+pub fn is_repo_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+}
+
 /// Longest accepted path tail, in bytes as received.
 pub const MAX_PATH_BYTES: usize = 4096;
 /// Most segments accepted in one path.

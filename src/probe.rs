@@ -20,7 +20,7 @@ use artifactapi_actors::remote::probe::{probe, ProbeResult};
 use artifactapi_actors::remote::upstream::{Upstream, UpstreamSettings};
 use serde::{Deserialize, Serialize};
 
-use crate::formats::{self, Class};
+use crate::formats::{Class, Format, Method, PackageType, Request};
 use crate::paths::{join_upstream, RepoPath};
 use crate::registry::Registry;
 use crate::remotes::{Remote, RemoteSpec};
@@ -94,14 +94,26 @@ pub struct Prepared {
 }
 
 /// What classifies `path` in `remote`: the override patterns, else the type.
-pub fn classification(remote: &Remote, path: &str) -> Classification {
-    let over = remote.rules.override_class(path);
-    let rule = match over {
-        Some(true) => "mutable_patterns",
-        Some(false) => "immutable_patterns",
-        None => "type",
+pub fn classification(remote: &Remote, path: &RepoPath) -> Classification {
+    let over = remote.rules.override_class(path.as_str());
+    let (class, rule) = match over {
+        Some(true) => (Class::Mutable, "mutable_patterns"),
+        Some(false) => (Class::Immutable, "immutable_patterns"),
+        None => (crate::with_format!(remote.spec.package_type, f => type_class(f, path)), "type"),
     };
-    Classification { class: formats::classify(remote.spec.package_type, over, path), rule }
+    Classification { class, rule }
+}
+
+/// The type's class of a probe path, which is relative to the base URL as the upstream sees it
+/// (a registry's starts with `v2/`). A path the type refuses is mutable: it would not be cached.
+fn type_class<F: Format>(f: &F, path: &RepoPath) -> Class {
+    let raw = path.upstream_suffix();
+    let raw = match F::TYPE {
+        PackageType::Docker => raw.strip_prefix("v2/").unwrap_or(&raw),
+        _ => &raw,
+    };
+    let req = Request { repo: "probe", method: Method::Get, path: raw, query: "", accept: &[] };
+    f.parse(&req).map_or(Class::Mutable, |e| f.classify(&e))
 }
 
 fn host_of(url: &str) -> Option<(String, u16)> {
@@ -163,7 +175,7 @@ pub async fn run(p: Prepared, connect_timeout: Duration, read_timeout: Duration)
         Ok(()) => Access { allowed: true, reason: None },
         Err(denied) => Access { allowed: false, reason: Some(denied.to_string()) },
     };
-    ProbeReport { classification: classification(&p.remote, p.path.as_str()), access, upstream_url: p.url, result }
+    ProbeReport { classification: classification(&p.remote, &p.path), access, upstream_url: p.url, result }
 }
 
 #[cfg(test)]
@@ -189,7 +201,8 @@ mod tests {
             ("other.txt", Class::Mutable, "type"),
         ];
         for (path, class, rule) in cases {
-            assert_eq!(classification(&r, path), Classification { class, rule }, "{path}");
+            let path = RepoPath::parse(path).unwrap();
+            assert_eq!(classification(&r, &path), Classification { class, rule }, "{path}");
         }
     }
 

@@ -71,11 +71,7 @@ const MAX_TTL: u64 = 10 * 365 * 24 * 3600;
 
 /// Checks a repository name: what may appear as a path segment and a key everywhere.
 pub fn validate_name(name: &str) -> Result<(), FieldError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
-        && name.as_bytes()[0].is_ascii_alphanumeric();
-    if ok {
+    if crate::paths::is_repo_name(name) {
         Ok(())
     } else {
         Err(field_err("name", "1-64 characters of a-z, 0-9, '.', '-', '_', starting with a letter or digit"))

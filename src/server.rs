@@ -20,6 +20,7 @@ use crate::db::{Db, DbSettings, PgCatalog};
 use crate::events::EventBus;
 use crate::observe::Observer;
 use crate::registry::{Registry, RemoteDefaults};
+use crate::serve::{Renders, Service};
 use crate::state::{AppState, CONFIG_CHANNEL};
 
 /// Why the server could not start.
@@ -107,6 +108,14 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     crate::gc_schedule::start(config.gc_interval, config.gc_grace, coord.clone(), storage.clone());
     crate::docker_local::purge::start(config.docker_upload_max_age, coord.clone(), db.clone(), store.clone());
 
+    let renders = Arc::new(Renders::new(
+        staging.clone(),
+        storage.clone(),
+        db.clone(),
+        config.render_concurrency as usize,
+        config.gc_grace,
+    ));
+    let serve = Arc::new(Service::new(registry.clone(), store.clone(), renders, config.public_base()));
     let state = web::Data::new(AppState {
         config: config.clone(),
         replica,
@@ -118,7 +127,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         registry,
         events,
         observe: observe.clone(),
-        renders: Arc::default(),
+        serve,
     });
     let addr = config.listen_addr;
     tracing::info!(%addr, public_url = %config.public_base(), storage = ?config.storage_backend, "artifactapi listening");

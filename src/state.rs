@@ -13,7 +13,6 @@ use artifactapi_actors::storage::{BlobStore, StagingArea, StorageActor};
 use crate::config::Config;
 use crate::db::Db;
 use crate::events::EventBus;
-use crate::http::renders::Renders;
 use crate::observe::Observer;
 use crate::registry::Registry;
 
@@ -38,8 +37,8 @@ pub struct AppState {
     pub events: Arc<EventBus>,
     /// Request recording: stats, metrics, access log.
     pub observe: Arc<Observer>,
-    /// Rendered package indexes, by the digest of the upstream copy they were made from.
-    pub renders: Arc<Renders>,
+    /// The one request path of remotes and virtuals.
+    pub serve: Arc<crate::serve::Service>,
 }
 
 impl AppState {

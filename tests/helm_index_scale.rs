@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use artifactapi::formats::helm::Helm;
-use artifactapi::formats::{Doc, Format, Rendered, Urls};
+use artifactapi::formats::{Doc, Format, Method, Rendered, Request, Urls};
 
 struct Counting;
 
@@ -81,16 +81,20 @@ fn ten_thousand_chart_versions_within_bounded_memory() {
         document: "http://up.example/repo/index.yaml".into(),
     };
     let input = body.len();
+    let parse = |path: &str| {
+        Helm.parse(&Request { repo: "charts", method: Method::Get, path, query: "", accept: &[] }).unwrap()
+    };
+    let index = parse("index.yaml");
 
-    let (checked, check_peak, check_s) = measure(|| Helm.check_document("index.yaml", &DOC, body.as_bytes()));
+    let (checked, check_peak, check_s) = measure(|| Helm.check_document(&index, body.as_bytes()));
     checked.unwrap();
-    let (out, rewrite_peak, rewrite_s) = measure(|| Helm.rewrite("index.yaml", &DOC, body.as_bytes(), &urls));
+    let (out, rewrite_peak, rewrite_s) = measure(|| Helm.rewrite(&index, &DOC, body.as_bytes(), &urls));
     let out = out.unwrap();
-    let path = "charts/chart-999/1.9.0/chart-999-1.9.0.tgz";
-    let (found, locate_peak, locate_s) = measure(|| Helm.locate(path, &DOC, body.as_bytes(), &urls));
+    let chart = parse("charts/chart-999/1.9.0/chart-999-1.9.0.tgz");
+    let (found, locate_peak, locate_s) = measure(|| Helm.locate(&chart, body.as_bytes(), &urls));
     assert_eq!(found.unwrap().unwrap().url, "http://up.example/repo/chart-999-1.9.0.tgz");
     let members = vec![out.clone(), Rendered::new(out.body.clone(), out.content_type.clone())];
-    let (merged, merge_peak, merge_s) = measure(|| Helm.merge("index.yaml", &DOC, members));
+    let (merged, merge_peak, merge_s) = measure(|| Helm.merge(&index, &DOC, members));
     let merged = merged.unwrap();
 
     println!(

@@ -18,6 +18,7 @@ mod error;
 pub mod locals;
 pub mod migrate;
 pub mod objects;
+pub mod renders;
 pub mod repos;
 mod specs;
 pub mod stats;

@@ -3,16 +3,15 @@
 //! The signed index is replaced whenever a package is added; packages are named by version and
 //! release and never change.
 
-use super::{file_name, has_suffix, Class, Format, PackageType};
+use super::files::PathRules;
+use super::{file_name, has_suffix, Class, PackageType};
 
 pub struct Alpine;
 
-impl Format for Alpine {
-    fn package_type(&self) -> PackageType {
-        PackageType::Alpine
-    }
+impl PathRules for Alpine {
+    const TYPE: PackageType = PackageType::Alpine;
 
-    fn classify(&self, path: &str) -> Class {
+    fn classify_path(path: &str) -> Class {
         let name = file_name(path);
         Class::immutable_if(has_suffix(name, ".apk"))
     }

@@ -3,16 +3,15 @@
 //! Nothing in a generic path says whether it can change, so every file is treated as published
 //! once and never changed; remotes whose files do change say so with `mutable_patterns`.
 
-use super::{Class, Format, PackageType};
+use super::files::PathRules;
+use super::{Class, PackageType};
 
 pub struct Generic;
 
-impl Format for Generic {
-    fn package_type(&self) -> PackageType {
-        PackageType::Generic
-    }
+impl PathRules for Generic {
+    const TYPE: PackageType = PackageType::Generic;
 
-    fn classify(&self, _path: &str) -> Class {
+    fn classify_path(_path: &str) -> Class {
         Class::Immutable
     }
 }

@@ -1,20 +1,35 @@
-//! Package types: what a path means for each kind of repository.
+//! Package types: what a request means for each kind of repository.
 //!
 //! One module per package type behind the [`Format`] trait. A format is pure: no I/O and no
-//! HTTP types, so its decisions are unit-tested with tables of cases. This layer decides
-//! whether an upstream path is mutable (cached for `mutable_ttl`, then revalidated) or
-//! immutable (cached for `immutable_ttl`, 0 meaning forever): [`classify`] applies a remote's
-//! override patterns and otherwise asks the type's own rules (each type module holds its table of cases).
+//! HTTP types, so its decisions are unit-tested with tables of cases. It parses a request once
+//! into its own typed endpoint ([`Format::parse`]); every later decision takes that endpoint,
+//! never a path string again:
+//!
+//! - [`Format::subject`]: what a remote's `patterns` and `blocklist` are matched against;
+//! - [`Format::classify`]: mutable (cached for `mutable_ttl`, then revalidated) or immutable
+//!   (cached for `immutable_ttl`, 0 meaning forever); a remote's override patterns win
+//!   ([`classify`]);
+//! - [`Format::plan`]: how the request is served ([`Plan`]): the upstream's bytes, a redirect,
+//!   a document rewritten on the way out, or a file its index lists;
+//! - [`Format::check_document`], [`Format::rewrite`], [`Format::locate`], [`Format::merge`]:
+//!   the document operations.
+//!
+//! Errors are each format's own typed enum with a stable code ([`ProtocolError`]), rendered in
+//! the protocol's error format at the HTTP edge. The serving path (`crate::serve`) reaches a
+//! format through [`with_format!`], the one place that maps a [`PackageType`] to its module:
+//! adding a type is its folder here and one line there.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use plan::{Ask, Doc, Located, Plan, Rendered, Urls};
+pub use plan::{Doc, Located, Plan, Rendered, Target, Urls};
 
 pub mod alpine;
 pub mod docker;
+pub mod files;
 pub mod generic;
 pub mod goproxy;
 pub mod helm;
@@ -51,99 +66,186 @@ impl Class {
     }
 }
 
+/// The request method, as far as a format or the serving path cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Put,
+    Post,
+    Patch,
+    Delete,
+    Other,
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Put => "PUT",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Other => "this method",
+        })
+    }
+}
+
+impl Method {
+    /// GET or HEAD: a read.
+    pub fn is_read(self) -> bool {
+        matches!(self, Method::Get | Method::Head)
+    }
+}
+
+/// What a client asked, as the HTTP edge hands it to a format: no HTTP types.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The repository the request addressed.
+    pub repo: &'a str,
+    pub method: Method,
+    /// The path below the repository, exactly as it arrived (still percent-encoded), so no
+    /// decoding step can hide a `..` from the parser.
+    pub path: &'a str,
+    /// The query string, without `?` (empty when none).
+    pub query: &'a str,
+    /// Every `Accept` header value, in order.
+    pub accept: &'a [&'a str],
+}
+
+impl Request<'_> {
+    /// The `Accept` values joined as one header value.
+    pub fn accept_joined(&self) -> Option<String> {
+        (!self.accept.is_empty()).then(|| self.accept.join(", "))
+    }
+}
+
+/// What a format may need to know about the repository a request is served from.
+#[derive(Debug, Clone, Copy)]
+pub struct Repo<'a> {
+    pub name: &'a str,
+    /// The remote's base URL, ending with `/` (empty for a virtual or a local).
+    pub base_url: &'a str,
+    /// Tags a docker remote refuses to serve by tag (empty unless `ban_tags_enabled`).
+    pub ban_tags: &'a [String],
+}
+
+/// An error of a format, with a stable code and the status it answers with.
+pub trait ProtocolError: std::error::Error + Send + Sync + 'static {
+    /// A stable machine-readable code (`PATH_INVALID`, `NAME_INVALID`, `NOT_SERVED`, the OCI
+    /// codes for docker, ...).
+    fn code(&self) -> &'static str;
+    /// 400 (malformed), 403 (refused by a rule), 404 (no such endpoint here) or 405.
+    fn status(&self) -> u16;
+}
+
 /// One package type's knowledge of its protocol. Pure: no I/O, no HTTP types.
 pub trait Format: Send + Sync + 'static {
-    fn package_type(&self) -> PackageType;
-    /// The class of `path`, relative to the remote's base URL and without a leading slash (the
-    /// decoded form, [`crate::paths::RepoPath::as_str`]). Paths the type does not recognise
-    /// are [`Class::Mutable`]: revalidating too often is safe, serving a changed file forever
-    /// is not.
-    fn classify(&self, path: &str) -> Class;
-    /// Refuses paths that are no request of this type's protocol before anything is looked up
-    /// or fetched (a type with a fixed set of endpoints knows them; the default accepts all).
-    /// `path` is the decoded form, as for [`Format::classify`]. Must not allocate on success:
-    /// it runs on the cache-hit path.
-    fn check_path(&self, _path: &str) -> Result<(), PathRefusal> {
-        Ok(())
-    }
+    const TYPE: PackageType;
+    /// The request, parsed once.
+    type Endpoint: fmt::Debug + Clone + Send + Sync + 'static;
+    type Error: ProtocolError;
 
-    /// The raw (still percent-encoded) request path in the form [`crate::paths::RepoPath`]
-    /// parses, for protocols whose clients encode a `/` that is part of a name (npm's
-    /// `@scope%2fname`). The default changes nothing.
-    fn canonical_raw<'a>(&self, raw: &'a str) -> std::borrow::Cow<'a, str> {
-        std::borrow::Cow::Borrowed(raw)
-    }
+    /// Parses a request. Refuses what is no request of this type's protocol before anything is
+    /// looked up or fetched; runs on the cache-hit path, so it stays cheap.
+    fn parse(&self, req: &Request<'_>) -> Result<Self::Endpoint, Self::Error>;
 
-    /// How `path` is served (see [`Plan`]); the default serves the upstream's bytes.
-    fn plan(&self, _path: &str, _ask: &Ask) -> Plan {
-        Plan::Bytes
-    }
+    /// What the repository's `patterns` and `blocklist` are matched against: the decoded path
+    /// for most types, the upstream image name for docker.
+    fn subject<'e>(&self, e: &'e Self::Endpoint, repo: &Repo<'_>) -> Cow<'e, str>;
 
-    /// The upstream path (percent-encoded, relative to the base URL) of the document at `path`;
-    /// `encoded` is [`crate::paths::RepoPath::upstream_suffix`], which the default returns.
-    fn upstream_suffix(&self, _path: &str, encoded: String) -> String {
-        encoded
-    }
+    /// The type's own class of the endpoint. Endpoints a type does not recognise are
+    /// [`Class::Mutable`]: revalidating too often is safe, serving a changed file forever is not.
+    fn classify(&self, e: &Self::Endpoint) -> Class;
 
-    /// Whether `body` is a well-formed document of this type (run before it is cached).
-    fn check_document(&self, _path: &str, _doc: &Doc, _body: &[u8]) -> Result<(), String> {
+    /// How the endpoint is served from the repository `repo`.
+    fn plan(&self, e: &Self::Endpoint, repo: &Repo<'_>) -> Result<Plan<Self::Endpoint>, Self::Error>;
+
+    /// Whether `body` is a well-formed answer for the held target of `e` (a document, a docker
+    /// manifest), run before it is cached.
+    fn check_document(&self, _e: &Self::Endpoint, _body: &[u8]) -> Result<(), String> {
         Ok(())
     }
 
     /// The document as clients get it: every file URL rewritten to download through
     /// `urls.public`. Only types that plan documents are asked.
-    fn rewrite(&self, _path: &str, _doc: &Doc, body: &[u8], _urls: &Urls) -> Result<Rendered, String> {
+    fn rewrite(&self, _e: &Self::Endpoint, _doc: &Doc, body: &[u8], _urls: &Urls) -> Result<Rendered, String> {
         Ok(Rendered::new(body.to_vec(), "application/octet-stream"))
     }
 
-    /// Finds the listed file at `path` in its index `body` (the upstream's bytes, fetched from
+    /// Finds the listed file `file` in its index `body` (the upstream's bytes, fetched from
     /// `urls.document`). `Ok(None)`: the index does not list it.
-    fn locate(&self, _path: &str, _doc: &Doc, _body: &[u8], _urls: &Urls) -> Result<Option<Located>, String> {
+    fn locate(&self, _file: &Self::Endpoint, _body: &[u8], _urls: &Urls) -> Result<Option<Located>, String> {
         Ok(None)
     }
 
     /// Merges the rendered documents of a virtual repository's members (in member order, the
     /// first one winning on conflicts).
-    fn merge(&self, _path: &str, _doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
+    fn merge(&self, _e: &Self::Endpoint, _doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
         members.into_iter().next().ok_or_else(|| "no member document".to_string())
     }
 }
 
-/// Why a format refused a request path.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PathRefusal {
-    /// Malformed for the type's protocol (a 400).
-    #[error("{0}")]
-    Invalid(String),
-    /// Well-formed, but nothing this remote serves (a 404, without asking the upstream).
-    #[error("{0}")]
-    NotFound(String),
+/// Runs `$body` with `$f` bound to the format of package type `$t` (a `&'static` unit struct).
+/// The one registration point of the package types: a new type adds its line here.
+#[macro_export]
+macro_rules! with_format {
+    ($t:expr, $f:ident => $body:expr) => {{
+        use $crate::formats::PackageType as T;
+        match $t {
+            T::Generic => {
+                let $f = &$crate::formats::generic::Generic;
+                $body
+            }
+            T::Docker => {
+                let $f = &$crate::formats::docker::Docker;
+                $body
+            }
+            T::Helm => {
+                let $f = &$crate::formats::helm::Helm;
+                $body
+            }
+            T::Pypi => {
+                let $f = &$crate::formats::pypi::Pypi;
+                $body
+            }
+            T::Npm => {
+                let $f = &$crate::formats::npm::Npm;
+                $body
+            }
+            T::Rpm => {
+                let $f = &$crate::formats::rpm::Rpm;
+                $body
+            }
+            T::Alpine => {
+                let $f = &$crate::formats::alpine::Alpine;
+                $body
+            }
+            T::Puppet => {
+                let $f = &$crate::formats::puppet::Puppet;
+                $body
+            }
+            T::Terraform => {
+                let $f = &$crate::formats::terraform::Terraform;
+                $body
+            }
+            T::Goproxy => {
+                let $f = &$crate::formats::goproxy::Goproxy;
+                $body
+            }
+        }
+    }};
 }
 
-/// The format of a package type.
-pub fn format_for(t: PackageType) -> &'static dyn Format {
-    match t {
-        PackageType::Generic => &generic::Generic,
-        PackageType::Docker => &docker::Docker,
-        PackageType::Helm => &helm::Helm,
-        PackageType::Pypi => &pypi::Pypi,
-        PackageType::Npm => &npm::Npm,
-        PackageType::Rpm => &rpm::Rpm,
-        PackageType::Alpine => &alpine::Alpine,
-        PackageType::Puppet => &puppet::Puppet,
-        PackageType::Terraform => &terraform::Terraform,
-        PackageType::Goproxy => &goproxy::Goproxy,
-    }
-}
-
-/// The class of `path` in a remote of type `t`, with the remote's override patterns applied
-/// first: `rules_override` is [`crate::remotes::Rules::override_class`] (`Some(true)`:
-/// mutable, `Some(false)`: immutable, `None`: the type decides).
-pub fn classify(t: PackageType, rules_override: Option<bool>, path: &str) -> Class {
+/// The class of `e` in a remote, with the remote's override patterns applied first:
+/// `rules_override` is [`crate::remotes::Rules::override_class`] of the target's catalog path
+/// (`Some(true)`: mutable, `Some(false)`: immutable, `None`: the type decides).
+pub fn classify<F: Format>(f: &F, rules_override: Option<bool>, e: &F::Endpoint) -> Class {
     match rules_override {
         Some(true) => Class::Mutable,
         Some(false) => Class::Immutable,
-        None => format_for(t).classify(path),
+        None => f.classify(e),
     }
 }
 

@@ -1,23 +1,19 @@
 //! How a request is served, as its package type decides it: the types of [`super::Format`]'s
 //! serving methods.
 //!
-//! Most paths are bytes served as the upstream has them ([`Plan::Bytes`]). Package indexes are
-//! [`Plan::Document`]s: cached as the upstream sent them (one copy per content-negotiation
-//! variant), checked by the type's parser before they are cached, and rewritten on the way out
-//! so every file they list downloads through this server ([`Urls`]). A file an index lists may
-//! live anywhere the index says (another path, another host): it is a [`Plan::Listed`] file,
-//! found in its index by [`super::Format::locate`], which gives the real upstream URL and the
-//! digest the bytes must have. Only URLs taken from the remote's own index are ever fetched, so
-//! a client cannot make the proxy fetch from a host of its choosing.
+//! Most requests are bytes served as the upstream has them ([`Plan::Bytes`]), fetched as a
+//! [`Target`]: the object's catalog path and variant (its cache key), where it is upstream, what
+//! to send (`Accept`, a token scope) and what it must be (a digest, a check of the whole body).
+//! Package indexes are [`Plan::Document`]s: cached as the upstream sent them (one copy per
+//! content-negotiation variant), checked by the type's parser before they are cached, and
+//! rewritten on the way out so every file they list downloads through this server ([`Urls`]).
+//! A file an index lists may live anywhere the index says (another path, another host): it is
+//! a [`Plan::Listed`] file, found in its index by [`super::Format::locate`], which gives the
+//! real upstream URL and the digest the bytes must have. Only URLs taken from the remote's own
+//! index are ever fetched, so a client cannot make the proxy fetch from a host of its choosing.
 
+use artifactapi_actors::digest::Digest;
 use artifactapi_actors::integrity::Integrity;
-
-/// What a request asks beyond its path.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ask<'a> {
-    /// The `Accept` header.
-    pub accept: Option<&'a str>,
-}
 
 /// One content-negotiated form of a document, cached separately from the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,20 +24,61 @@ pub struct Doc {
     pub accept: &'static str,
 }
 
-/// How a path is served.
+/// What to fetch for a request: its cache key and its upstream request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Target {
+    /// The object's catalog path: decoded, relative to the repository. With `variant`, the key
+    /// of the cached object.
+    pub path: String,
+    /// Content-negotiation variant (empty for most objects).
+    pub variant: String,
+    /// The upstream path, percent-encoded, relative to the remote's base URL.
+    pub upstream: String,
+    /// The query string sent upstream (encoded, without `?`; empty for none).
+    pub query: String,
+    /// `Accept` sent upstream.
+    pub accept: Option<String>,
+    /// The digest the bytes must have.
+    pub expected: Option<Digest>,
+    /// Held until the whole body has arrived and [`super::Format::check_document`] accepted it
+    /// (documents, docker manifests): clients never see an answer that fails its check.
+    pub held: bool,
+    /// Revalidate an expired copy with a HEAD comparing `Docker-Content-Digest` (registries).
+    pub revalidate_by_digest: bool,
+    /// The registry token scope of the request (`repository:library/alpine:pull`).
+    pub token_scope: Option<String>,
+}
+
+impl Target {
+    /// The object at catalog path `path`, at `upstream` below the base URL.
+    pub fn new(path: impl Into<String>, upstream: impl Into<String>) -> Target {
+        Target { path: path.into(), upstream: upstream.into(), ..Target::default() }
+    }
+
+    /// The target of a document in the form `doc`: held, checked, one copy per variant.
+    pub fn document(mut self, doc: &Doc) -> Target {
+        self.variant = doc.variant.to_string();
+        self.accept = (!doc.accept.is_empty()).then(|| doc.accept.to_string());
+        self.held = true;
+        self
+    }
+}
+
+/// How a request is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plan {
-    /// The upstream's bytes at the remote's base URL + path, unchanged.
-    Bytes,
+pub enum Plan<E> {
+    /// The upstream's bytes, unchanged.
+    Bytes(Target),
     /// Send the client to this path of the same repository (e.g. a PyPI project name in its
-    /// normalised form); relative to the repository, no leading slash.
+    /// normalised form); relative to the repository, decoded, no leading slash.
     Redirect(String),
     /// A metadata document: checked by [`super::Format::check_document`] before it is cached,
     /// rewritten by [`super::Format::rewrite`] on the way out, merged by
     /// [`super::Format::merge`] in virtual repositories.
-    Document(Doc),
-    /// A file listed in the document at `index` (a path of the same repository).
-    Listed { index: String, doc: Doc },
+    Document(Target, Doc),
+    /// A file listed in the document `index` (an endpoint of the same repository, which plans
+    /// a [`Plan::Document`]); `path` is the file's catalog path.
+    Listed { path: String, index: E },
 }
 
 /// Where a listed file really is and what it must hash to.

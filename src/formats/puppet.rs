@@ -4,16 +4,15 @@
 //! (latest release, deprecation, download counts) and change; release archives
 //! (`v3/files/{author}-{name}-{version}.tar.gz`) are never replaced.
 
-use super::{file_name, has_suffix, segments, Class, Format, PackageType};
+use super::files::PathRules;
+use super::{file_name, has_suffix, segments, Class, PackageType};
 
 pub struct Puppet;
 
-impl Format for Puppet {
-    fn package_type(&self) -> PackageType {
-        PackageType::Puppet
-    }
+impl PathRules for Puppet {
+    const TYPE: PackageType = PackageType::Puppet;
 
-    fn classify(&self, path: &str) -> Class {
+    fn classify_path(path: &str) -> Class {
         let segs = segments(path);
         if segs.len() >= 2 && segs[0] == "v3" && matches!(segs[1], "modules" | "releases") {
             return Class::Mutable;

@@ -4,16 +4,15 @@
 //! repository changes; a package file (`.rpm`, source packages included) never changes under its
 //! name, which carries name, version, release and architecture.
 
-use super::{file_name, has_suffix, Class, Format, PackageType};
+use super::files::PathRules;
+use super::{file_name, has_suffix, Class, PackageType};
 
 pub struct Rpm;
 
-impl Format for Rpm {
-    fn package_type(&self) -> PackageType {
-        PackageType::Rpm
-    }
+impl PathRules for Rpm {
+    const TYPE: PackageType = PackageType::Rpm;
 
-    fn classify(&self, path: &str) -> Class {
+    fn classify_path(path: &str) -> Class {
         let name = file_name(path);
         if has_suffix(name, ".rpm") {
             return Class::Immutable;

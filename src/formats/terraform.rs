@@ -4,16 +4,15 @@
 //! each release. `v1/providers/{namespace}/{type}/{version}/download/{os}/{arch}` describes one
 //! published build (its file name, checksum and signature) and never changes.
 
-use super::{segments, Class, Format, PackageType};
+use super::files::PathRules;
+use super::{segments, Class, PackageType};
 
 pub struct Terraform;
 
-impl Format for Terraform {
-    fn package_type(&self) -> PackageType {
-        PackageType::Terraform
-    }
+impl PathRules for Terraform {
+    const TYPE: PackageType = PackageType::Terraform;
 
-    fn classify(&self, path: &str) -> Class {
+    fn classify_path(path: &str) -> Class {
         let segs = segments(path);
         let n = segs.len();
         let download = n >= 4 && segs[n - 3] == "download" && !segs[n - 2].is_empty() && !segs[n - 1].is_empty();

@@ -10,6 +10,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use artifactapi_actors::remote::{FetchError, UpstreamError};
 
+use crate::serve::ServeError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{kind} {name:?} not found")]
@@ -108,6 +110,30 @@ impl From<crate::db::DbError> for ApiError {
             DbError::Conflict(m) => ApiError::Conflict(m),
             DbError::NotFound(m) => ApiError::Missing(m),
             DbError::Query(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// The serving service's errors in the management API's (and npm's) `{"error": ...}` form.
+impl From<ServeError> for ApiError {
+    fn from(e: ServeError) -> Self {
+        if let Some(retry_after) = e.retry_after() {
+            return ApiError::RetryLater { message: e.to_string(), retry_after };
+        }
+        if let ServeError::MethodNotAllowed { method, allow, .. } = &e {
+            return ApiError::MethodNotAllowed { method: method.to_string(), allow };
+        }
+        let message = e.to_string();
+        match e.status() {
+            400 => ApiError::BadRequest(message),
+            403 => ApiError::Forbidden(message),
+            404 => ApiError::Missing(message),
+            405 => ApiError::MethodNotAllowed { method: message, allow: "GET, HEAD" },
+            410 => ApiError::Gone(message),
+            502 => ApiError::BadGateway(message),
+            503 => ApiError::Unavailable(message),
+            504 => ApiError::GatewayTimeout(message),
+            _ => ApiError::Internal(message),
         }
     }
 }

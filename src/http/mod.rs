@@ -1,10 +1,10 @@
 //! The HTTP surface, one module per area; handlers are thin and call into the layers below.
 //!
 //! Routes (see README.md for the whole API):
-//! - `/api/v1/remote/{name}/{path}`: the caching proxy ([`proxy`]).
+//! - `/api/v1/remote/{name}/{path}`: the caching proxy ([`proxy`], answers by [`respond`]).
 //! - `/api/v2/remotes[/{name}]`: remote CRUD ([`remotes`]).
 //! - `/api/v1/virtual/{name}/{path}`, `/api/v2/virtuals[/{name}]`: virtual repositories
-//!   ([`virtual_proxy`], [`virtuals`]).
+//!   ([`proxy`], [`virtuals`]).
 //! - `/api/v2/locals[/{name}]`: local repository configuration ([`locals`]).
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
 //! - `/api/v2/events`: the live event stream ([`events`]).
@@ -18,7 +18,6 @@
 //! checks it itself.
 
 pub mod auth;
-pub mod documents;
 pub mod error;
 pub mod events;
 pub mod locals;
@@ -28,11 +27,9 @@ pub mod openapi;
 pub mod probe;
 pub mod proxy;
 pub mod remotes;
-pub mod renders;
-pub mod serve;
+pub mod respond;
 pub mod system;
 pub mod v2;
-pub mod virtual_proxy;
 pub mod virtuals;
 
 use std::future::{ready, Ready};
@@ -109,7 +106,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/metrics").get(observe::metrics).default_service(web::to(not_allowed("GET"))))
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
-    .route("/api/v1/virtual/{tail:.*}", web::route().to(virtual_proxy::virtual_repo))
+    .route("/api/v1/virtual/{tail:.*}", web::route().to(proxy::virtual_repo))
     .configure(v2::configure)
     .default_service(web::to(not_found));
 }

@@ -30,7 +30,7 @@ pub struct ErrorBody {
         super::remotes::create,
         super::remotes::replace,
         super::remotes::delete,
-        super::virtual_proxy::virtual_repo,
+        super::proxy::virtual_repo,
         super::v2::v2,
         super::virtuals::list,
         super::virtuals::get,

@@ -22,7 +22,7 @@
 use artifactapi_actors::Digest;
 
 use super::grammar::{parse_digest, shorten, ImageName, Tag, UploadId};
-use crate::remotes::validate_name;
+use crate::paths::is_repo_name;
 
 /// Longest raw `/v2/...` path accepted, in bytes.
 pub const MAX_V2_PATH_BYTES: usize = 2048;
@@ -114,43 +114,72 @@ pub enum EndpointError {
     QueryInvalid(String),
 }
 
-impl V2Path {
-    /// Parses the raw request path (`req.uri().path()`, which starts with `/v2`).
-    pub fn parse(raw: &str) -> Result<V2Path, EndpointError> {
+/// The first cut of a `/v2` path: the version check, the catalog, or a repository and the raw
+/// rest of the path (which [`Endpoint::parse`] reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V2Route<'a> {
+    Base,
+    Catalog,
+    Repo { repo: &'a str, tail: &'a str },
+}
+
+impl<'a> V2Route<'a> {
+    /// Splits the raw request path (`req.uri().path()`, which starts with `/v2`); checks the
+    /// repository name.
+    pub fn parse(raw: &'a str) -> Result<V2Route<'a>, EndpointError> {
         if raw.len() > MAX_V2_PATH_BYTES {
             return Err(EndpointError::NameInvalid(format!("path longer than {MAX_V2_PATH_BYTES} bytes")));
         }
         let rest = match raw.strip_prefix("/v2") {
-            Some("" | "/") => return Ok(V2Path::Base),
+            Some("" | "/") => return Ok(V2Route::Base),
             Some(rest) => rest.strip_prefix('/').ok_or_else(|| no_route(raw))?,
             None => return Err(no_route(raw)),
         };
         if rest == "_catalog" {
-            return Ok(V2Path::Catalog);
+            return Ok(V2Route::Catalog);
         }
-        let segs: Vec<&str> = rest.split('/').collect();
-        let repo = segs[0];
-        validate_name(repo)
-            .map_err(|_| EndpointError::NameInvalid(format!("invalid repository name {:?}", shorten(repo))))?;
-        let tail = &segs[1..];
-        let n = tail.len();
+        let (repo, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        if !is_repo_name(repo) {
+            return Err(EndpointError::NameInvalid(format!("invalid repository name {:?}", shorten(repo))));
+        }
+        Ok(V2Route::Repo { repo, tail })
+    }
+}
+
+impl Endpoint {
+    /// Parses `tail`, the raw path below `/v2/{repo}/`: the image name and the operation.
+    pub fn parse(repo: &str, tail: &str) -> Result<Endpoint, EndpointError> {
+        let segs: Vec<&str> = tail.split('/').collect();
+        let n = segs.len();
+        let no_route = || no_route(&format!("/v2/{repo}/{tail}"));
         if n < 2 {
-            return Err(no_route(raw));
+            return Err(no_route());
         }
-        let (name_segs, op) = match (tail[n - 2], tail[n - 1]) {
-            ("tags", "list") => (&tail[..n - 2], Op::Tags),
-            ("manifests", reference) => (&tail[..n - 2], Op::Manifest(Reference::parse(&decode_colon(reference))?)),
-            ("referrers", digest) => (&tail[..n - 2], Op::Referrers(digest_of(digest)?)),
-            ("blobs", "uploads") => (&tail[..n - 2], Op::UploadStart),
-            ("uploads", "") if n >= 3 && tail[n - 3] == "blobs" => (&tail[..n - 3], Op::UploadStart),
-            ("uploads", id) if n >= 3 && tail[n - 3] == "blobs" => {
-                (&tail[..n - 3], Op::Upload(UploadId::parse(id).map_err(EndpointError::UploadUnknown)?))
+        let (name_segs, op) = match (segs[n - 2], segs[n - 1]) {
+            ("tags", "list") => (&segs[..n - 2], Op::Tags),
+            ("manifests", reference) => (&segs[..n - 2], Op::Manifest(Reference::parse(&decode_colon(reference))?)),
+            ("referrers", digest) => (&segs[..n - 2], Op::Referrers(digest_of(digest)?)),
+            ("blobs", "uploads") => (&segs[..n - 2], Op::UploadStart),
+            ("uploads", "") if n >= 3 && segs[n - 3] == "blobs" => (&segs[..n - 3], Op::UploadStart),
+            ("uploads", id) if n >= 3 && segs[n - 3] == "blobs" => {
+                (&segs[..n - 3], Op::Upload(UploadId::parse(id).map_err(EndpointError::UploadUnknown)?))
             }
-            ("blobs", digest) => (&tail[..n - 2], Op::Blob(digest_of(digest)?)),
-            _ => return Err(no_route(raw)),
+            ("blobs", digest) => (&segs[..n - 2], Op::Blob(digest_of(digest)?)),
+            _ => return Err(no_route()),
         };
         let name = ImageName::parse(&name_segs.join("/")).map_err(EndpointError::NameInvalid)?;
-        Ok(V2Path::Image(Endpoint { repo: repo.to_string(), name, op }))
+        Ok(Endpoint { repo: repo.to_string(), name, op })
+    }
+}
+
+impl V2Path {
+    /// Parses the raw request path (`req.uri().path()`, which starts with `/v2`).
+    pub fn parse(raw: &str) -> Result<V2Path, EndpointError> {
+        match V2Route::parse(raw)? {
+            V2Route::Base => Ok(V2Path::Base),
+            V2Route::Catalog => Ok(V2Path::Catalog),
+            V2Route::Repo { repo, tail } => Endpoint::parse(repo, tail).map(V2Path::Image),
+        }
     }
 }
 

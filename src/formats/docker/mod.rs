@@ -19,46 +19,184 @@ pub mod hub;
 pub mod media;
 pub mod query;
 
-pub use endpoint::{Endpoint, EndpointError, Op, Reference, V2Path};
+pub use endpoint::{Endpoint, EndpointError, Op, Reference, V2Path, V2Route};
 pub use grammar::{ImageName, Tag, UploadId};
 pub use query::{ReferrersFilter, TagsPage};
 
-use super::{segments, Class, Format, PackageType};
+use std::borrow::Cow;
+
+use media::ManifestAccept;
+
+use super::{Class, Format, PackageType, Plan, ProtocolError, Repo, Request, Target};
 
 pub struct Docker;
 
-/// Whether `s` is a complete digest of an algorithm the registry API uses.
-pub fn is_digest(s: &str) -> bool {
-    let Some((alg, hex)) = s.split_once(':') else { return false };
-    let len = match alg {
-        "sha256" => 64,
-        "sha512" => 128,
-        _ => return false,
-    };
-    hex.len() == len && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+/// Largest manifest, tag list or referrers list cached (held whole until checked).
+pub const MAX_METADATA_BYTES: usize = 16 << 20;
+
+/// The media type referrers lists are asked for with.
+const INDEX_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+
+/// A parsed `/v2/{repo}/...` request: the endpoint, the manifest types the client accepts, and
+/// the canonical query of a listing (tag paging, referrers filter; empty otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerRequest {
+    pub endpoint: Endpoint,
+    pub accept: ManifestAccept,
+    pub query: String,
+}
+
+/// Why a registry request is refused, each with its OCI code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DockerError {
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// A pull of a tag the remote bans (`ban_tags`); pulls by digest are not affected.
+    #[error("tag {tag:?} is banned on remote {remote} (ban_tags); pull by digest instead")]
+    Banned { tag: String, remote: String },
+    /// An upload to a pull-through cache.
+    #[error("{0} is a remote repository (a pull-through cache): uploads are not supported; push to a local docker repository")]
+    UploadToRemote(String),
+}
+
+impl ProtocolError for DockerError {
+    fn code(&self) -> &'static str {
+        match self {
+            DockerError::Endpoint(e) => e.code(),
+            DockerError::Banned { .. } => "DENIED",
+            DockerError::UploadToRemote(_) => "UNSUPPORTED",
+        }
+    }
+    fn status(&self) -> u16 {
+        match self {
+            DockerError::Endpoint(e) => e.status(),
+            DockerError::Banned { .. } => 403,
+            DockerError::UploadToRemote(_) => 405,
+        }
+    }
+}
+
+impl EndpointError {
+    /// The OCI error code of the refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EndpointError::NameInvalid(_) => "NAME_INVALID",
+            EndpointError::TagInvalid(_) => "TAG_INVALID",
+            EndpointError::DigestInvalid(_) => "DIGEST_INVALID",
+            EndpointError::UploadUnknown(_) => "BLOB_UPLOAD_UNKNOWN",
+            EndpointError::NoRoute(_) | EndpointError::QueryInvalid(_) => "UNSUPPORTED",
+            EndpointError::PaginationInvalid(_) => "PAGINATION_NUMBER_INVALID",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            EndpointError::UploadUnknown(_) | EndpointError::NoRoute(_) => 404,
+            _ => 400,
+        }
+    }
+}
+
+/// The path of `path` (`v2/{image}/...`) below a base URL: the registry root is the base URL
+/// itself, or its parent when the base was configured with a trailing `v2/`.
+fn below_base(base_url: &str, path: &str) -> String {
+    let with_v2 = base_url.strip_suffix("v2/").is_some_and(|root| root.ends_with('/') && root.contains("://"));
+    match path.strip_prefix("v2/") {
+        Some(rest) if with_v2 => rest.to_string(),
+        _ => path.to_string(),
+    }
 }
 
 impl Format for Docker {
-    fn package_type(&self) -> PackageType {
-        PackageType::Docker
+    const TYPE: PackageType = PackageType::Docker;
+    type Endpoint = DockerRequest;
+    type Error = DockerError;
+
+    fn parse(&self, req: &Request<'_>) -> Result<DockerRequest, DockerError> {
+        let endpoint = Endpoint::parse(req.repo, req.path)?;
+        let query = match &endpoint.op {
+            Op::Tags => TagsPage::parse(req.query)?.canonical(),
+            Op::Referrers(_) => ReferrersFilter::parse(req.query)?.canonical(),
+            _ => String::new(),
+        };
+        let accept = ManifestAccept::from_headers(req.accept.iter().copied());
+        Ok(DockerRequest { endpoint, accept, query })
     }
 
-    fn classify(&self, path: &str) -> Class {
-        let segs = segments(path);
-        let n = segs.len();
-        if n < 2 {
-            return Class::Mutable;
+    /// The upstream image name (with Docker Hub's `library/`), so a pattern `^library/postgres`
+    /// means the same whichever way the client spelled the official image.
+    fn subject<'e>(&self, e: &'e DockerRequest, repo: &Repo<'_>) -> Cow<'e, str> {
+        Cow::Owned(hub::upstream_name(repo.base_url, &e.endpoint.name).as_str().to_string())
+    }
+
+    /// Blobs and manifests by digest never change; tags, tag lists and referrers do.
+    fn classify(&self, e: &DockerRequest) -> Class {
+        Class::immutable_if(matches!(e.endpoint.op, Op::Blob(_) | Op::Manifest(Reference::Digest(_))))
+    }
+
+    /// The catalog path of an object is its upstream path relative to the registry root
+    /// (`v2/library/alpine/manifests/3.19`). A tag manifest is cached once per set of accepted
+    /// manifest types and revalidated with a HEAD comparing digests; manifests, tag lists and
+    /// referrers are held until whole (so their digest is known before the answer starts);
+    /// blobs stream, checked against their digest.
+    fn plan(&self, e: &DockerRequest, repo: &Repo<'_>) -> Result<Plan<DockerRequest>, DockerError> {
+        let image = hub::upstream_name(repo.base_url, &e.endpoint.name);
+        let (path, mut target) = match &e.endpoint.op {
+            Op::Manifest(Reference::Tag(tag)) => {
+                if repo.ban_tags.iter().any(|t| t == tag.as_str()) {
+                    return Err(DockerError::Banned { tag: tag.as_str().to_string(), remote: repo.name.to_string() });
+                }
+                let t = Target {
+                    variant: e.accept.variant(),
+                    accept: e.accept.header(),
+                    revalidate_by_digest: true,
+                    ..Target::default()
+                };
+                (format!("v2/{image}/manifests/{tag}"), t)
+            }
+            // The bytes are fixed by the digest: ask for every type so any manifest comes back.
+            Op::Manifest(Reference::Digest(d)) => {
+                let t = Target { accept: Some(ManifestAccept::every_type()), expected: Some(*d), ..Target::default() };
+                (format!("v2/{image}/manifests/{d}"), t)
+            }
+            Op::Blob(d) => (format!("v2/{image}/blobs/{d}"), Target { expected: Some(*d), ..Target::default() }),
+            Op::Tags => {
+                let t = Target { variant: e.query.clone(), query: e.query.clone(), ..Target::default() };
+                (format!("v2/{image}/tags/list"), t)
+            }
+            Op::Referrers(d) => {
+                let t = Target {
+                    variant: e.query.clone(),
+                    query: e.query.clone(),
+                    accept: Some(INDEX_TYPE.to_string()),
+                    ..Target::default()
+                };
+                (format!("v2/{image}/referrers/{d}"), t)
+            }
+            Op::UploadStart | Op::Upload(_) => return Err(DockerError::UploadToRemote(repo.name.to_string())),
+        };
+        target.held = !matches!(e.endpoint.op, Op::Blob(_));
+        target.upstream = below_base(repo.base_url, &path);
+        target.path = path;
+        target.token_scope = Some(format!("repository:{image}:pull"));
+        Ok(Plan::Bytes(target))
+    }
+
+    /// Manifests, tag lists and referrers lists are JSON of bounded size: an HTML error page or
+    /// a runaway answer is never cached as one.
+    fn check_document(&self, _e: &DockerRequest, body: &[u8]) -> Result<(), String> {
+        if body.len() > MAX_METADATA_BYTES {
+            return Err(format!("registry answer of {} bytes is larger than {MAX_METADATA_BYTES}", body.len()));
         }
-        match (segs[n - 2], segs[n - 1]) {
-            ("manifests" | "blobs", reference) if is_digest(reference) => Class::Immutable,
-            _ => Class::Mutable,
-        }
+        serde_json::from_slice::<serde::de::IgnoredAny>(body)
+            .map(drop)
+            .map_err(|e| format!("registry answer is not JSON: {e}"))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::check;
+    use super::super::tests::{check, get};
     use super::*;
     use Class::*;
 
@@ -66,10 +204,9 @@ mod tests {
 
     #[test]
     fn digests_are_immutable_tags_are_not() {
-        let by_digest = format!("v2/library/alpine/manifests/{D}");
-        let blob = format!("v2/library/alpine/blobs/{D}");
+        let by_digest = format!("library/alpine/manifests/{D}");
+        let blob = format!("library/alpine/blobs/{D}");
         let nested = format!("org/team/app/manifests/{D}");
-        let sha512 = format!("app/blobs/sha512:{}", "ab".repeat(64));
         let name_called_manifests = format!("org/manifests/app/blobs/{D}");
         let upper = format!("app/manifests/{}", D.to_uppercase());
         let short = format!("app/manifests/{}", &D[..70]);
@@ -79,25 +216,66 @@ mod tests {
                 (&by_digest, Immutable),
                 (&blob, Immutable),
                 (&nested, Immutable),
-                (&sha512, Immutable),
                 (&name_called_manifests, Immutable),
-                ("v2/library/alpine/manifests/latest", Mutable),
-                ("v2/library/alpine/manifests/3.19", Mutable),
-                ("v2/library/alpine/tags/list", Mutable),
+                ("library/alpine/manifests/latest", Mutable),
+                ("library/alpine/manifests/3.19", Mutable),
+                ("library/alpine/tags/list", Mutable),
                 ("org/manifests/app/tags/list", Mutable),
                 // Tags that look like the start of a digest are still tags.
-                ("v2/library/alpine/manifests/sha256", Mutable),
-                ("v2/library/alpine/manifests/sha256-2cf24dba5fb0a30e", Mutable),
-                ("v2/library/alpine/manifests/sha256:", Mutable),
+                ("library/alpine/manifests/sha256", Mutable),
+                ("library/alpine/manifests/sha256-2cf24dba5fb0a30e", Mutable),
+                ("library/alpine/manifests/sha256:", Mutable),
                 (&upper, Mutable),
                 (&short, Mutable),
                 ("app/blobs/uploads/", Mutable),
                 ("app/blobs/md5:d41d8cd98f00b204e9800998ecf8427e", Mutable),
-                (&format!("manifests/{D}"), Immutable),
-                ("v2/", Mutable),
-                ("v2/_catalog", Mutable),
-                ("", Mutable),
             ],
         );
+    }
+
+    fn plan(base: &str, path: &str, query: &str, bans: &[String]) -> Result<Target, DockerError> {
+        let req = Request { query, ..get(path) };
+        let e = Docker.parse(&req)?;
+        match Docker.plan(&e, &Repo { name: "hub", base_url: base, ban_tags: bans })? {
+            Plan::Bytes(t) => Ok(t),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn targets_name_the_upstream_image_and_what_the_bytes_must_be() {
+        let hub = "https://registry-1.docker.io/";
+        let t = plan(hub, "alpine/manifests/3.19", "", &[]).unwrap();
+        assert_eq!(
+            (t.path.as_str(), t.upstream.as_str()),
+            ("v2/library/alpine/manifests/3.19", "v2/library/alpine/manifests/3.19")
+        );
+        assert!(t.held && t.revalidate_by_digest && t.expected.is_none());
+        assert_eq!(t.token_scope.as_deref(), Some("repository:library/alpine:pull"));
+        let t = plan("https://mirror.example/v2/", &format!("app/blobs/{D}"), "", &[]).unwrap();
+        assert_eq!(
+            (t.path.as_str(), t.upstream.as_str()),
+            (format!("v2/app/blobs/{D}").as_str(), format!("app/blobs/{D}").as_str())
+        );
+        assert!(!t.held && t.expected.is_some());
+        let t = plan("https://mirror.example/notv2/", "app/tags/list", "last=a&n=5&x=1", &[]).unwrap();
+        assert_eq!(
+            (t.upstream.as_str(), t.query.as_str(), t.variant.as_str()),
+            ("v2/app/tags/list", "n=5&last=a", "n=5&last=a")
+        );
+        let banned = plan(hub, "alpine/manifests/latest", "", &["latest".to_string()]).unwrap_err();
+        assert_eq!((banned.code(), banned.status()), ("DENIED", 403));
+        assert!(plan(hub, &format!("alpine/manifests/{D}"), "", &["latest".to_string()]).is_ok());
+        let upload = plan(hub, "alpine/blobs/uploads/", "", &[]).unwrap_err();
+        assert_eq!((upload.code(), upload.status()), ("UNSUPPORTED", 405));
+        let page = plan(hub, "alpine/tags/list", "n=x", &[]).unwrap_err();
+        assert_eq!(page.code(), "PAGINATION_NUMBER_INVALID");
+    }
+
+    #[test]
+    fn registry_answers_must_be_json() {
+        let e = Docker.parse(&get("app/manifests/v1")).unwrap();
+        assert!(Docker.check_document(&e, b"{\"schemaVersion\":2}").is_ok());
+        assert!(Docker.check_document(&e, b"<html>oops</html>").is_err());
     }
 }

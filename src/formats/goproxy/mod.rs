@@ -11,7 +11,11 @@ mod endpoint;
 
 pub use endpoint::{Endpoint, EndpointError, MAX_MODULE_BYTES, MAX_VERSION_BYTES};
 
-use super::{Ask, Class, Doc, Format, PackageType, PathRefusal, Plan, Rendered, Urls};
+use std::borrow::Cow;
+
+use super::files::{file_target, FileError};
+use super::{Class, Doc, Format, PackageType, Plan, ProtocolError, Rendered, Repo, Request};
+use crate::paths::{PathError, RepoPath};
 
 /// `@v/list` is the one goproxy document: served as the upstream sent it, merged in virtuals.
 const LIST: Doc = Doc { variant: "", accept: "" };
@@ -19,46 +23,109 @@ const LIST_TYPE: &str = "text/plain; charset=utf-8";
 
 pub struct Goproxy;
 
+/// What a GOPROXY request asks for (the module path and version stay in [`GoRequest::path`],
+/// case-encoded, byte for byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    List,
+    Latest,
+    /// `.info`; `immutable` for a canonical semantic version (a query such as `master` moves).
+    Info {
+        immutable: bool,
+    },
+    Mod,
+    Zip,
+}
+
+/// A parsed GOPROXY request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoRequest {
+    pub path: RepoPath,
+    pub kind: Kind,
+}
+
+/// Why a request is no GOPROXY request this remote serves.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GoError {
+    #[error(transparent)]
+    Path(#[from] FileError),
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// The checksum database is not proxied: the `go` command then asks it directly.
+    #[error("checksum database {0:?} is not proxied by this remote (set GOSUMDB to reach it directly)")]
+    Sumdb(String),
+}
+
+impl From<PathError> for GoError {
+    fn from(e: PathError) -> Self {
+        GoError::Path(FileError(e))
+    }
+}
+
+impl ProtocolError for GoError {
+    fn code(&self) -> &'static str {
+        match self {
+            GoError::Path(e) => e.code(),
+            GoError::Endpoint(EndpointError::Invalid(_)) => "MODULE_INVALID",
+            GoError::Endpoint(EndpointError::Unknown(_)) | GoError::Sumdb(_) => "NOT_SERVED",
+        }
+    }
+    /// Only 404 and 410 mean "not here" to the `go` command, so what this proxy does not serve
+    /// is a 404 and it falls back to the next GOPROXY entry.
+    fn status(&self) -> u16 {
+        match self {
+            GoError::Path(_) | GoError::Endpoint(EndpointError::Invalid(_)) => 400,
+            GoError::Endpoint(EndpointError::Unknown(_)) | GoError::Sumdb(_) => 404,
+        }
+    }
+}
+
 impl Format for Goproxy {
-    fn package_type(&self) -> PackageType {
-        PackageType::Goproxy
+    const TYPE: PackageType = PackageType::Goproxy;
+    type Endpoint = GoRequest;
+    type Error = GoError;
+
+    fn parse(&self, req: &Request<'_>) -> Result<GoRequest, GoError> {
+        let path = RepoPath::parse(req.path)?;
+        let kind = match Endpoint::parse(path.as_str())? {
+            Endpoint::SumdbSupported { name } | Endpoint::Sumdb { name } => {
+                return Err(GoError::Sumdb(name.to_string()))
+            }
+            e @ Endpoint::Info { .. } => Kind::Info { immutable: e.is_immutable() },
+            Endpoint::List { .. } => Kind::List,
+            Endpoint::Latest { .. } => Kind::Latest,
+            Endpoint::Mod { .. } => Kind::Mod,
+            Endpoint::Zip { .. } => Kind::Zip,
+        };
+        Ok(GoRequest { path, kind })
     }
 
-    fn classify(&self, path: &str) -> Class {
-        match Endpoint::parse(path) {
-            Ok(e) if e.is_immutable() => Class::Immutable,
-            _ => Class::Mutable,
-        }
+    fn subject<'e>(&self, e: &'e GoRequest, _repo: &Repo<'_>) -> Cow<'e, str> {
+        Cow::Borrowed(e.path.as_str())
     }
 
-    fn check_path(&self, path: &str) -> Result<(), PathRefusal> {
-        match Endpoint::parse(path) {
-            Ok(Endpoint::SumdbSupported { name } | Endpoint::Sumdb { name }) => Err(PathRefusal::NotFound(format!(
-                "checksum database {name:?} is not proxied by this remote (set GOSUMDB to reach it directly)"
-            ))),
-            Ok(_) => Ok(()),
-            Err(EndpointError::Invalid(m)) => Err(PathRefusal::Invalid(m)),
-            Err(EndpointError::Unknown(m)) => Err(PathRefusal::NotFound(m)),
-        }
+    fn classify(&self, e: &GoRequest) -> Class {
+        Class::immutable_if(matches!(e.kind, Kind::Mod | Kind::Zip | Kind::Info { immutable: true }))
     }
 
-    fn plan(&self, path: &str, _ask: &Ask) -> Plan {
-        match Endpoint::parse(path) {
-            Ok(Endpoint::List { .. }) => Plan::Document(LIST),
-            _ => Plan::Bytes,
-        }
+    fn plan(&self, e: &GoRequest, _repo: &Repo<'_>) -> Result<Plan<GoRequest>, GoError> {
+        let target = file_target(&e.path);
+        Ok(match e.kind {
+            Kind::List => Plan::Document(target.document(&LIST), LIST),
+            _ => Plan::Bytes(target),
+        })
     }
 
-    fn check_document(&self, _path: &str, _doc: &Doc, body: &[u8]) -> Result<(), String> {
+    fn check_document(&self, _e: &GoRequest, body: &[u8]) -> Result<(), String> {
         std::str::from_utf8(body).map(|_| ()).map_err(|_| "@v/list is not UTF-8 text".to_string())
     }
 
-    fn rewrite(&self, _path: &str, _doc: &Doc, body: &[u8], _urls: &Urls) -> Result<Rendered, String> {
+    fn rewrite(&self, _e: &GoRequest, _doc: &Doc, body: &[u8], _urls: &super::Urls) -> Result<Rendered, String> {
         Ok(Rendered::new(body.to_vec(), LIST_TYPE))
     }
 
     /// The union of the members' version lists, in first-seen order, without duplicates.
-    fn merge(&self, _path: &str, _doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
+    fn merge(&self, _e: &GoRequest, _doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
         let mut versions: Vec<&str> = Vec::new();
         for m in &members {
             let text = std::str::from_utf8(&m.body).map_err(|_| "@v/list is not UTF-8 text".to_string())?;
@@ -78,7 +145,8 @@ impl Format for Goproxy {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::check;
+    use super::super::tests::{check, get};
+    use super::super::Target;
     use super::*;
     use Class::*;
 
@@ -104,16 +172,24 @@ mod tests {
         );
     }
 
+    fn parse(path: &str) -> GoRequest {
+        Goproxy.parse(&get(path)).unwrap()
+    }
+
+    const REPO: Repo<'static> = Repo { name: "go", base_url: "http://up/", ban_tags: &[] };
+
     #[test]
     fn lists_merge_in_first_seen_order() {
         let doc = |s: &str| Rendered::new(s.as_bytes().to_vec(), LIST_TYPE);
-        let merged =
-            Goproxy.merge("m/@v/list", &LIST, vec![doc("v1.0.0\nv1.1.0\n"), doc("\nv1.1.0\r\nv0.9.0\n  \nv1.0.0")]);
+        let list = parse("m/@v/list");
+        let merged = Goproxy.merge(&list, &LIST, vec![doc("v1.0.0\nv1.1.0\n"), doc("\nv1.1.0\r\nv0.9.0\n  \nv1.0.0")]);
         assert_eq!(merged.unwrap().body, b"v1.0.0\nv1.1.0\nv0.9.0\n");
-        assert_eq!(Goproxy.merge("m/@v/list", &LIST, vec![doc("")]).unwrap().body, b"");
-        assert_eq!(Goproxy.plan("m/@v/list", &Ask::default()), Plan::Document(LIST));
-        assert_eq!(Goproxy.plan("m/@v/v1.0.0.zip", &Ask::default()), Plan::Bytes);
-        assert!(Goproxy.check_document("m/@v/list", &LIST, b"\xff").is_err());
+        assert_eq!(Goproxy.merge(&list, &LIST, vec![doc("")]).unwrap().body, b"");
+        let target = Target::new("m/@v/list", "m/@v/list").document(&LIST);
+        assert_eq!(Goproxy.plan(&list, &REPO), Ok(Plan::Document(target, LIST)));
+        let zip = parse("m/@v/v1.0.0.zip");
+        assert_eq!(Goproxy.plan(&zip, &REPO), Ok(Plan::Bytes(Target::new("m/@v/v1.0.0.zip", "m/@v/v1.0.0.zip"))));
+        assert!(Goproxy.check_document(&list, b"\xff").is_err());
     }
 
     #[test]
@@ -128,12 +204,11 @@ mod tests {
             ("example.com/m/readme.txt", Some(false)),
         ];
         for (path, want) in cases {
-            let got = match Goproxy.check_path(path) {
-                Ok(()) => None,
-                Err(PathRefusal::Invalid(_)) => Some(true),
-                Err(PathRefusal::NotFound(_)) => Some(false),
+            let got = match Goproxy.parse(&get(path)) {
+                Ok(_) => None,
+                Err(e) => Some(e.status() == 400),
             };
-            assert_eq!(got, *want, "{path}: {:?}", Goproxy.check_path(path));
+            assert_eq!(got, *want, "{path}: {:?}", Goproxy.parse(&get(path)));
         }
     }
 }

@@ -19,60 +19,133 @@ mod yaml;
 pub use endpoint::{Endpoint, MAX_FILE_BYTES, MAX_NAME_BYTES, MAX_VERSION_BYTES};
 pub use index::{CONTENT_TYPE, MAX_RENDERED, MAX_VERSIONS};
 
-use super::{Ask, Class, Doc, Format, Located, PackageType, PathRefusal, Plan, Rendered, Urls};
+use std::borrow::Cow;
+
+use super::files::{file_target, FileError};
+use super::{Class, Doc, Format, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request, Urls};
+use crate::paths::{PathError, RepoPath};
 
 pub struct Helm;
 
 /// The one form of an index: no content negotiation.
 const INDEX_DOC: Doc = Doc { variant: "", accept: "" };
 
+/// A chart (or with `prov`, its provenance file) listed in the index of `dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedChart {
+    pub dir: String,
+    pub chart: String,
+    pub version: String,
+    pub file: String,
+    pub prov: bool,
+}
+
+/// What a helm request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// `{dir}index.yaml`.
+    Index { dir: String },
+    /// `{dir}charts/{chart}/{version}/{file}`.
+    Listed(ListedChart),
+    /// Anything else: the upstream's bytes; `immutable` for chart archives and provenance files.
+    File { immutable: bool },
+}
+
+/// A parsed request to a helm remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelmRequest {
+    pub path: RepoPath,
+    pub kind: Kind,
+}
+
+/// Why a helm request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HelmError {
+    #[error(transparent)]
+    Path(#[from] FileError),
+    /// A chart name, version or file name this server does not route.
+    #[error("{0}")]
+    Chart(String),
+}
+
+impl From<PathError> for HelmError {
+    fn from(e: PathError) -> Self {
+        HelmError::Path(FileError(e))
+    }
+}
+
+impl ProtocolError for HelmError {
+    fn code(&self) -> &'static str {
+        match self {
+            HelmError::Path(e) => e.code(),
+            HelmError::Chart(_) => "CHART_INVALID",
+        }
+    }
+    fn status(&self) -> u16 {
+        400
+    }
+}
+
 impl Format for Helm {
-    fn package_type(&self) -> PackageType {
-        PackageType::Helm
+    const TYPE: PackageType = PackageType::Helm;
+    type Endpoint = HelmRequest;
+    type Error = HelmError;
+
+    fn parse(&self, req: &Request<'_>) -> Result<HelmRequest, HelmError> {
+        let path = RepoPath::parse(req.path)?;
+        let kind = match Endpoint::parse(path.as_str()).map_err(HelmError::Chart)? {
+            Endpoint::Index { dir } => Kind::Index { dir: dir.to_string() },
+            Endpoint::Listed { dir, chart, version, file, prov } => Kind::Listed(ListedChart {
+                dir: dir.to_string(),
+                chart: chart.to_string(),
+                version: version.to_string(),
+                file: file.to_string(),
+                prov,
+            }),
+            e @ Endpoint::File => Kind::File { immutable: e.is_immutable(path.as_str()) },
+        };
+        Ok(HelmRequest { path, kind })
     }
 
-    fn classify(&self, path: &str) -> Class {
-        match Endpoint::parse(path) {
-            Ok(e) => Class::immutable_if(e.is_immutable(path)),
-            Err(_) => Class::Mutable,
-        }
+    fn subject<'e>(&self, e: &'e HelmRequest, _repo: &Repo<'_>) -> Cow<'e, str> {
+        Cow::Borrowed(e.path.as_str())
     }
 
-    fn check_path(&self, path: &str) -> Result<(), PathRefusal> {
-        Endpoint::parse(path).map(drop).map_err(PathRefusal::Invalid)
+    fn classify(&self, e: &HelmRequest) -> Class {
+        Class::immutable_if(matches!(e.kind, Kind::Listed(_) | Kind::File { immutable: true }))
     }
 
-    fn plan(&self, path: &str, _ask: &Ask) -> Plan {
-        match Endpoint::parse(path) {
-            Ok(Endpoint::Index { .. }) => Plan::Document(INDEX_DOC),
-            Ok(Endpoint::Listed { dir, .. }) => {
-                Plan::Listed { index: format!("{dir}{}", endpoint::INDEX), doc: INDEX_DOC }
+    fn plan(&self, e: &HelmRequest, _repo: &Repo<'_>) -> Result<Plan<HelmRequest>, HelmError> {
+        Ok(match &e.kind {
+            Kind::Index { .. } => Plan::Document(file_target(&e.path).document(&INDEX_DOC), INDEX_DOC),
+            Kind::Listed(c) => {
+                let path = RepoPath::from_decoded(&format!("{}{}", c.dir, endpoint::INDEX))?;
+                let index = HelmRequest { path, kind: Kind::Index { dir: c.dir.clone() } };
+                Plan::Listed { path: e.path.as_str().to_string(), index }
             }
-            Ok(Endpoint::File) | Err(_) => Plan::Bytes,
-        }
+            Kind::File { .. } => Plan::Bytes(file_target(&e.path)),
+        })
     }
 
-    fn check_document(&self, _path: &str, _doc: &Doc, body: &[u8]) -> Result<(), String> {
+    fn check_document(&self, _e: &HelmRequest, body: &[u8]) -> Result<(), String> {
         index::check(body)
     }
 
-    fn rewrite(&self, path: &str, _doc: &Doc, body: &[u8], urls: &Urls) -> Result<Rendered, String> {
-        match Endpoint::parse(path) {
-            Ok(Endpoint::Index { dir }) => index::rewrite(dir, body, urls),
-            _ => Err(format!("{path:?} is no helm index")),
+    fn rewrite(&self, e: &HelmRequest, _doc: &Doc, body: &[u8], urls: &Urls) -> Result<Rendered, String> {
+        match &e.kind {
+            Kind::Index { dir } => index::rewrite(dir, body, urls),
+            _ => Err(format!("{:?} is no helm index", e.path)),
         }
     }
 
-    fn locate(&self, path: &str, _doc: &Doc, body: &[u8], urls: &Urls) -> Result<Option<Located>, String> {
-        match Endpoint::parse(path) {
-            Ok(Endpoint::Listed { chart, version, file, prov, .. }) => {
-                index::locate(chart, version, file, prov, body, urls)
-            }
+    fn locate(&self, file: &HelmRequest, body: &[u8], urls: &Urls) -> Result<Option<Located>, String> {
+        match &file.kind {
+            Kind::Listed(c) => index::locate(&c.chart, &c.version, &c.file, c.prov, body, urls),
             _ => Ok(None),
         }
     }
 
-    fn merge(&self, _path: &str, _doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
+    fn merge(&self, _e: &HelmRequest, _doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         index::merge(members, &now)
     }
@@ -80,7 +153,8 @@ impl Format for Helm {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::check;
+    use super::super::tests::{check, get};
+    use super::super::Target;
     use super::*;
     use Class::*;
 
@@ -104,21 +178,35 @@ mod tests {
         );
     }
 
+    const REPO: Repo<'static> = Repo { name: "charts", base_url: "http://up/", ban_tags: &[] };
+
+    fn parse(path: &str) -> Result<HelmRequest, HelmError> {
+        Helm.parse(&get(path))
+    }
+
     #[test]
     fn plans_documents_listed_charts_and_bytes() {
-        let listed = |index: &str| Plan::Listed { index: index.into(), doc: INDEX_DOC };
-        let cases: &[(&str, Plan)] = &[
-            ("index.yaml", Plan::Document(INDEX_DOC)),
-            ("stable/index.yaml", Plan::Document(INDEX_DOC)),
-            ("charts/nginx/1.2.3/nginx-1.2.3.tgz", listed("index.yaml")),
-            ("charts/nginx/1.2.3/nginx-1.2.3.tgz.prov", listed("index.yaml")),
-            ("stable/charts/nginx/1.2.3/nginx-1.2.3.tgz", listed("stable/index.yaml")),
-            ("nginx-1.2.3.tgz", Plan::Bytes),
-            ("charts/nginx-1.2.3.tgz", Plan::Bytes),
-            ("README.md", Plan::Bytes),
+        let index = |p: &str| Plan::Document(Target::new(p, p).document(&INDEX_DOC), INDEX_DOC);
+        let listed = |p: &str, idx: &str| Plan::Listed { path: p.into(), index: parse(idx).unwrap() };
+        let bytes = |p: &str| Plan::Bytes(Target::new(p, p));
+        let cases: &[(&str, Plan<HelmRequest>)] = &[
+            ("index.yaml", index("index.yaml")),
+            ("stable/index.yaml", index("stable/index.yaml")),
+            ("charts/nginx/1.2.3/nginx-1.2.3.tgz", listed("charts/nginx/1.2.3/nginx-1.2.3.tgz", "index.yaml")),
+            (
+                "charts/nginx/1.2.3/nginx-1.2.3.tgz.prov",
+                listed("charts/nginx/1.2.3/nginx-1.2.3.tgz.prov", "index.yaml"),
+            ),
+            (
+                "stable/charts/nginx/1.2.3/nginx-1.2.3.tgz",
+                listed("stable/charts/nginx/1.2.3/nginx-1.2.3.tgz", "stable/index.yaml"),
+            ),
+            ("nginx-1.2.3.tgz", bytes("nginx-1.2.3.tgz")),
+            ("charts/nginx-1.2.3.tgz", bytes("charts/nginx-1.2.3.tgz")),
+            ("README.md", bytes("README.md")),
         ];
         for (path, want) in cases {
-            assert_eq!(Helm.plan(path, &Ask::default()), *want, "{path}");
+            assert_eq!(Helm.plan(&parse(path).unwrap(), &REPO).as_ref(), Ok(want), "{path}");
         }
     }
 
@@ -126,10 +214,10 @@ mod tests {
     fn refuses_hostile_paths_as_bad_requests() {
         let long = format!("charts/{}/1.0.0/a-1.0.0.tgz", "n".repeat(MAX_NAME_BYTES + 1));
         for path in [long.as_str(), "charts/a b/1/a.tgz", "charts/a/1;x/a.tgz", "charts/a/1/a*.tgz"] {
-            assert!(matches!(Helm.check_path(path), Err(PathRefusal::Invalid(_))), "{path}");
+            assert!(parse(path).is_err_and(|e| e.status() == 400), "{path}");
         }
         for path in ["index.yaml", "charts/a/1.0.0/a-1.0.0.tgz", "anything/else.txt"] {
-            assert_eq!(Helm.check_path(path), Ok(()), "{path}");
+            assert!(parse(path).is_ok(), "{path}");
         }
     }
 }

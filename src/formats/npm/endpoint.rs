@@ -185,17 +185,16 @@ pub fn canonical_raw(raw: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}/{}", &raw[..at], &raw[at + 3..]))
 }
 
-/// The upstream form of `encoded` (the path re-encoded segment by segment): a scoped name as
+/// The upstream form of `encoded` (the path re-encoded segment by segment) of a request for
+/// package `name` (`dist_tags`: the `-/package/{name}/dist-tags` endpoint): a scoped name as
 /// `@scope%2fname`, the way npm asks registries for it.
-pub fn upstream_suffix(path: &str, encoded: String) -> String {
-    let Ok(endpoint) = Endpoint::parse(path) else { return encoded };
-    let Some(name) = endpoint.name() else { return encoded };
-    if !name.full.starts_with('@') {
+pub fn upstream_suffix(name: &str, dist_tags: bool, encoded: String) -> String {
+    if !name.starts_with('@') {
         return encoded;
     }
     // Names are URL-safe, so the encoded form holds them verbatim.
-    let start = if matches!(endpoint, Endpoint::DistTags(_)) { "-/package/".len() } else { 0 };
-    match encoded[start..].find('/') {
+    let start = if dist_tags { "-/package/".len() } else { 0 };
+    match encoded.get(start..).and_then(|rest| rest.find('/')) {
         Some(i) => format!("{}%2f{}", &encoded[..start + i], &encoded[start + i + 1..]),
         None => encoded,
     }
@@ -316,7 +315,10 @@ mod tests {
             ("-/ping", "-/ping", "-/ping"),
         ];
         for (path, encoded, want) in cases {
-            assert_eq!(upstream_suffix(path, encoded.to_string()), *want, "{path}");
+            let endpoint = Endpoint::parse(path).unwrap();
+            let name = endpoint.name().map_or("", |n| n.full);
+            let dist_tags = matches!(endpoint, Endpoint::DistTags(_));
+            assert_eq!(upstream_suffix(name, dist_tags, encoded.to_string()), *want, "{path}");
         }
     }
 }

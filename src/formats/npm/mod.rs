@@ -22,7 +22,8 @@ use std::borrow::Cow;
 
 pub use endpoint::{Endpoint, EndpointError, Name, MAX_NAME_BYTES};
 
-use super::{Ask, Class, Doc, Format, Located, PackageType, PathRefusal, Plan, Rendered, Urls};
+use super::{Class, Doc, Format, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request, Target, Urls};
+use crate::paths::{PathError, RepoPath};
 
 pub struct Npm;
 
@@ -36,8 +37,8 @@ const ABBREVIATED_TYPE: &str = "application/vnd.npm.install-v1+json";
 const JSON: &str = "application/json";
 
 /// Whether `accept` lists the abbreviated packument type (with a non-zero quality).
-fn wants_abbreviated(accept: Option<&str>) -> bool {
-    accept.into_iter().flat_map(|a| a.split(',')).any(|item| {
+fn wants_abbreviated(accept: &[&str]) -> bool {
+    accept.iter().flat_map(|a| a.split(',')).any(|item| {
         let mut params = item.split(';').map(str::trim);
         let kind = params.next().unwrap_or("");
         let zero = params.any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
@@ -57,82 +58,167 @@ fn content_type(doc: &Doc) -> &'static str {
     }
 }
 
+/// A package name: `name` or `@scope/name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageName {
+    full: String,
+    /// Where the unscoped part starts in `full`.
+    base_at: usize,
+}
+
+impl PackageName {
+    fn of(name: Name<'_>) -> PackageName {
+        PackageName { full: name.full.to_string(), base_at: name.full.len() - name.base.len() }
+    }
+
+    pub fn full(&self) -> &str {
+        &self.full
+    }
+
+    /// The name as [`documents`] takes it.
+    fn name(&self) -> Name<'_> {
+        Name { full: &self.full, base: &self.full[self.base_at..] }
+    }
+}
+
+/// What an npm request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Ping,
+    DistTags(PackageName),
+    Packument(PackageName),
+    Version(PackageName, String),
+    Tarball(PackageName, String),
+}
+
+/// A parsed npm request: the path, what it asks for, and whether the client asked for the
+/// abbreviated packument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpmRequest {
+    pub path: RepoPath,
+    pub kind: Kind,
+    abbreviated: bool,
+}
+
+/// Why a request is no npm registry request this proxy serves.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NpmError {
+    #[error("invalid path: {0}")]
+    Path(#[from] PathError),
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+}
+
+impl ProtocolError for NpmError {
+    fn code(&self) -> &'static str {
+        match self {
+            NpmError::Path(_) => "PATH_INVALID",
+            NpmError::Endpoint(EndpointError::Invalid(_)) => "NAME_INVALID",
+            NpmError::Endpoint(EndpointError::Unknown(_)) => "NOT_SERVED",
+        }
+    }
+    fn status(&self) -> u16 {
+        match self {
+            NpmError::Endpoint(EndpointError::Unknown(_)) => 404,
+            _ => 400,
+        }
+    }
+}
+
+impl NpmRequest {
+    /// The upstream target of this request: a scoped name goes upstream as `@scope%2fname`.
+    fn target(&self) -> Target {
+        let encoded = self.path.upstream_suffix();
+        let upstream = match &self.kind {
+            Kind::Ping => encoded,
+            Kind::DistTags(n) => endpoint::upstream_suffix(n.full(), true, encoded),
+            Kind::Packument(n) | Kind::Version(n, _) | Kind::Tarball(n, _) => {
+                endpoint::upstream_suffix(n.full(), false, encoded)
+            }
+        };
+        Target::new(self.path.as_str(), upstream)
+    }
+}
+
 impl Format for Npm {
-    fn package_type(&self) -> PackageType {
-        PackageType::Npm
+    const TYPE: PackageType = PackageType::Npm;
+    type Endpoint = NpmRequest;
+    type Error = NpmError;
+
+    fn parse(&self, req: &Request<'_>) -> Result<NpmRequest, NpmError> {
+        let path = RepoPath::parse(&endpoint::canonical_raw(req.path))?;
+        let kind = match Endpoint::parse(path.as_str())? {
+            Endpoint::Ping => Kind::Ping,
+            Endpoint::DistTags(n) => Kind::DistTags(PackageName::of(n)),
+            Endpoint::Packument(n) => Kind::Packument(PackageName::of(n)),
+            Endpoint::Version(n, v) => Kind::Version(PackageName::of(n), v.to_string()),
+            Endpoint::Tarball(n, f) => Kind::Tarball(PackageName::of(n), f.to_string()),
+        };
+        Ok(NpmRequest { path, kind, abbreviated: wants_abbreviated(req.accept) })
     }
 
-    fn classify(&self, path: &str) -> Class {
-        let tarball =
-            matches!(Endpoint::parse(path), Ok(Endpoint::Tarball(_, file)) if super::has_suffix(file, ".tgz"));
-        Class::immutable_if(tarball)
+    fn subject<'e>(&self, e: &'e NpmRequest, _repo: &Repo<'_>) -> Cow<'e, str> {
+        Cow::Borrowed(e.path.as_str())
     }
 
-    fn check_path(&self, path: &str) -> Result<(), PathRefusal> {
-        match Endpoint::parse(path) {
-            Ok(_) => Ok(()),
-            Err(EndpointError::Invalid(m)) => Err(PathRefusal::Invalid(m)),
-            Err(EndpointError::Unknown(m)) => Err(PathRefusal::NotFound(m)),
-        }
+    fn classify(&self, e: &NpmRequest) -> Class {
+        Class::immutable_if(matches!(&e.kind, Kind::Tarball(_, file) if super::has_suffix(file, ".tgz")))
     }
 
-    fn canonical_raw<'a>(&self, raw: &'a str) -> Cow<'a, str> {
-        endpoint::canonical_raw(raw)
+    fn plan(&self, e: &NpmRequest, _repo: &Repo<'_>) -> Result<Plan<NpmRequest>, NpmError> {
+        let document = |doc: Doc| Plan::Document(e.target().document(&doc), doc);
+        Ok(match &e.kind {
+            Kind::Packument(_) if e.abbreviated => document(ABBREVIATED),
+            Kind::Packument(_) | Kind::Version(..) | Kind::DistTags(_) => document(FULL),
+            Kind::Tarball(name, _) => {
+                let path = RepoPath::from_decoded(name.full())?;
+                let index = NpmRequest { path, kind: Kind::Packument(name.clone()), abbreviated: true };
+                Plan::Listed { path: e.path.as_str().to_string(), index }
+            }
+            Kind::Ping => Plan::Bytes(e.target()),
+        })
     }
 
-    fn plan(&self, path: &str, ask: &Ask) -> Plan {
-        match Endpoint::parse(path) {
-            Ok(Endpoint::Packument(_)) if wants_abbreviated(ask.accept) => Plan::Document(ABBREVIATED),
-            Ok(Endpoint::Packument(_) | Endpoint::Version(..) | Endpoint::DistTags(_)) => Plan::Document(FULL),
-            Ok(Endpoint::Tarball(name, _)) => Plan::Listed { index: name.full.to_string(), doc: ABBREVIATED },
-            Ok(Endpoint::Ping) | Err(_) => Plan::Bytes,
-        }
-    }
-
-    fn upstream_suffix(&self, path: &str, encoded: String) -> String {
-        endpoint::upstream_suffix(path, encoded)
-    }
-
-    fn check_document(&self, path: &str, _doc: &Doc, body: &[u8]) -> Result<(), String> {
-        match Endpoint::parse(path) {
-            Ok(Endpoint::Packument(name)) => documents::packument(name.full, body).map(drop),
-            Ok(Endpoint::Version(name, v)) => documents::manifest(name.full, v, body).map(drop),
-            Ok(Endpoint::DistTags(name)) => documents::dist_tags(name.full, body).map(drop),
+    fn check_document(&self, e: &NpmRequest, body: &[u8]) -> Result<(), String> {
+        match &e.kind {
+            Kind::Packument(name) => documents::packument(name.full(), body).map(drop),
+            Kind::Version(name, v) => documents::manifest(name.full(), v, body).map(drop),
+            Kind::DistTags(name) => documents::dist_tags(name.full(), body).map(drop),
             _ => Ok(()),
         }
     }
 
-    fn rewrite(&self, path: &str, doc: &Doc, body: &[u8], urls: &Urls) -> Result<Rendered, String> {
-        match Endpoint::parse(path).map_err(|e| e.to_string())? {
-            Endpoint::Packument(name) => {
-                let parsed = documents::packument(name.full, body)?;
-                render(documents::rewrite_packument(&name, parsed, urls), content_type(doc))
+    fn rewrite(&self, e: &NpmRequest, doc: &Doc, body: &[u8], urls: &Urls) -> Result<Rendered, String> {
+        match &e.kind {
+            Kind::Packument(name) => {
+                let parsed = documents::packument(name.full(), body)?;
+                render(documents::rewrite_packument(&name.name(), parsed, urls), content_type(doc))
             }
-            Endpoint::Version(name, v) => {
-                render(documents::rewrite_manifest(&name, documents::manifest(name.full, v, body)?, urls), JSON)
-            }
-            Endpoint::DistTags(name) => render(documents::dist_tags(name.full, body)?, JSON),
+            Kind::Version(name, v) => render(
+                documents::rewrite_manifest(&name.name(), documents::manifest(name.full(), v, body)?, urls),
+                JSON,
+            ),
+            Kind::DistTags(name) => render(documents::dist_tags(name.full(), body)?, JSON),
             other => Err(format!("{other:?} is no npm document")),
         }
     }
 
-    fn locate(&self, path: &str, _doc: &Doc, body: &[u8], urls: &Urls) -> Result<Option<Located>, String> {
-        let Ok(Endpoint::Tarball(name, file)) = Endpoint::parse(path) else { return Ok(None) };
-        let packument = documents::packument(name.full, body)?;
-        documents::locate(name.full, file, &packument, urls)
+    fn locate(&self, file: &NpmRequest, body: &[u8], urls: &Urls) -> Result<Option<Located>, String> {
+        let Kind::Tarball(name, file) = &file.kind else { return Ok(None) };
+        let packument = documents::packument(name.full(), body)?;
+        documents::locate(name.full(), file, &packument, urls)
     }
 
-    fn merge(&self, path: &str, doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
-        let endpoint = Endpoint::parse(path).map_err(|e| e.to_string())?;
+    fn merge(&self, e: &NpmRequest, doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
         let parsed = |check: fn(&str, &[u8]) -> Result<documents::Object, String>, name: &str| {
             members.iter().map(|m| check(name, &m.body)).collect::<Result<Vec<_>, String>>()
         };
-        let merged = match endpoint {
-            Endpoint::Packument(name) => {
-                documents::merge_packuments(parsed(documents::packument, name.full)?).map(|d| (d, content_type(doc)))
+        let merged = match &e.kind {
+            Kind::Packument(name) => {
+                documents::merge_packuments(parsed(documents::packument, name.full())?).map(|d| (d, content_type(doc)))
             }
-            Endpoint::DistTags(name) => {
-                documents::merge_tags(parsed(documents::dist_tags, name.full)?).map(|d| (d, JSON))
+            Kind::DistTags(name) => {
+                documents::merge_tags(parsed(documents::dist_tags, name.full())?).map(|d| (d, JSON))
             }
             _ => return members.into_iter().next().ok_or_else(|| "no member document".to_string()),
         };

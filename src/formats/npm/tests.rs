@@ -6,9 +6,25 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
-use super::super::tests::check;
+use super::super::tests::{check, get};
+use super::super::Method;
 use super::*;
 use Class::*;
+
+const REPO: Repo<'static> = Repo { name: "npm", base_url: "http://up:4873/", ban_tags: &[] };
+
+/// `path` parsed as a GET without `Accept`.
+fn req(path: &str) -> NpmRequest {
+    Npm.parse(&get(path)).unwrap()
+}
+
+/// What a plan does, in short: which document form, or which index a listed file is found in.
+#[derive(Debug, PartialEq)]
+enum Shape {
+    Document(Doc),
+    Listed(String, bool),
+    Bytes,
+}
 
 fn urls() -> Urls {
     Urls {
@@ -69,29 +85,47 @@ fn packuments_are_mutable_tarballs_are_not() {
 #[test]
 fn plans_follow_the_endpoint_and_accept() {
     let install = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*";
-    let cases: &[(&str, Option<&str>, Plan)] = &[
-        ("lodash", None, Plan::Document(FULL)),
-        ("lodash", Some("application/json"), Plan::Document(FULL)),
-        ("lodash", Some(install), Plan::Document(ABBREVIATED)),
-        ("@acme/util", Some("Application/Vnd.Npm.Install-V1+Json"), Plan::Document(ABBREVIATED)),
-        ("lodash", Some("application/vnd.npm.install-v1+json;q=0, application/json"), Plan::Document(FULL)),
-        ("lodash/1.0.0", Some(install), Plan::Document(FULL)),
-        ("-/package/@acme/util/dist-tags", None, Plan::Document(FULL)),
-        ("@acme/util/-/util-1.0.0.tgz", None, Plan::Listed { index: "@acme/util".into(), doc: ABBREVIATED }),
-        ("-/ping", None, Plan::Bytes),
+    let cases: &[(&str, Option<&str>, Shape)] = &[
+        ("lodash", None, Shape::Document(FULL)),
+        ("lodash", Some("application/json"), Shape::Document(FULL)),
+        ("lodash", Some(install), Shape::Document(ABBREVIATED)),
+        ("@acme/util", Some("Application/Vnd.Npm.Install-V1+Json"), Shape::Document(ABBREVIATED)),
+        ("lodash", Some("application/vnd.npm.install-v1+json;q=0, application/json"), Shape::Document(FULL)),
+        ("lodash/1.0.0", Some(install), Shape::Document(FULL)),
+        ("-/package/@acme/util/dist-tags", None, Shape::Document(FULL)),
+        ("@acme/util/-/util-1.0.0.tgz", None, Shape::Listed("@acme/util".into(), true)),
+        ("-/ping", None, Shape::Bytes),
     ];
     for (path, accept, want) in cases {
-        assert_eq!(Npm.plan(path, &Ask { accept: *accept }), *want, "{path} {accept:?}");
+        let accept: Vec<&str> = accept.iter().copied().collect();
+        let e = Npm.parse(&Request { repo: "npm", method: Method::Get, path, query: "", accept: &accept }).unwrap();
+        let got = match Npm.plan(&e, &REPO).unwrap() {
+            Plan::Document(target, doc) => {
+                assert_eq!(target.accept.as_deref(), Some(doc.accept), "{path}");
+                Shape::Document(doc)
+            }
+            Plan::Listed { index, .. } => Shape::Listed(index.path.as_str().into(), index.abbreviated),
+            Plan::Bytes(_) => Shape::Bytes,
+            Plan::Redirect(to) => panic!("{path}: redirect to {to}"),
+        };
+        assert_eq!(got, *want, "{path} {accept:?}");
     }
+    let scoped = Npm.plan(&req("@acme%2futil/1.0.0"), &REPO).unwrap();
+    assert!(
+        matches!(scoped, Plan::Document(t, _) if t.upstream == "@acme%2futil/1.0.0" && t.path == "@acme/util/1.0.0")
+    );
     assert_ne!(FULL.variant, ABBREVIATED.variant);
 }
 
 #[test]
 fn paths_are_refused_as_bad_or_absent() {
-    assert_eq!(Npm.check_path("@acme/util"), Ok(()));
-    assert!(matches!(Npm.check_path(".bin"), Err(PathRefusal::Invalid(_))));
-    assert!(matches!(Npm.check_path(&"a".repeat(215)), Err(PathRefusal::Invalid(_))));
-    assert!(matches!(Npm.check_path("-/v1/search"), Err(PathRefusal::NotFound(_))));
+    let status = |path: &str| Npm.parse(&get(path)).map(|_| ()).map_err(|e| e.status());
+    assert_eq!(status("@acme/util"), Ok(()));
+    assert_eq!(status("@acme%2Futil"), Ok(()));
+    assert_eq!(status(".bin"), Err(400));
+    assert_eq!(status(&"a".repeat(215)), Err(400));
+    assert_eq!(status("-/v1/search"), Err(404));
+    assert_eq!(status("a/%2e%2e/b"), Err(400));
 }
 
 #[test]
@@ -127,19 +161,19 @@ fn broken_documents_are_refused_naming_the_problem() {
         ("-/package/@acme/util/dist-tags", bytes(&json!({"latest": null})), "dist-tag \"latest\""),
     ];
     for (path, body, fragment) in cases {
-        let err = Npm.check_document(path, &FULL, &body).expect_err(path);
+        let err = Npm.check_document(&req(path), &body).expect_err(path);
         assert!(err.contains(fragment), "{path}: {err:?} should say {fragment:?}");
     }
     let stub = json!({"name": "gone", "time": {"unpublished": {"time": "2024-01-01T00:00:00Z"}}});
-    assert_eq!(Npm.check_document("gone", &FULL, &bytes(&stub)), Ok(()));
-    assert_eq!(Npm.check_document("@acme/util", &ABBREVIATED, &bytes(&packument())), Ok(()));
-    assert_eq!(Npm.check_document("-/ping", &FULL, b"not json"), Ok(()));
+    assert_eq!(Npm.check_document(&req("gone"), &bytes(&stub)), Ok(()));
+    assert_eq!(Npm.check_document(&req("@acme/util"), &bytes(&packument())), Ok(()));
+    assert_eq!(Npm.check_document(&req("-/ping"), b"not json"), Ok(()));
 }
 
 #[test]
 fn tarball_urls_point_at_this_remote() {
     for (doc, ct) in [(FULL, "application/json"), (ABBREVIATED, "application/vnd.npm.install-v1+json")] {
-        let out = Npm.rewrite("@acme/util", &doc, &bytes(&packument()), &urls()).unwrap();
+        let out = Npm.rewrite(&req("@acme/util"), &doc, &bytes(&packument()), &urls()).unwrap();
         assert_eq!(out.content_type, ct);
         let v: Value = serde_json::from_slice(&out.body).unwrap();
         let tarball = |ver: &str| v["versions"][ver]["dist"].get("tarball").and_then(Value::as_str).map(str::to_string);
@@ -154,23 +188,23 @@ fn tarball_urls_point_at_this_remote() {
         assert!(!String::from_utf8_lossy(&out.body).contains("files.example"));
     }
     let manifest = json!({"name": "leftpad-x", "version": "1.0.0", "dist": {"tarball": "http://up:4873/leftpad-x/-/leftpad-x-1.0.0.tgz"}});
-    let out = Npm.rewrite("leftpad-x/1.0.0", &FULL, &bytes(&manifest), &urls()).unwrap();
+    let out = Npm.rewrite(&req("leftpad-x/1.0.0"), &FULL, &bytes(&manifest), &urls()).unwrap();
     let v: Value = serde_json::from_slice(&out.body).unwrap();
     assert_eq!(v["dist"]["tarball"], json!("http://proxy:8080/api/v1/remote/npm/leftpad-x/-/leftpad-x-1.0.0.tgz"));
     let odd = json!({"name": "x", "versions": {"1.0.0": {"dist": {"tarball": "http://up:4873/x/-/x%20y%3F.tgz"}}}});
-    let out = Npm.rewrite("x", &FULL, &bytes(&odd), &urls()).unwrap();
+    let out = Npm.rewrite(&req("x"), &FULL, &bytes(&odd), &urls()).unwrap();
     let v: Value = serde_json::from_slice(&out.body).unwrap();
     assert_eq!(
         v["versions"]["1.0.0"]["dist"]["tarball"],
         json!("http://proxy:8080/api/v1/remote/npm/x/-/x%20y%3F.tgz")
     );
-    assert!(Npm.rewrite("@acme/util", &FULL, b"{", &urls()).is_err());
+    assert!(Npm.rewrite(&req("@acme/util"), &FULL, b"{", &urls()).is_err());
 }
 
 #[test]
 fn tarballs_are_located_with_their_integrity() {
     let body = bytes(&packument());
-    let locate = |path: &str| Npm.locate(path, &ABBREVIATED, &body, &urls());
+    let locate = |path: &str| Npm.locate(&req(path), &body, &urls());
     let one = locate("@acme/util/-/util-1.0.0.tgz").unwrap().unwrap();
     assert_eq!(one.url, "http://up:4873/@acme/util/-/util-1.0.0.tgz");
     assert_eq!(one.integrity, Some(Integrity::Sha512(Box::new(sha2::Sha512::digest(b"one").into()))));
@@ -185,7 +219,7 @@ fn tarballs_are_located_with_their_integrity() {
     let sha1_sri = format!("sha1-{}", base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(b"x")));
     let mut both = packument();
     both["versions"]["1.0.0"]["dist"]["integrity"] = json!(format!("{sha1_sri} {}", sri512(b"x")));
-    let found = Npm.locate("@acme/util/-/util-1.0.0.tgz", &ABBREVIATED, &bytes(&both), &urls()).unwrap().unwrap();
+    let found = Npm.locate(&req("@acme/util/-/util-1.0.0.tgz"), &bytes(&both), &urls()).unwrap().unwrap();
     assert_eq!(found.integrity, Some(Integrity::Sha512(Box::new(sha2::Sha512::digest(b"x").into()))));
 }
 
@@ -207,7 +241,7 @@ fn virtual_packuments_merge_first_member_winning() {
         }
     });
     let members = vec![Rendered::new(bytes(&first), ABBREVIATED_TYPE), Rendered::new(bytes(&second), JSON)];
-    let out = Npm.merge("p", &ABBREVIATED, members).unwrap();
+    let out = Npm.merge(&req("p"), &ABBREVIATED, members).unwrap();
     assert_eq!(out.content_type, ABBREVIATED_TYPE);
     let v: Value = serde_json::from_slice(&out.body).unwrap();
     assert_eq!(v["description"], json!("first"));
@@ -218,14 +252,15 @@ fn virtual_packuments_merge_first_member_winning() {
 
     let stub = json!({"name": "p", "time": {"unpublished": {}}});
     let members = vec![Rendered::new(bytes(&stub), JSON), Rendered::new(bytes(&second), JSON)];
-    let v: Value = serde_json::from_slice(&Npm.merge("p", &FULL, members).unwrap().body).unwrap();
+    let v: Value = serde_json::from_slice(&Npm.merge(&req("p"), &FULL, members).unwrap().body).unwrap();
     assert_eq!(v["versions"].as_object().map(|m| m.len()), Some(2));
 
     let tags = vec![
         Rendered::new(bytes(&json!({"latest": "1.0.0"})), JSON),
         Rendered::new(bytes(&json!({"latest": "2.0.0", "next": "3.0.0"})), JSON),
     ];
-    let v: Value = serde_json::from_slice(&Npm.merge("-/package/p/dist-tags", &FULL, tags).unwrap().body).unwrap();
+    let v: Value =
+        serde_json::from_slice(&Npm.merge(&req("-/package/p/dist-tags"), &FULL, tags).unwrap().body).unwrap();
     assert_eq!(v, json!({"latest": "1.0.0", "next": "3.0.0"}));
-    assert!(Npm.merge("p", &FULL, Vec::new()).is_err());
+    assert!(Npm.merge(&req("p"), &FULL, Vec::new()).is_err());
 }

@@ -8,7 +8,7 @@
 //! `-`, lower case); any other spelling, and a project page without its trailing slash, is
 //! redirected there, as pip expects. Parsing never allocates: it runs on the cache-hit path.
 
-use super::super::PathRefusal;
+use super::PypiError;
 
 /// Longest project name accepted (PyPI's longest are well under 100 bytes).
 pub const MAX_NAME_BYTES: usize = 200;
@@ -32,7 +32,7 @@ pub enum Endpoint<'a> {
 
 impl<'a> Endpoint<'a> {
     /// Parses a decoded repository path ([`crate::paths::RepoPath::as_str`]).
-    pub fn parse(path: &'a str) -> Result<Endpoint<'a>, PathRefusal> {
+    pub fn parse(path: &'a str) -> Result<Endpoint<'a>, PypiError> {
         let Some(rest) = path.strip_prefix("simple") else { return Ok(Endpoint::Other) };
         let rest = match rest.strip_prefix('/') {
             None if rest.is_empty() => return Ok(Endpoint::Root),
@@ -49,7 +49,7 @@ impl<'a> Endpoint<'a> {
             None => Ok(Endpoint::Project { name, slash: false }),
             Some("") => Ok(Endpoint::Project { name, slash: true }),
             Some(file) if file.contains('/') => {
-                Err(PathRefusal::NotFound(format!("{path:?} is no simple API path (simple/{{project}}/{{file}})")))
+                Err(PypiError::NotServed(format!("{path:?} is no simple API path (simple/{{project}}/{{file}})")))
             }
             Some(file) => {
                 check_file(file)?;
@@ -61,14 +61,14 @@ impl<'a> Endpoint<'a> {
 
 /// Whether `name` is a project name of the PEP 508 grammar (`[A-Za-z0-9]`, then also `.`,
 /// `_`, `-` inside), at most [`MAX_NAME_BYTES`] long.
-pub fn check_name(name: &str) -> Result<(), PathRefusal> {
+pub fn check_name(name: &str) -> Result<(), PypiError> {
     if name.len() > MAX_NAME_BYTES {
-        return Err(PathRefusal::Invalid(format!("project name longer than {MAX_NAME_BYTES} bytes")));
+        return Err(PypiError::Invalid(format!("project name longer than {MAX_NAME_BYTES} bytes")));
     }
     if is_valid_name(name) {
         Ok(())
     } else {
-        Err(PathRefusal::Invalid(format!(
+        Err(PypiError::Invalid(format!(
             "{name:?} is not a project name (letters, digits, '.', '_', '-'; starting and ending with a letter or digit)"
         )))
     }
@@ -127,14 +127,14 @@ pub fn is_valid_file(file: &str) -> bool {
         && file.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'+' | b'!' | b'~'))
 }
 
-fn check_file(file: &str) -> Result<(), PathRefusal> {
+fn check_file(file: &str) -> Result<(), PypiError> {
     if file.len() > MAX_FILE_BYTES {
-        return Err(PathRefusal::Invalid(format!("file name longer than {MAX_FILE_BYTES} bytes")));
+        return Err(PypiError::Invalid(format!("file name longer than {MAX_FILE_BYTES} bytes")));
     }
     if is_valid_file(file) {
         Ok(())
     } else {
-        Err(PathRefusal::Invalid(format!(
+        Err(PypiError::Invalid(format!(
             "{file:?} is not a distribution file name (letters, digits and '._-+!~', not starting with '.')"
         )))
     }
@@ -196,8 +196,8 @@ mod tests {
         ];
         for (path, invalid) in cases {
             match Endpoint::parse(path) {
-                Err(PathRefusal::Invalid(_)) if *invalid => {}
-                Err(PathRefusal::NotFound(_)) if !invalid => {}
+                Err(PypiError::Invalid(_)) if *invalid => {}
+                Err(PypiError::NotServed(_)) if !invalid => {}
                 other => panic!("{path}: {other:?}"),
             }
         }

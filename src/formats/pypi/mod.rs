@@ -20,12 +20,16 @@ mod page;
 
 pub use endpoint::{normalise, Endpoint, MAX_FILE_BYTES, MAX_NAME_BYTES};
 
+use std::borrow::Cow;
+
 use artifactapi_actors::digest::Digest;
 use artifactapi_actors::integrity::Integrity;
 
-use super::{file_name, Ask, Class, Doc, Format, Located, PackageType, PathRefusal, Plan, Rendered, Urls};
+use super::files::{file_target, FileError};
+use super::{file_name, Class, Doc, Format, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request, Urls};
+use crate::paths::{PathError, RepoPath};
 use accept::Form;
-use page::{Kind, Page};
+use page::{Kind as PageKind, Page};
 
 pub struct Pypi;
 
@@ -71,17 +75,74 @@ fn form_of(doc: &Doc) -> Form {
     }
 }
 
-/// Which page a path is, with the project of a project page.
-fn page_kind(path: &str) -> Option<(Kind, &str)> {
-    match Endpoint::parse(path) {
-        Ok(Endpoint::Index) => Some((Kind::Index, "")),
-        Ok(Endpoint::Project { name, .. }) => Some((Kind::Project, name)),
+/// What a request of a pypi remote asks for (names as requested, not yet normalised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// `simple`: redirected to `simple/`.
+    Root,
+    /// `simple/`.
+    Index,
+    /// `simple/{project}/`, or without the slash.
+    Project { name: String, slash: bool },
+    /// `simple/{project}/{file}`.
+    File { project: String, file: String },
+    /// Anything outside `simple/`.
+    Other,
+}
+
+/// A parsed request: the path, what it asks for, and the page form its `Accept` negotiated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PypiRequest {
+    pub path: RepoPath,
+    pub kind: Kind,
+    form: Form,
+}
+
+/// Why a request is no simple API request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PypiError {
+    #[error(transparent)]
+    Path(#[from] FileError),
+    /// A malformed project or file name (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// Well formed, but no path of the simple API (404).
+    #[error("{0}")]
+    NotServed(String),
+}
+
+impl From<PathError> for PypiError {
+    fn from(e: PathError) -> Self {
+        PypiError::Path(FileError(e))
+    }
+}
+
+impl ProtocolError for PypiError {
+    fn code(&self) -> &'static str {
+        match self {
+            PypiError::Path(e) => e.code(),
+            PypiError::Invalid(_) => "NAME_INVALID",
+            PypiError::NotServed(_) => "NOT_SERVED",
+        }
+    }
+    fn status(&self) -> u16 {
+        match self {
+            PypiError::NotServed(_) => 404,
+            _ => 400,
+        }
+    }
+}
+
+fn page_kind(kind: &Kind) -> Option<(PageKind, &str)> {
+    match kind {
+        Kind::Index => Some((PageKind::Index, "")),
+        Kind::Project { name, .. } => Some((PageKind::Project, name)),
         _ => None,
     }
 }
 
-fn parse_page(path: &str, body: &[u8]) -> Result<Page, String> {
-    let (kind, project) = page_kind(path).ok_or_else(|| format!("{path:?} is no simple page"))?;
+fn parse_page(e: &PypiRequest, body: &[u8]) -> Result<Page, String> {
+    let (kind, project) = page_kind(&e.kind).ok_or_else(|| format!("{:?} is no simple page", e.path))?;
     page::parse(kind, project, body)
 }
 
@@ -107,44 +168,58 @@ fn integrity(hashes: &std::collections::BTreeMap<String, String>) -> Option<Inte
 }
 
 impl Format for Pypi {
-    fn package_type(&self) -> PackageType {
-        PackageType::Pypi
+    const TYPE: PackageType = PackageType::Pypi;
+    type Endpoint = PypiRequest;
+    type Error = PypiError;
+
+    fn parse(&self, req: &Request<'_>) -> Result<PypiRequest, PypiError> {
+        let path = RepoPath::parse(req.path)?;
+        let kind = match Endpoint::parse(path.as_str())? {
+            Endpoint::Root => Kind::Root,
+            Endpoint::Index => Kind::Index,
+            Endpoint::Project { name, slash } => Kind::Project { name: name.to_string(), slash },
+            Endpoint::File { project, file } => Kind::File { project: project.to_string(), file: file.to_string() },
+            Endpoint::Other => Kind::Other,
+        };
+        let form = accept::negotiate(req.accept_joined().as_deref());
+        Ok(PypiRequest { path, kind, form })
     }
 
-    fn classify(&self, path: &str) -> Class {
-        match Endpoint::parse(path) {
-            Ok(Endpoint::File { .. }) => Class::Immutable,
-            Ok(Endpoint::Other) => Class::immutable_if(is_distribution(file_name(path))),
+    fn subject<'e>(&self, e: &'e PypiRequest, _repo: &Repo<'_>) -> Cow<'e, str> {
+        Cow::Borrowed(e.path.as_str())
+    }
+
+    fn classify(&self, e: &PypiRequest) -> Class {
+        match &e.kind {
+            Kind::File { .. } => Class::Immutable,
+            Kind::Other => Class::immutable_if(is_distribution(file_name(e.path.as_str()))),
             _ => Class::Mutable,
         }
     }
 
-    fn check_path(&self, path: &str) -> Result<(), PathRefusal> {
-        Endpoint::parse(path).map(|_| ())
-    }
-
-    fn plan(&self, path: &str, ask: &Ask) -> Plan {
-        match Endpoint::parse(path) {
-            Ok(Endpoint::Root) => Plan::Redirect("simple/".into()),
-            Ok(Endpoint::Index) => Plan::Document(doc_for(accept::negotiate(ask.accept))),
-            Ok(Endpoint::Project { name, slash }) if slash && endpoint::is_normalised(name) => {
-                Plan::Document(doc_for(accept::negotiate(ask.accept)))
+    fn plan(&self, e: &PypiRequest, _repo: &Repo<'_>) -> Result<Plan<PypiRequest>, PypiError> {
+        let document = |doc: Doc| Plan::Document(file_target(&e.path).document(&doc), doc);
+        Ok(match &e.kind {
+            Kind::Root => Plan::Redirect("simple/".into()),
+            Kind::Index => document(doc_for(e.form)),
+            Kind::Project { name, slash: true } if endpoint::is_normalised(name) => document(doc_for(e.form)),
+            Kind::Project { name, .. } => Plan::Redirect(format!("simple/{}/", normalise(name))),
+            Kind::File { project, .. } if endpoint::is_normalised(project) => {
+                let path = RepoPath::from_decoded(&format!("simple/{project}/"))?;
+                let kind = Kind::Project { name: project.clone(), slash: true };
+                Plan::Listed { path: e.path.as_str().to_string(), index: PypiRequest { path, kind, form: Form::Json } }
             }
-            Ok(Endpoint::Project { name, .. }) => Plan::Redirect(format!("simple/{}/", normalise(name))),
-            Ok(Endpoint::File { project, .. }) if endpoint::is_normalised(project) => {
-                Plan::Listed { index: format!("simple/{project}/"), doc: JSON }
-            }
-            Ok(Endpoint::File { project, file }) => Plan::Redirect(format!("simple/{}/{file}", normalise(project))),
-            Ok(Endpoint::Other) | Err(_) => Plan::Bytes,
-        }
+            Kind::File { project, file } => Plan::Redirect(format!("simple/{}/{file}", normalise(project))),
+            Kind::Other => Plan::Bytes(file_target(&e.path)),
+        })
     }
 
-    fn check_document(&self, path: &str, _doc: &Doc, body: &[u8]) -> Result<(), String> {
-        parse_page(path, body).map(|_| ())
+    fn check_document(&self, e: &PypiRequest, body: &[u8]) -> Result<(), String> {
+        parse_page(e, body).map(|_| ())
     }
 
-    fn rewrite(&self, path: &str, doc: &Doc, body: &[u8], urls: &Urls) -> Result<Rendered, String> {
-        let page = match parse_page(path, body)? {
+    fn rewrite(&self, e: &PypiRequest, doc: &Doc, body: &[u8], urls: &Urls) -> Result<Rendered, String> {
+        let page = match parse_page(e, body)? {
             Page::Index(names) => Page::Index(names),
             Page::Project(mut project) => {
                 let mut files = Vec::with_capacity(project.files.len());
@@ -165,9 +240,9 @@ impl Format for Pypi {
         Ok(render(&page, form_of(doc)))
     }
 
-    fn locate(&self, path: &str, _doc: &Doc, body: &[u8], urls: &Urls) -> Result<Option<Located>, String> {
-        let Ok(Endpoint::File { project, file }) = Endpoint::parse(path) else { return Ok(None) };
-        let Page::Project(page) = page::parse(Kind::Project, project, body)? else { return Ok(None) };
+    fn locate(&self, file: &PypiRequest, body: &[u8], urls: &Urls) -> Result<Option<Located>, String> {
+        let Kind::File { project, file } = &file.kind else { return Ok(None) };
+        let Page::Project(page) = page::parse(PageKind::Project, project, body)? else { return Ok(None) };
         if let Some(f) = page.file(file) {
             let Some(url) = urls.resolve(&f.url) else { return Ok(None) };
             return Ok(Some(Located { url: without_fragment(url).into(), integrity: integrity(&f.hashes) }));
@@ -180,8 +255,8 @@ impl Format for Pypi {
         Ok(Some(Located { url: url.into(), integrity: integrity(hashes) }))
     }
 
-    fn merge(&self, path: &str, doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
-        let pages = members.iter().map(|m| parse_page(path, &m.body)).collect::<Result<Vec<_>, _>>()?;
+    fn merge(&self, e: &PypiRequest, doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
+        let pages = members.iter().map(|m| parse_page(e, &m.body)).collect::<Result<Vec<_>, _>>()?;
         Ok(render(&page::merge(pages)?, form_of(doc)))
     }
 }

@@ -1,4 +1,5 @@
 use super::super::tests::check;
+use super::super::Method;
 use super::*;
 use Class::*;
 
@@ -14,8 +15,37 @@ fn urls(page: &str) -> Urls {
     }
 }
 
-fn ask(accept: Option<&str>) -> Ask<'_> {
-    Ask { accept }
+const REPO: Repo<'static> = Repo { name: "py", base_url: "http://up:3141/root/pypi/", ban_tags: &[] };
+
+/// A GET of `path` with an `Accept` of `accept`, parsed.
+fn req(path: &str, accept: Option<&str>) -> Result<PypiRequest, PypiError> {
+    let accept: Vec<&str> = accept.into_iter().collect();
+    Pypi.parse(&Request { repo: "py", method: Method::Get, path, query: "", accept: &accept })
+}
+
+fn page(path: &str) -> PypiRequest {
+    req(path, None).unwrap()
+}
+
+/// What a plan does, in short: where it redirects, which document form, which index.
+#[derive(Debug, PartialEq)]
+enum Shape {
+    Redirect(String),
+    Document(Doc),
+    Listed(String),
+    Bytes,
+}
+
+fn shape(plan: Plan<PypiRequest>) -> Shape {
+    match plan {
+        Plan::Redirect(to) => Shape::Redirect(to),
+        Plan::Document(target, doc) => {
+            assert_eq!((target.variant.as_str(), target.held), (doc.variant, true));
+            Shape::Document(doc)
+        }
+        Plan::Listed { index, .. } => Shape::Listed(index.path.as_str().to_string()),
+        Plan::Bytes(_) => Shape::Bytes,
+    }
 }
 
 #[test]
@@ -50,27 +80,28 @@ fn index_pages_are_mutable_files_are_not() {
 #[test]
 fn plans_pages_redirects_and_listed_files() {
     let json = Some("application/vnd.pypi.simple.v1+json, text/html;q=0.01");
-    let listed = |p: &str| Plan::Listed { index: format!("simple/{p}/"), doc: JSON };
-    let cases: &[(&str, Option<&str>, Plan)] = &[
-        ("simple", None, Plan::Redirect("simple/".into())),
-        ("simple/", None, Plan::Document(TEXT_HTML)),
-        ("simple/", json, Plan::Document(JSON)),
-        ("simple/foo/", None, Plan::Document(TEXT_HTML)),
-        ("simple/foo/", Some("application/vnd.pypi.simple.v1+html"), Plan::Document(HTML_V1)),
-        ("simple/foo/", json, Plan::Document(JSON)),
-        ("simple/foo", json, Plan::Redirect("simple/foo/".into())),
-        ("simple/Foo_Bar/", None, Plan::Redirect("simple/foo-bar/".into())),
-        ("simple/Foo.._Bar", None, Plan::Redirect("simple/foo-bar/".into())),
+    let listed = |p: &str| Shape::Listed(format!("simple/{p}/"));
+    let redirect = |p: &str| Shape::Redirect(p.into());
+    let cases: &[(&str, Option<&str>, Shape)] = &[
+        ("simple", None, redirect("simple/")),
+        ("simple/", None, Shape::Document(TEXT_HTML)),
+        ("simple/", json, Shape::Document(JSON)),
+        ("simple/foo/", None, Shape::Document(TEXT_HTML)),
+        ("simple/foo/", Some("application/vnd.pypi.simple.v1+html"), Shape::Document(HTML_V1)),
+        ("simple/foo/", json, Shape::Document(JSON)),
+        ("simple/foo", json, redirect("simple/foo/")),
+        ("simple/Foo_Bar/", None, redirect("simple/foo-bar/")),
+        ("simple/Foo.._Bar", None, redirect("simple/foo-bar/")),
         ("simple/foo/foo-1.0.tar.gz", None, listed("foo")),
         ("simple/foo/foo-1.0-py3-none-any.whl.metadata", json, listed("foo")),
-        ("simple/Foo/foo-1.0.tar.gz", None, Plan::Redirect("simple/foo/foo-1.0.tar.gz".into())),
-        ("packages/foo-1.0.tar.gz", None, Plan::Bytes),
+        ("simple/Foo/foo-1.0.tar.gz", None, redirect("simple/foo/foo-1.0.tar.gz")),
+        ("packages/foo-1.0.tar.gz", None, Shape::Bytes),
     ];
     for (path, accept, want) in cases {
-        assert_eq!(Pypi.plan(path, &ask(*accept)), *want, "{path} {accept:?}");
+        assert_eq!(shape(Pypi.plan(&req(path, *accept).unwrap(), &REPO).unwrap()), *want, "{path} {accept:?}");
     }
-    assert!(matches!(Pypi.check_path("simple/a b/"), Err(PathRefusal::Invalid(_))));
-    assert!(matches!(Pypi.check_path("simple/a/b/c"), Err(PathRefusal::NotFound(_))));
+    assert!(matches!(req("simple/a b/", None), Err(PypiError::Invalid(_))));
+    assert!(matches!(req("simple/a/b/c", None), Err(PypiError::NotServed(_))));
 }
 
 /// An upstream page in the PEP 503 form, as pypiserver and devpi write it.
@@ -92,7 +123,7 @@ fn upstream_html() -> String {
 fn pages_are_rewritten_through_this_remote_in_the_form_asked() {
     let body = upstream_html();
     let u = urls("simple/foo/");
-    let html = Pypi.rewrite("simple/foo/", &TEXT_HTML, body.as_bytes(), &u).unwrap();
+    let html = Pypi.rewrite(&page("simple/foo/"), &TEXT_HTML, body.as_bytes(), &u).unwrap();
     assert_eq!(html.content_type, "text/html; charset=utf-8");
     let text = String::from_utf8(html.body).unwrap();
     let hrefs: Vec<&str> = text.split("href=\"").skip(1).map(|s| &s[..s.find('"').unwrap()]).collect();
@@ -108,10 +139,10 @@ fn pages_are_rewritten_through_this_remote_in_the_form_asked() {
     assert!(text.contains(&format!("data-core-metadata=\"sha256={META_SHA}\"")), "{text}");
     assert!(text.contains("data-yanked=\"\""), "{text}");
 
-    let v1 = Pypi.rewrite("simple/foo/", &HTML_V1, body.as_bytes(), &u).unwrap();
+    let v1 = Pypi.rewrite(&page("simple/foo/"), &HTML_V1, body.as_bytes(), &u).unwrap();
     assert_eq!(v1.content_type, "application/vnd.pypi.simple.v1+html");
 
-    let json = Pypi.rewrite("simple/foo/", &JSON, body.as_bytes(), &u).unwrap();
+    let json = Pypi.rewrite(&page("simple/foo/"), &JSON, body.as_bytes(), &u).unwrap();
     assert_eq!(json.content_type, "application/vnd.pypi.simple.v1+json");
     let v: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
     assert_eq!(v["name"], "foo");
@@ -122,12 +153,13 @@ fn pages_are_rewritten_through_this_remote_in_the_form_asked() {
     assert_eq!(v["files"][1]["yanked"], true);
     assert_eq!(v["files"].as_array().unwrap().len(), 3);
 
-    let index = Pypi.rewrite("simple/", &JSON, b"<html><a href=\"foo/\">Foo</a></html>", &urls("simple/")).unwrap();
+    let index =
+        Pypi.rewrite(&page("simple/"), &JSON, b"<html><a href=\"foo/\">Foo</a></html>", &urls("simple/")).unwrap();
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&index.body).unwrap()["projects"][0]["name"], "Foo");
-    let err = Pypi.rewrite("simple/foo/", &JSON, b"<a href=\"x", &u).unwrap_err();
+    let err = Pypi.rewrite(&page("simple/foo/"), &JSON, b"<a href=\"x", &u).unwrap_err();
     assert!(err.contains("unterminated"), "{err}");
-    assert!(Pypi.check_document("simple/foo/", &JSON, b"{\"meta\":{}}").is_err());
-    assert!(Pypi.check_document("simple/foo/", &JSON, body.as_bytes()).is_ok());
+    assert!(Pypi.check_document(&page("simple/foo/"), b"{\"meta\":{}}").is_err());
+    assert!(Pypi.check_document(&page("simple/foo/"), body.as_bytes()).is_ok());
 }
 
 #[test]
@@ -154,7 +186,8 @@ fn files_are_located_where_the_page_says_with_its_digest() {
         ("simple/", None),
     ];
     for (path, want) in cases {
-        let got = Pypi.locate(path, &JSON, body.as_bytes(), &u).unwrap();
+        let file = req(path, None).unwrap();
+        let got = Pypi.locate(&file, body.as_bytes(), &u).unwrap();
         let want = want.as_ref().map(|(url, i)| Located { url: url.to_string(), integrity: i.clone() });
         assert_eq!(got, want, "{path}");
     }
@@ -164,9 +197,9 @@ fn files_are_located_where_the_page_says_with_its_digest() {
         "ab".repeat(64),
         "cd".repeat(20)
     );
-    let got = Pypi.locate("simple/foo/foo-1.0.tar.gz", &JSON, json.as_bytes(), &u).unwrap().unwrap();
+    let got = Pypi.locate(&page("simple/foo/foo-1.0.tar.gz"), json.as_bytes(), &u).unwrap().unwrap();
     assert_eq!(got.integrity, Some(Integrity::Sha512(Box::new([0xab; 64]))));
-    assert!(Pypi.locate("simple/foo/x.whl", &JSON, b"{not json", &u).is_err());
+    assert!(Pypi.locate(&page("simple/foo/x.whl"), b"{not json", &u).is_err());
 }
 
 #[test]
@@ -175,12 +208,12 @@ fn virtual_pages_union_the_members() {
         let links: String = files.iter().map(|f| format!("<a href=\"{f}#sha256={SHA}\">{f}</a>")).collect();
         let mut u = urls("simple/foo/");
         u.public = format!("http://proxy:8080/api/v1/remote/{name}/");
-        Pypi.rewrite("simple/foo/", form, format!("<html>{links}</html>").as_bytes(), &u).unwrap()
+        Pypi.rewrite(&page("simple/foo/"), form, format!("<html>{links}</html>").as_bytes(), &u).unwrap()
     };
     for form in [JSON, TEXT_HTML] {
         let merged = Pypi
             .merge(
-                "simple/foo/",
+                &page("simple/foo/"),
                 &form,
                 vec![
                     member("a", &["foo-1.0.tar.gz"], &form),
@@ -188,7 +221,9 @@ fn virtual_pages_union_the_members() {
                 ],
             )
             .unwrap();
-        let Page::Project(p) = parse_page("simple/foo/", &merged.body).unwrap() else { panic!("a project page") };
+        let Page::Project(p) = parse_page(&page("simple/foo/"), &merged.body).unwrap() else {
+            panic!("a project page")
+        };
         let urls: Vec<&str> = p.files.iter().map(|f| f.url.as_str()).collect();
         assert_eq!(
             urls,
@@ -202,12 +237,13 @@ fn virtual_pages_union_the_members() {
     }
     let index = |names: &[&str]| {
         let links: String = names.iter().map(|n| format!("<a href=\"{n}/\">{n}</a>")).collect();
-        Pypi.rewrite("simple/", &TEXT_HTML, format!("<html>{links}</html>").as_bytes(), &urls("simple/")).unwrap()
+        Pypi.rewrite(&page("simple/"), &TEXT_HTML, format!("<html>{links}</html>").as_bytes(), &urls("simple/"))
+            .unwrap()
     };
     let merged =
-        Pypi.merge("simple/", &TEXT_HTML, vec![index(&["beta", "alpha"]), index(&["Alpha", "gamma"])]).unwrap();
+        Pypi.merge(&page("simple/"), &TEXT_HTML, vec![index(&["beta", "alpha"]), index(&["Alpha", "gamma"])]).unwrap();
     assert_eq!(
-        parse_page("simple/", &merged.body),
+        parse_page(&page("simple/"), &merged.body),
         Ok(Page::Index(vec!["alpha".into(), "beta".into(), "gamma".into()]))
     );
 }

@@ -67,6 +67,33 @@ impl OciCode {
         }
     }
 
+    /// The code of its wire name (`MANIFEST_UNKNOWN`).
+    pub fn parse(code: &str) -> Option<OciCode> {
+        use OciCode::*;
+        [
+            BlobUnknown,
+            BlobUploadInvalid,
+            BlobUploadUnknown,
+            DigestInvalid,
+            ManifestBlobUnknown,
+            ManifestInvalid,
+            ManifestUnknown,
+            NameInvalid,
+            NameUnknown,
+            PaginationNumberInvalid,
+            SizeInvalid,
+            TagInvalid,
+            Unauthorized,
+            Denied,
+            Unsupported,
+            TooManyRequests,
+            Unavailable,
+            Unknown,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == code)
+    }
+
     /// The status the code usually comes with.
     pub fn status(&self) -> StatusCode {
         match self {

@@ -1,12 +1,13 @@
 //! `/v2/...`: the Docker Registry HTTP API V2 (OCI distribution spec), for every docker
 //! repository.
 //!
-//! `/v2/` answers 200 (the client's API check). Every other path is parsed once into a
-//! [`V2Path`] (see [`crate::formats::docker::endpoint`]): the first segment after `/v2/` names
-//! the artifactapi repository, the rest is the image name and the operation. The router then
-//! looks the repository up by name and hands the request to the handler of its kind:
+//! `/v2/` answers 200 (the client's API check). Every other path is split into the artifactapi
+//! repository (its first segment) and the rest, which the docker format parses once into a
+//! typed request (image name, operation, accepted manifest types, listing query; see
+//! [`crate::formats::docker`]). The router then looks the repository up by name and hands the
+//! parsed request to the handler of its kind:
 //!
-//! - remote → [`remote::handle`] (pull-through cache; pulls only),
+//! - remote → [`remote::handle`] (pull-through cache through the serving service; pulls only),
 //! - local → [`local::handle`] (a registry of its own; push and pull),
 //! - virtual → `UNSUPPORTED` for now.
 //!
@@ -24,8 +25,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 pub use error::{OciCode, OciError};
 
-use crate::formats::docker::{Endpoint, V2Path};
-use crate::formats::PackageType;
+use super::proxy;
+use crate::formats::docker::{Docker, Endpoint, V2Route};
+use crate::formats::{Format, PackageType, ProtocolError};
 use crate::observe::body::RecordedBody;
 use crate::observe::Tap;
 use crate::state::AppState;
@@ -62,32 +64,38 @@ async fn route(
     state: &AppState,
     tap: &mut Tap,
 ) -> Result<HttpResponse, OciError> {
-    let endpoint = match V2Path::parse(req.uri().path())? {
-        V2Path::Base => return base(req, state),
-        V2Path::Catalog => {
+    let (repo, tail) = match V2Route::parse(req.uri().path())? {
+        V2Route::Base => return base(req, state),
+        V2Route::Catalog => {
             return Err(OciError::new(OciCode::Unsupported, "the repository catalog is not offered")
                 .with_status(actix_web::http::StatusCode::NOT_FOUND))
         }
-        V2Path::Image(endpoint) => endpoint,
+        V2Route::Repo { repo, tail } => (repo, tail),
     };
-    let repo = endpoint.repo.clone();
-    tap.target(&repo, req.uri().path().trim_start_matches("/v2/").split_once('/').map_or("", |(_, rest)| rest));
+    tap.target(repo, tail);
+    let accept = proxy::accept_values(req);
+    let request = proxy::request(req, repo, tail, &accept);
+    let parsed = Docker.parse(&request).map_err(|e| {
+        let status =
+            actix_web::http::StatusCode::from_u16(e.status()).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+        OciError::new(OciCode::parse(e.code()).unwrap_or(OciCode::Unknown), e.to_string()).with_status(status)
+    })?;
     let registry = &state.registry;
-    if let Some(entry) = registry.get(&repo) {
+    if let Some(entry) = registry.get(repo) {
         let t = entry.remote.spec.package_type;
-        check_docker(&repo, "remote", t)?;
-        tap.known(state.observe.repo(&repo, t));
-        return remote::handle(req, state, &entry, endpoint).await;
+        check_docker(repo, "remote", t)?;
+        tap.known(state.observe.repo(repo, t));
+        return remote::handle(req, state, &entry, request.method, &parsed).await;
     }
-    if let Some(local) = registry.get_local(&repo) {
+    if let Some(local) = registry.get_local(repo) {
         let t = local.package_type;
-        check_docker(&repo, "local", t)?;
-        tap.known(state.observe.repo(&repo, t));
-        return local::handle(req, payload, state, local, endpoint).await;
+        check_docker(repo, "local", t)?;
+        tap.known(state.observe.repo(repo, t));
+        return local::handle(req, payload, state, local, parsed.endpoint).await;
     }
-    if let Some(virt) = registry.get_virtual(&repo) {
-        check_docker(&repo, "virtual", virt.package_type)?;
-        return Err(virtual_unsupported(&endpoint));
+    if let Some(virt) = registry.get_virtual(repo) {
+        check_docker(repo, "virtual", virt.package_type)?;
+        return Err(virtual_unsupported(&parsed.endpoint));
     }
     Err(OciError::name_unknown(format!("repository {repo:?} not found"))
         .with_detail(serde_json::json!({ "name": repo })))

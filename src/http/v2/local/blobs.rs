@@ -18,7 +18,7 @@ use crate::docker_local::upload::{blob_location, upload_location, ChunkHeaders, 
 use crate::docker_local::{Error, Repository};
 use crate::formats::docker::grammar::parse_digest;
 use crate::formats::docker::ImageName;
-use crate::http::serve::{parse_range, RangeRequest};
+use crate::http::respond::{parse_range, RangeRequest};
 use crate::http::v2::error::{OciCode, OciError};
 use crate::state::AppState;
 

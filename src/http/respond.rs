@@ -1,18 +1,20 @@
-//! Turning a fetch outcome into an HTTP response.
+//! Turning what the serving service answered into an HTTP response.
 //!
-//! Cached objects are read straight from the blob store (never through an actor), with a strong
-//! ETag from the digest, conditional requests, single byte ranges (206/416) and HEAD without a
-//! body. Misses stream from the fill's spool; if the fill fails mid-body the stream errors and
-//! the connection is cut, so a client never mistakes a partial body for a whole one.
+//! Stored bytes (cached objects and rendered documents) are read straight from the blob store
+//! (never through an actor), with a strong ETag from the digest, conditional requests, single
+//! byte ranges (206/416) and HEAD without a body. Misses stream from the fill's spool; if the
+//! fill fails mid-body the stream errors and the connection is cut, so a client never mistakes
+//! a partial body for a whole one. Redirects go to the same repository's route.
 
 use actix_web::body::None as NoBody;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
-use artifactapi_actors::catalog::CachedObject;
-use artifactapi_actors::remote::{CacheStatus, Download, FetchOutcome};
+use artifactapi_actors::remote::{CacheStatus, Download};
 use artifactapi_actors::storage::{BlobStore, ByteRange, StoreError};
 
 use super::error::ApiError;
+use crate::paths::RepoPath;
+use crate::serve::{Body, Outcome, Stored};
 
 /// What a `Range` header asks for, checked against the object's size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +61,9 @@ pub fn parse_range(value: Option<&str>, size: u64) -> RangeRequest {
     RangeRequest::Partial(range)
 }
 
-/// The strong ETag of a cached object.
-pub fn etag(object: &CachedObject) -> String {
-    format!("\"{}\"", object.digest.hex())
+/// The strong ETag of stored bytes.
+pub fn etag(stored: &Stored) -> String {
+    format!("\"{}\"", stored.digest.hex())
 }
 
 pub(super) fn if_none_match(req: &HttpRequest, tag: &str) -> bool {
@@ -73,22 +75,37 @@ pub(super) fn if_none_match(req: &HttpRequest, tag: &str) -> bool {
         .any(|t| t == tag || t == "*")
 }
 
-/// Sends `outcome` to the client.
-pub async fn respond(
+/// Sends `outcome` to the client. `prefix` is the request path up to and including the
+/// repository (`/api/v1/remote/{name}/`), for redirects.
+pub async fn outcome(
     req: &HttpRequest,
     store: &dyn BlobStore,
-    outcome: FetchOutcome,
-    path: &str,
+    outcome: Outcome,
+    prefix: &str,
 ) -> Result<HttpResponse, ApiError> {
     match outcome {
-        FetchOutcome::Cached { object, status } => cached(req, store, &object, status).await,
-        FetchOutcome::Download(download) => Ok(download_response(req, download)),
-        // 410 stays 410: package clients (`go`) treat 404 and 410 alike as "not here", and the
-        // upstream's word is passed on as it was given. A remembered miss answers 404.
-        FetchOutcome::NotFound { status: 410 } => Err(ApiError::Gone(format!("{path:?} is gone upstream (410)"))),
-        FetchOutcome::NotFound { .. } => Err(ApiError::Missing(format!("{path:?} not found upstream"))),
-        FetchOutcome::Failed(e) => Err(e.into()),
+        Outcome::Served { body: Body::Stored(stored), status, rendered } => {
+            let mut resp = stored_response(req, store, &stored, status).await?;
+            if rendered {
+                resp.headers_mut().insert(header::VARY, header::HeaderValue::from_static("Accept"));
+            }
+            Ok(resp)
+        }
+        Outcome::Served { body: Body::Streaming { download, .. }, .. } => Ok(download_response(req, download)),
+        Outcome::Redirect(to) => Ok(redirect(req, prefix, &to)),
     }
+}
+
+/// A permanent redirect to `to`, a path of the repository the request addressed (remote or
+/// virtual), with the request's query.
+fn redirect(req: &HttpRequest, prefix: &str, to: &str) -> HttpResponse {
+    let target = RepoPath::from_decoded(to).map(|p| p.upstream_suffix()).unwrap_or_default();
+    let mut location = format!("{prefix}{target}");
+    if let Some(q) = req.uri().query() {
+        location.push('?');
+        location.push_str(q);
+    }
+    HttpResponse::MovedPermanently().insert_header((header::LOCATION, location)).finish()
 }
 
 fn common(resp: &mut HttpResponseBuilder, status: CacheStatus, content_type: Option<&str>) {
@@ -97,18 +114,18 @@ fn common(resp: &mut HttpResponseBuilder, status: CacheStatus, content_type: Opt
 }
 
 /// A response from the store.
-pub async fn cached(
+pub async fn stored_response(
     req: &HttpRequest,
     store: &dyn BlobStore,
-    object: &CachedObject,
+    stored: &Stored,
     status: CacheStatus,
 ) -> Result<HttpResponse, ApiError> {
-    let tag = etag(object);
+    let tag = etag(stored);
     let mut resp = HttpResponse::build(StatusCode::OK);
-    common(&mut resp, status, object.content_type.as_deref());
+    common(&mut resp, status, stored.content_type.as_deref());
     resp.insert_header((header::ETAG, tag.clone()));
     resp.insert_header((header::ACCEPT_RANGES, "bytes"));
-    if let Some(lm) = &object.upstream_last_modified {
+    if let Some(lm) = &stored.last_modified {
         resp.insert_header((header::LAST_MODIFIED, lm.as_str()));
     }
     if if_none_match(req, &tag) {
@@ -116,12 +133,12 @@ pub async fn cached(
         return Ok(resp.body(NoBody::new()));
     }
     let range_header = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
-    let range = match parse_range(range_header, object.size) {
+    let range = match parse_range(range_header, stored.size) {
         RangeRequest::Full => None,
         RangeRequest::Partial(r) => Some(r),
         RangeRequest::Unsatisfiable => {
             resp.status(StatusCode::RANGE_NOT_SATISFIABLE);
-            resp.insert_header((header::CONTENT_RANGE, format!("bytes */{}", object.size)));
+            resp.insert_header((header::CONTENT_RANGE, format!("bytes */{}", stored.size)));
             // An empty sized body: `Content-Length: 0`, so keep-alive clients do not wait.
             return Ok(resp.body(bytes::Bytes::new()));
         }
@@ -129,15 +146,15 @@ pub async fn cached(
     let length = match range {
         Some(r) => {
             resp.status(StatusCode::PARTIAL_CONTENT);
-            resp.insert_header((header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start, r.end, object.size)));
+            resp.insert_header((header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start, r.end, stored.size)));
             r.len()
         }
-        None => object.size,
+        None => stored.size,
     };
     if req.method() == Method::HEAD {
         return Ok(head_only(resp, Some(length)));
     }
-    let body = match store.open(&object.digest, range).await {
+    let body = match store.open(&stored.digest, range).await {
         Ok(body) => body,
         Err(StoreError::NotFound(d)) => {
             return Err(ApiError::Internal(format!("cached blob {d} is missing from storage")));
