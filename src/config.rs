@@ -155,7 +155,7 @@ pub struct Config {
     pub docker_upload_max_age: Duration,
     /// Largest manifest a local docker repository accepts, in bytes (at least 4 MiB, the
     /// distribution spec's minimum); larger ones are refused with 413.
-    #[arg(long = "docker-max-manifest", id = "DOCKER_MAX_MANIFEST", env = "DOCKER_MAX_MANIFEST", default_value_t = crate::docker_local::DEFAULT_MAX_MANIFEST, value_parser = parse_max_manifest)]
+    #[arg(long = "docker-max-manifest", id = "DOCKER_MAX_MANIFEST", env = "DOCKER_MAX_MANIFEST", default_value_t = DEFAULT_DOCKER_MAX_MANIFEST, value_parser = parse_max_manifest)]
     pub docker_max_manifest: usize,
     /// Name of this replica in events and logs (default: the host name and process id).
     #[arg(long = "replica-id", id = "REPLICA_ID", env = "REPLICA_ID")]
@@ -299,6 +299,10 @@ fn parse_positive_secs(s: &str) -> Result<Duration, String> {
         d => Ok(d),
     }
 }
+
+/// The default largest manifest a local docker repository accepts (the spec asks for at
+/// least 4 MiB).
+pub const DEFAULT_DOCKER_MAX_MANIFEST: usize = 8 << 20;
 
 fn parse_max_manifest(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {

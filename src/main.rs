@@ -4,6 +4,7 @@ use artifactapi::config::{Command, Config};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
+    artifactapi_actors::memory::tune();
     let config = Config::load();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();

@@ -97,8 +97,16 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 
     let threads = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let arbiters = (0..threads).map(|_| Arbiter::new().handle()).collect();
-    let deps =
-        RemoteDeps { catalog, coord: coord.clone(), storage: storage.clone(), staging: staging.clone(), events: sink };
+    // Whole-document work (checks before caching, renderings) at most this many at once.
+    let documents = Arc::new(tokio::sync::Semaphore::new(config.render_concurrency as usize));
+    let deps = RemoteDeps {
+        catalog,
+        coord: coord.clone(),
+        storage: storage.clone(),
+        staging: staging.clone(),
+        events: sink,
+        documents: documents.clone(),
+    };
     let registry = Arc::new(Registry::new(arbiters, deps, RemoteDefaults::from(config.as_ref())));
     load_remotes(&db, &registry).await.map_err(StartError::Database)?;
     load_virtuals(&db, &registry).await.map_err(StartError::Database)?;
@@ -108,13 +116,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     crate::gc_schedule::start(config.gc_interval, config.gc_grace, coord.clone(), storage.clone());
     crate::docker_local::purge::start(config.docker_upload_max_age, coord.clone(), db.clone(), store.clone());
 
-    let renders = Arc::new(Renders::new(
-        staging.clone(),
-        storage.clone(),
-        db.clone(),
-        config.render_concurrency as usize,
-        config.gc_grace,
-    ));
+    let renders = Arc::new(Renders::new(staging.clone(), storage.clone(), db.clone(), documents, config.gc_grace));
     let serve = Arc::new(Service::new(registry.clone(), store.clone(), renders, config.public_base()));
     let state = web::Data::new(AppState {
         config: config.clone(),

@@ -19,6 +19,7 @@ pub mod coord;
 pub mod digest;
 pub mod events;
 pub mod integrity;
+pub mod memory;
 pub mod remote;
 pub mod storage;
 

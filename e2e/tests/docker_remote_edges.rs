@@ -172,3 +172,48 @@ async fn hostile_requests_get_oci_errors_and_reach_no_upstream() {
     assert_eq!(r.json()["errors"][0]["code"], "NAME_UNKNOWN");
     assert_eq!(front.count("GET", "/referrers/"), 1);
 }
+
+/// Every route to a docker remote passes the docker rules: the generic proxy route and the
+/// virtual route refuse docker repositories, pointing at `/v2/`, and ask no upstream. Before,
+/// `/api/v1/remote/{docker remote}/v2/...` reached the same upstream paths as `/v2/` without
+/// the docker rules (a blob of an image the blocklist refuses was served with 200) and shared
+/// its cache keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_remotes_are_served_on_v2_only() {
+    let layout = Layout::build(9, 10_000);
+    let (_reg, front, s) = start(&layout).await;
+    let spec = json!({ "name": "hub", "package_type": "docker", "base_url": front.url(), "blocklist": ["^app$"] });
+    s.create_remote(spec).await;
+    let resp = s
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v2/virtuals",
+            &json!({ "name": "dv", "package_type": "docker", "members": ["hub"] }),
+        )
+        .await;
+    assert_eq!(resp.status, StatusCode::CREATED, "{}", resp.describe());
+    let blob = layout.blobs("amd").pop().expect("a layer");
+
+    let r = fetch(s.client().get(s.url(&format!("/v2/hub/app/blobs/{blob}")))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.describe());
+    assert_eq!(r.json()["errors"][0]["code"], "DENIED");
+
+    for path in [
+        format!("/api/v1/remote/hub/v2/app/blobs/{blob}"),
+        format!("/api/v1/remote/hub/app/blobs/{blob}"),
+        "/api/v1/remote/hub/v2/app/manifests/1.0".to_string(),
+        "/api/v1/remote/hub/v2/app/tags/list".to_string(),
+        format!("/api/v1/virtual/dv/v2/app/blobs/{blob}"),
+    ] {
+        for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+            let r = fetch(s.client().request(method.clone(), s.url(&path))).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{method} {path}: {}", r.describe());
+            if method == reqwest::Method::GET {
+                assert!(r.error_message().contains("/v2/"), "{path}: the refusal points at /v2/: {}", r.describe());
+            }
+        }
+    }
+    assert!(front.seen().is_empty(), "a refused route reached the upstream: {:?}", front.seen());
+    let objects = s.get("/api/v2/remotes/hub/objects").await;
+    assert_eq!(objects.json()["total"], 0, "nothing was cached: {}", objects.describe());
+}

@@ -22,6 +22,7 @@ pub mod renders;
 pub mod repos;
 mod specs;
 pub mod stats;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod virtuals;
 

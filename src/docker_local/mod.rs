@@ -28,9 +28,6 @@ use std::fmt;
 
 pub use error::Error;
 
-/// The default largest manifest accepted (the spec asks for at least 4 MiB).
-pub const DEFAULT_MAX_MANIFEST: usize = 8 << 20;
-
 /// One repository of a local docker repository: `{local}/{image}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Repository {

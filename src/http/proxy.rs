@@ -89,7 +89,7 @@ pub async fn virtual_repo(req: HttpRequest, state: web::Data<AppState>) -> HttpR
     if let (false, Ok(v)) = (unavailable.is_empty(), HeaderValue::from_str(&unavailable.join(","))) {
         resp.headers_mut().insert(HeaderName::from_static(UNAVAILABLE_HEADER), v);
     }
-    tap.respond(Ok(resp))
+    tap.send(resp)
 }
 
 async fn serve_virtual(

@@ -91,6 +91,7 @@ async fn a_lookup_read_before_an_eviction_does_not_make_the_object_hot() {
         storage,
         staging: StagingArea::new(dir.path().join("staging")).unwrap(),
         events: Arc::new(NoEvents),
+        documents: Arc::new(tokio::sync::Semaphore::new(2)),
     };
     let settings = RemoteSettings {
         name: "hub".into(),

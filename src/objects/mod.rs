@@ -16,67 +16,8 @@ use serde::Serialize;
 use crate::db::objects::ObjectRow;
 use crate::remotes::RemoteSpec;
 
+pub use crate::db::objects::{Order, Sort, SortKey};
 pub use query::{ListQuery, QueryError};
-
-/// What a listing is ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sort {
-    /// Path, then variant.
-    Path,
-    /// Last access (the fetch time for objects not served since), then path and variant.
-    LastAccess,
-}
-
-impl Sort {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sort::Path => "path",
-            Sort::LastAccess => "last_access",
-        }
-    }
-}
-
-/// Ascending or descending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    Asc,
-    Desc,
-}
-
-impl Order {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Order::Asc => "asc",
-            Order::Desc => "desc",
-        }
-    }
-}
-
-/// The position after which a page starts: the sort key of the previous page's last row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SortKey {
-    Path { path: String, variant: String },
-    LastAccess { at: DateTime<Utc>, path: String, variant: String },
-}
-
-impl SortKey {
-    /// The key of `row` under `sort`.
-    pub fn of(row: &ObjectRow, sort: Sort) -> SortKey {
-        match sort {
-            Sort::Path => SortKey::Path { path: row.path.clone(), variant: row.variant.clone() },
-            Sort::LastAccess => {
-                SortKey::LastAccess { at: row.last_access, path: row.path.clone(), variant: row.variant.clone() }
-            }
-        }
-    }
-
-    pub fn sort(&self) -> Sort {
-        match self {
-            SortKey::Path { .. } => Sort::Path,
-            SortKey::LastAccess { .. } => Sort::LastAccess,
-        }
-    }
-}
 
 /// One cached object as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 use super::body::RecordedBody;
 use super::record::{CacheLabel, Record, CLIENT_CLOSED};
 use super::repos::RepoObs;
-use crate::http::error::ApiError;
 
 /// Where finished records go (the [`super::Observer`]; a collector in tests).
 pub trait RecordSink: Send + Sync + 'static {
@@ -97,8 +96,12 @@ impl Tap {
     }
 
     /// The response for `result`, recorded when its body is done.
-    pub fn respond(mut self, result: Result<HttpResponse, ApiError>) -> HttpResponse<RecordedBody> {
-        let resp = result.unwrap_or_else(HttpResponse::from_error);
+    pub fn respond<E: ResponseError>(self, result: Result<HttpResponse, E>) -> HttpResponse<RecordedBody> {
+        self.send(result.unwrap_or_else(|e| e.error_response()))
+    }
+
+    /// `resp`, recorded when its body is done.
+    pub fn send(mut self, resp: HttpResponse) -> HttpResponse<RecordedBody> {
         let pending = self.pending.take().map(|mut p| {
             p.status = resp.status().as_u16();
             p.cache = CacheLabel::from_header(resp.headers().get("x-cache").map(|v| v.as_bytes()));

@@ -27,6 +27,8 @@ mod documents;
 mod error;
 mod fetch;
 pub mod renders;
+#[cfg(test)]
+mod renders_tests;
 mod virtuals;
 
 use std::sync::Arc;

@@ -9,8 +9,9 @@
 //!
 //! - the first request for a key renders it in a task of its own (a client that goes away does
 //!   not cancel it); concurrent requests for the same key wait for that one rendering;
-//! - at most [`Renders::new`]'s `concurrency` renderings run at once, so peak memory is bounded
-//!   by configuration, not by how many large documents are asked for at the same moment;
+//! - at most `RENDER_CONCURRENCY` renderings (and checks of fetched documents, which share the
+//!   permits) run at once, so peak memory is bounded by configuration, not by how many large
+//!   documents are asked for at the same moment;
 //! - the rendered bytes are committed to the blob store like any other blob and served from
 //!   there (streamed, ranges, strong ETag); this process remembers where (a small map bounded
 //!   by bytes), and the catalog does too (`rendered_documents`), so other replicas and
@@ -81,18 +82,19 @@ pub struct Renders {
 }
 
 impl Renders {
-    /// `concurrency`: renderings running at once; `gc_grace`: the GC grace period.
+    /// `permits`: whole-document work allowed at once (shared with the checks of fetched
+    /// documents); `gc_grace`: the GC grace period.
     pub fn new(
         staging: StagingArea,
         storage: Addr<StorageActor>,
         db: Db,
-        concurrency: usize,
+        permits: Arc<Semaphore>,
         gc_grace: Duration,
     ) -> Self {
         Renders {
             index: Mutex::default(),
             inflight: Mutex::default(),
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits,
             staging,
             storage,
             db,
@@ -199,7 +201,10 @@ impl Renders {
         }
         let _permit = self.permits.acquire().await.map_err(|e| ServeError::Internal(format!("render permits: {e}")))?;
         let rendered = job.await?;
-        let stored = self.store(&rendered).await?;
+        let stored = self.store(&rendered).await;
+        drop(rendered);
+        artifactapi_actors::memory::release();
+        let stored = stored?;
         if let Err(e) = self.db.put_render(key, &stored).await {
             tracing::warn!(repo = %key.repo, error = %e, "could not record a rendered document in the catalog");
         }

@@ -36,6 +36,10 @@ pub struct RemoteDeps {
     pub storage: Addr<StorageActor>,
     pub staging: StagingArea,
     pub events: Arc<dyn EventSink>,
+    /// Permits for work on whole documents (checking a package index before it is cached),
+    /// shared with the service's document renderings: at most that many large documents are
+    /// held in memory at once, however many are fetched.
+    pub documents: Arc<tokio::sync::Semaphore>,
 }
 
 pub struct RemoteActor {

@@ -340,11 +340,13 @@ impl FillJob {
         }
         if let Some(check) = self.fetch.document.clone() {
             let path = staged.path.clone();
+            let _permit = self.deps.documents.acquire().await;
             let checked = tokio::task::spawn_blocking(move || {
                 let body = std::fs::read(&path).map_err(|e| format!("reading the staged document: {e}"))?;
                 check.check(&body)
             })
             .await;
+            crate::memory::release();
             match checked {
                 Ok(Ok(())) => {}
                 Ok(Err(why)) => return Err(FetchError::InvalidDocument(why)),

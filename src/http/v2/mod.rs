@@ -55,7 +55,7 @@ pub async fn v2(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
         route(&req, payload, &state, &mut tap).await.unwrap_or_else(|e| actix_web::ResponseError::error_response(&e));
     resp.headers_mut()
         .insert(HeaderName::from_static(error::API_VERSION_HEADER), HeaderValue::from_static(error::API_VERSION));
-    tap.respond(Ok(resp))
+    tap.send(resp)
 }
 
 async fn route(
