@@ -33,9 +33,9 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0003_docker_local.sql"),
     },
     Migration {
-        version: 4,
-        file: "0004_rendered_documents.sql",
-        sql: include_str!("../../migrations/0004_rendered_documents.sql"),
+        version: 5,
+        file: "0005_rendered_documents.sql",
+        sql: include_str!("../../migrations/0005_rendered_documents.sql"),
     },
 ];
 
