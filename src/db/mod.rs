@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod docker_local;
 mod error;
 pub mod locals;
+pub mod membership;
 pub mod migrate;
 pub mod objects;
 pub mod repos;
@@ -39,6 +40,7 @@ use tokio_postgres::NoTls;
 
 pub use catalog::PgCatalog;
 pub use error::DbError;
+pub use membership::MembershipError;
 
 use crate::config::Config;
 

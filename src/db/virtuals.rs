@@ -7,10 +7,11 @@
 
 use tokio_postgres::types::Json;
 
+use super::membership::MembershipError;
 use super::specs::{conflict, StoredSpec};
 use super::{Db, DbError};
 use crate::formats::PackageType;
-use crate::virtuals::VirtualSpec;
+use crate::virtuals::{check_members, VirtualSpec};
 
 impl StoredSpec for VirtualSpec {
     const KIND: &'static str = "virtual";
@@ -62,8 +63,10 @@ impl Db {
         rows.iter().map(|r| r.try_get(0).map_err(DbError::from)).collect()
     }
 
-    /// Creates a virtual; `Conflict` when any repository already has its name.
-    pub async fn insert_virtual(&self, spec: &VirtualSpec) -> Result<(), DbError> {
+    /// Creates a virtual: `Member` when a member is missing or of another type, `Conflict` when
+    /// any repository already has its name.
+    pub async fn insert_virtual(&self, spec: &VirtualSpec) -> Result<(), MembershipError> {
+        self.check_virtual_members(spec).await?;
         let client = self.client().await?;
         client
             .execute(
@@ -75,21 +78,29 @@ impl Db {
         Ok(())
     }
 
-    /// Replaces the spec of virtual `name` (virtuals are not renamed); `NotFound` when there is
-    /// none.
-    pub async fn update_virtual(&self, name: &str, spec: &VirtualSpec) -> Result<(), DbError> {
+    /// Replaces the spec of virtual `name` (virtuals are not renamed): `Member` when a member is
+    /// missing or of another type, `NotFound` when there is no such virtual.
+    pub async fn update_virtual(&self, name: &str, spec: &VirtualSpec) -> Result<(), MembershipError> {
         let stored = VirtualSpec { name: name.to_string(), ..spec.clone() };
+        self.check_virtual_members(&stored).await?;
         let client = self.client().await?;
         let n = client
             .execute(
                 "UPDATE virtuals SET package_type = $2, members = $3, spec = $4, updated_at = now() WHERE name = $1",
                 &[&name, &stored.package_type.as_str(), &Json(&stored.members), &Json(&stored)],
             )
-            .await?;
+            .await
+            .map_err(DbError::from)?;
         if n == 0 {
-            return Err(DbError::NotFound(format!("no virtual repository named \"{name}\"")));
+            return Err(DbError::NotFound(format!("no virtual repository named \"{name}\"")).into());
         }
         Ok(())
+    }
+
+    async fn check_virtual_members(&self, spec: &VirtualSpec) -> Result<(), MembershipError> {
+        let types = self.member_types(&spec.members).await?;
+        let lookup = |m: &str| types.iter().find(|(n, _)| n == m).map(|(_, t)| *t);
+        check_members(spec, lookup).map_err(MembershipError::Member)
     }
 
     /// Deletes a virtual and its request stats; whether it existed. A virtual caches nothing of
@@ -119,40 +130,65 @@ mod tests {
         }
     }
 
+    /// The member error of a refused write.
+    fn member_error(e: MembershipError) -> String {
+        match e {
+            MembershipError::Member(field) => field.to_string(),
+            other => panic!("not a member error: {other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn round_trip_conflicts_members_and_delete() {
         let (tdb, db) = TestDatabase::migrated().await;
         let client = db.client().await.unwrap();
-        client
-            .execute("INSERT INTO remotes (name, package_type, spec) VALUES ('r1', 'generic', '{}')", &[])
-            .await
-            .unwrap();
-        client
-            .execute("INSERT INTO locals (name, package_type, spec) VALUES ('l1', 'goproxy', '{}')", &[])
-            .await
-            .unwrap();
+        for (table, name, ty) in
+            [("remotes", "r1", "generic"), ("remotes", "r2", "generic"), ("locals", "l1", "goproxy"), ("locals", "l2", "generic")]
+        {
+            let sql = format!("INSERT INTO {table} (name, package_type, spec) VALUES ($1, $2, '{{}}')");
+            client.execute(&sql, &[&name, &ty]).await.unwrap();
+        }
         db.insert_virtual(&virt("v2", &["r1"])).await.unwrap();
-        db.insert_virtual(&virt("v1", &["x", "r1"])).await.unwrap();
+        db.insert_virtual(&virt("v1", &["r2", "r1"])).await.unwrap();
         let err = db.insert_virtual(&virt("v1", &["r1"])).await.unwrap_err();
-        assert!(matches!(&err, DbError::Conflict(m) if m.contains("virtual repository named \"v1\"")), "{err}");
-        let err = db.insert_virtual(&virt("r1", &["x"])).await.unwrap_err();
-        assert!(matches!(&err, DbError::Conflict(m) if m.contains("remote repository named \"r1\"")), "{err}");
+        assert!(
+            matches!(&err, MembershipError::Db(DbError::Conflict(m)) if m.contains("virtual repository named \"v1\"")),
+            "{err}"
+        );
+        let err = db.insert_virtual(&virt("r1", &["r2"])).await.unwrap_err();
+        assert!(
+            matches!(&err, MembershipError::Db(DbError::Conflict(m)) if m.contains("remote repository named \"r1\"")),
+            "{err}"
+        );
+        let refused: &[(&[&str], &str)] = &[
+            (&["r1", "nope"], "members[1]: no remote or local repository named \"nope\""),
+            (&["l1"], "members[0]: \"l1\" is a goproxy repository, the virtual is generic"),
+            (&["r1", "v2"], "members[1]: no remote or local repository named \"v2\""),
+        ];
+        for (members, want) in refused {
+            let err = db.insert_virtual(&virt("v3", members)).await.unwrap_err();
+            assert_eq!(member_error(err), *want, "create {members:?}");
+            let err = db.update_virtual("v1", &virt("v1", members)).await.unwrap_err();
+            assert_eq!(member_error(err), *want, "update {members:?}");
+        }
+        assert_eq!(db.get_virtual("v3").await.unwrap(), None, "a refused create writes nothing");
+        assert_eq!(db.get_virtual("v1").await.unwrap(), Some(virt("v1", &["r2", "r1"])), "a refused update neither");
 
-        assert_eq!(db.get_virtual("v1").await.unwrap(), Some(virt("v1", &["x", "r1"])));
         let names: Vec<String> = db.list_virtuals().await.unwrap().into_iter().map(|v| v.name).collect();
         assert_eq!(names, ["v1", "v2"]);
         assert_eq!(db.virtuals_listing("r1").await.unwrap(), ["v1", "v2"]);
-        assert_eq!(db.virtuals_listing("x").await.unwrap(), ["v1"]);
+        assert_eq!(db.virtuals_listing("r2").await.unwrap(), ["v1"]);
 
-        let mut types = db.member_types(&["r1".into(), "l1".into(), "none".into()]).await.unwrap();
-        types.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(types, [("l1".into(), PackageType::Goproxy), ("r1".into(), PackageType::Generic)]);
-
-        db.update_virtual("v1", &virt("ignored", &["r1", "y"])).await.unwrap();
-        assert_eq!(db.get_virtual("v1").await.unwrap(), Some(virt("v1", &["r1", "y"])));
-        assert_eq!(db.virtuals_listing("x").await.unwrap(), Vec::<String>::new());
+        db.update_virtual("v1", &virt("ignored", &["l2", "r1"])).await.unwrap();
+        assert_eq!(db.get_virtual("v1").await.unwrap(), Some(virt("v1", &["l2", "r1"])));
+        assert_eq!(db.virtuals_listing("r2").await.unwrap(), Vec::<String>::new());
+        assert_eq!(db.virtuals_listing("l2").await.unwrap(), ["v1"]);
+        // The virtual's own type changes with its members.
+        let goproxy = VirtualSpec { package_type: PackageType::Goproxy, ..virt("v1", &["l1"]) };
+        db.update_virtual("v1", &goproxy).await.unwrap();
+        assert_eq!(db.get_virtual("v1").await.unwrap(), Some(goproxy));
         let err = db.update_virtual("nope", &virt("nope", &["r1"])).await.unwrap_err();
-        assert!(matches!(&err, DbError::NotFound(_)), "{err}");
+        assert!(matches!(&err, MembershipError::Db(DbError::NotFound(_))), "{err}");
 
         for repo in ["v1", "v2"] {
             client.execute("INSERT INTO repo_stats (repo, requests) VALUES ($1, 1)", &[&repo]).await.unwrap();
