@@ -3,11 +3,12 @@
 //! `spec` holds the whole [`LocalSpec`] like remotes and virtuals do, so later settings of a
 //! local need no migration. Names are unique across remotes, virtuals and locals (the schema's
 //! trigger); a clash is a [`DbError::Conflict`]. Deleting a local deletes its `local_files`
-//! rows in the same transaction; the blobs they referenced go at the next GC.
+//! rows in the same transaction; the blobs they referenced go at the next GC. A local that a
+//! virtual lists can neither be deleted nor change its package type ([`super::membership`]).
 
 use tokio_postgres::types::Json;
 
-use super::membership::MembershipError;
+use super::membership::{lock_listed, MembershipError};
 use super::specs::{conflict, StoredSpec};
 use super::{Db, DbError};
 use crate::locals::LocalSpec;
@@ -45,49 +46,44 @@ impl Db {
     }
 
     /// Replaces the spec of local `name` (locals are not renamed): `NotFound` when there is
-    /// none, `Listed` when virtuals list it and the package type would change.
+    /// none, `Listed` when virtuals list it and the package type would change. One transaction
+    /// (see [`super::membership`]).
     pub async fn update_local(&self, name: &str, spec: &LocalSpec) -> Result<(), MembershipError> {
         let stored = LocalSpec { name: name.to_string(), ..spec.clone() };
-        let current = self
-            .get_local(name)
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let locked = lock_listed::<LocalSpec>(&tx, name)
             .await?
             .ok_or_else(|| DbError::NotFound(format!("no local repository named \"{name}\"")))?;
-        if current.package_type != stored.package_type {
-            let listed = self.virtuals_listing(name).await?;
-            if !listed.is_empty() {
-                return Err(MembershipError::Listed(listed));
-            }
+        if locked.package_type != stored.package_type.as_str() && !locked.listed_by.is_empty() {
+            return Err(MembershipError::Listed(locked.listed_by));
         }
-        let client = self.client().await?;
-        let n = client
-            .execute(
-                "UPDATE locals SET package_type = $2, spec = $3, updated_at = now() WHERE name = $1",
-                &[&name, &stored.package_type.as_str(), &Json(&stored)],
-            )
-            .await
-            .map_err(DbError::from)?;
-        if n == 0 {
-            return Err(DbError::NotFound(format!("no local repository named \"{name}\"")).into());
-        }
+        tx.execute(
+            "UPDATE locals SET package_type = $2, spec = $3, updated_at = now() WHERE name = $1",
+            &[&name, &stored.package_type.as_str(), &Json(&stored)],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Deletes a local, its files and its request stats; whether it existed. `Listed` when
-    /// virtuals list it. The blobs its files referenced stay until GC finds them unreferenced.
+    /// virtuals list it. One transaction (see [`super::membership`]). The blobs its files
+    /// referenced stay until GC finds them unreferenced.
     pub async fn delete_local(&self, name: &str) -> Result<bool, MembershipError> {
-        let listed = self.virtuals_listing(name).await?;
-        if !listed.is_empty() {
-            return Err(MembershipError::Listed(listed));
-        }
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(DbError::from)?;
-        let n = tx.execute("DELETE FROM locals WHERE name = $1", &[&name]).await.map_err(DbError::from)?;
-        if n > 0 {
-            tx.execute("DELETE FROM local_files WHERE repo = $1", &[&name]).await.map_err(DbError::from)?;
-            tx.execute("DELETE FROM repo_stats WHERE repo = $1", &[&name]).await.map_err(DbError::from)?;
+        let tx = client.transaction().await?;
+        let Some(locked) = lock_listed::<LocalSpec>(&tx, name).await? else {
+            return Ok(false);
+        };
+        if !locked.listed_by.is_empty() {
+            return Err(MembershipError::Listed(locked.listed_by));
         }
-        tx.commit().await.map_err(DbError::from)?;
-        Ok(n > 0)
+        tx.execute("DELETE FROM locals WHERE name = $1", &[&name]).await?;
+        tx.execute("DELETE FROM local_files WHERE repo = $1", &[&name]).await?;
+        tx.execute("DELETE FROM repo_stats WHERE repo = $1", &[&name]).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         file: "0003_docker_local.sql",
         sql: include_str!("../../migrations/0003_docker_local.sql"),
     },
+    Migration {
+        version: 4,
+        file: "0004_virtual_members.sql",
+        sql: include_str!("../../migrations/0004_virtual_members.sql"),
+    },
 ];
 
 /// The advisory lock key of migration runs ("aa-migra" in ASCII).

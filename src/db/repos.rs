@@ -4,11 +4,12 @@
 //! redacts it on reads with [`RemoteSpec::redacted`]). The `name` column is the key: a spec is
 //! always stored and returned with the name of its row. Names are unique across remotes,
 //! virtuals and locals; the schema enforces that (see `migrations/0001_init.sql`), and a clash
-//! of either kind is a [`DbError::Conflict`].
+//! of either kind is a [`DbError::Conflict`]. A remote that a virtual lists can neither be
+//! deleted nor change its package type ([`super::membership`]).
 
 use tokio_postgres::types::Json;
 
-use super::membership::MembershipError;
+use super::membership::{lock_listed, MembershipError};
 use super::specs::{conflict, StoredSpec};
 use super::{Db, DbError};
 use crate::remotes::RemoteSpec;
@@ -47,49 +48,43 @@ impl Db {
 
     /// Replaces the spec of remote `name` (`spec.name` is not used: remotes are not renamed):
     /// `NotFound` when there is none, `Listed` when virtuals list it and the package type
-    /// would change.
+    /// would change. One transaction (see [`super::membership`]).
     pub async fn update_remote(&self, name: &str, spec: &RemoteSpec) -> Result<(), MembershipError> {
         let stored = RemoteSpec { name: name.to_string(), ..spec.clone() };
-        let current = self
-            .get_remote(name)
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let locked = lock_listed::<RemoteSpec>(&tx, name)
             .await?
             .ok_or_else(|| DbError::NotFound(format!("no remote repository named \"{name}\"")))?;
-        if current.package_type != stored.package_type {
-            let listed = self.virtuals_listing(name).await?;
-            if !listed.is_empty() {
-                return Err(MembershipError::Listed(listed));
-            }
+        if locked.package_type != stored.package_type.as_str() && !locked.listed_by.is_empty() {
+            return Err(MembershipError::Listed(locked.listed_by));
         }
-        let client = self.client().await?;
-        let n = client
-            .execute(
-                "UPDATE remotes SET package_type = $2, spec = $3, updated_at = now() WHERE name = $1",
-                &[&name, &stored.package_type.as_str(), &Json(&stored)],
-            )
-            .await
-            .map_err(DbError::from)?;
-        if n == 0 {
-            return Err(DbError::NotFound(format!("no remote repository named \"{name}\"")).into());
-        }
+        tx.execute(
+            "UPDATE remotes SET package_type = $2, spec = $3, updated_at = now() WHERE name = $1",
+            &[&name, &stored.package_type.as_str(), &Json(&stored)],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Deletes a remote, its cached objects (their blobs become garbage for GC) and its request
-    /// stats; whether it existed. `Listed` when virtuals list it.
+    /// stats; whether it existed. `Listed` when virtuals list it. One transaction (see
+    /// [`super::membership`]).
     pub async fn delete_remote(&self, name: &str) -> Result<bool, MembershipError> {
-        let listed = self.virtuals_listing(name).await?;
-        if !listed.is_empty() {
-            return Err(MembershipError::Listed(listed));
-        }
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(DbError::from)?;
-        let n = tx.execute("DELETE FROM remotes WHERE name = $1", &[&name]).await.map_err(DbError::from)?;
-        if n > 0 {
-            tx.execute("DELETE FROM cached_objects WHERE repo = $1", &[&name]).await.map_err(DbError::from)?;
-            tx.execute("DELETE FROM repo_stats WHERE repo = $1", &[&name]).await.map_err(DbError::from)?;
+        let tx = client.transaction().await?;
+        let Some(locked) = lock_listed::<RemoteSpec>(&tx, name).await? else {
+            return Ok(false);
+        };
+        if !locked.listed_by.is_empty() {
+            return Err(MembershipError::Listed(locked.listed_by));
         }
-        tx.commit().await.map_err(DbError::from)?;
-        Ok(n > 0)
+        tx.execute("DELETE FROM remotes WHERE name = $1", &[&name]).await?;
+        tx.execute("DELETE FROM cached_objects WHERE repo = $1", &[&name]).await?;
+        tx.execute("DELETE FROM repo_stats WHERE repo = $1", &[&name]).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 
@@ -240,7 +235,8 @@ mod tests {
         let (tdb, db) = TestDatabase::migrated().await;
         db.insert_remote(&remote("hub")).await.unwrap();
         for name in ["v2", "v1"] {
-            let spec = VirtualSpec { name: name.into(), package_type: PackageType::Docker, members: vec!["hub".into()] };
+            let spec =
+                VirtualSpec { name: name.into(), package_type: PackageType::Docker, members: vec!["hub".into()] };
             db.insert_virtual(&spec).await.unwrap();
         }
         let err = db.delete_remote("hub").await.unwrap_err();

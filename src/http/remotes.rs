@@ -67,9 +67,11 @@ pub async fn replace(
     let spec = read_spec(&req, payload, &state).await?;
     ApiError::check_body_name(&spec.name, &name)?;
     let remote = spec.clone().validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    state.db.update_remote(&name, &spec).await.map_err(|e| {
-        ApiError::membership(e, "remote", &name, "its package type cannot change")
-    })?;
+    state
+        .db
+        .update_remote(&name, &spec)
+        .await
+        .map_err(|e| ApiError::membership(e, "remote", &name, "its package type cannot change"))?;
     state.registry.upsert(remote);
     state.config_changed(&spec.name, EventKind::ConfigUpdated).await;
     Ok(HttpResponse::Ok().json(spec.redacted()))

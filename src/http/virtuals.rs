@@ -11,9 +11,9 @@ use artifactapi_actors::events::EventKind;
 use super::auth::{read_body, require_admin};
 use super::error::ApiError;
 use super::openapi::ErrorBody;
+use crate::db::MembershipError;
 use crate::remotes::parse_json;
 use crate::state::AppState;
-use crate::db::MembershipError;
 use crate::virtuals::VirtualSpec;
 
 /// Reads, parses and checks a spec on its own (the catalog checks the members as it writes).
