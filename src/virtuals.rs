@@ -1,10 +1,11 @@
-//! Virtual repository configuration: one name in front of an ordered list of members (remotes,
-//! later locals) of one package type.
+//! Virtual repository configuration: one name in front of an ordered list of members (remotes
+//! and locals) of one package type.
 //!
 //! [`VirtualSpec`] is the wire and storage form. [`VirtualSpec::validate`] checks what the spec
 //! alone decides (name, member count, duplicates); [`check_members`] checks the members against
-//! the repositories that exist, given as a lookup of each member's package type, so both are
-//! plain functions the handler calls and the tests drive with tables.
+//! the repositories that exist, given as a lookup of each member's package type. Both are plain
+//! functions the tests drive with tables: the handler calls the first, the catalog the second,
+//! inside the transaction that writes the virtual (see [`crate::db::membership`]).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! Virtual repositories against the real binary: the CRUD API and its refusals (missing
-//! member, type mismatch, duplicates, name clashes, deleting a listed remote), then serving on
-//! every storage/coordination configuration: each file from the first member that has it
+//! member, type mismatch, duplicates, name clashes, deleting or retyping a listed remote), then
+//! serving on every storage/coordination configuration: each file from the first member that has it
 //! (checked by what each upstream saw), a member that is down passed over and named in
 //! `X-Artifactapi-Unavailable`, a new member order followed by the very next request, hostile
 //! paths refused before any upstream is asked, and goproxy `@v/list` as the union of the
@@ -110,6 +110,14 @@ async fn crud_codes_and_refusals() {
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.describe());
     assert!(r.error_message().contains("\"v\""), "the 409 names the virtual: {}", r.describe());
     assert_eq!(s.get("/api/v2/remotes/r1").await.status, StatusCode::OK);
+    // A listed remote keeps its package type too; the same type may still change the rest.
+    let retyped = json!({"name": "r1", "package_type": "npm", "base_url": up.base_url()});
+    let r = s.send_json(Method::PUT, "/api/v2/remotes/r1", &retyped).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.describe());
+    assert!(r.error_message().contains("\"v\""), "the 409 names the virtual: {}", r.describe());
+    assert_eq!(s.get("/api/v2/remotes/r1").await.json()["package_type"], "generic");
+    let r = s.send_json(Method::PUT, "/api/v2/remotes/r1", &generic_remote("r1", &up.base_url())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.describe());
 
     // Serving: unknown virtual, writes, hostile paths.
     let r = vget(&s, "nope", "a.txt").await;

@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0003_docker_local.sql"),
     },
     Migration {
+        version: 4,
+        file: "0004_virtual_members.sql",
+        sql: include_str!("../../migrations/0004_virtual_members.sql"),
+    },
+    Migration {
         version: 5,
         file: "0005_rendered_documents.sql",
         sql: include_str!("../../migrations/0005_rendered_documents.sql"),

@@ -9,13 +9,16 @@
 //! Modules: [`migrate`] (schema, under an advisory lock), [`catalog`] (what the actors need,
 //! [`catalog::PgCatalog`]), [`repos`] (remote configuration), [`objects`] (the cached-object
 //! browser and eviction), [`stats`] and [`access_log`] (request statistics and the access log),
-//! [`docker_local`] (local docker repositories), [`testing`] (throw-away databases for tests).
+//! [`docker_local`] (local docker repositories), [`virtuals`] and [`locals`] (their
+//! configuration), [`membership`] (what virtuals may list, enforced by the schema and decided
+//! in one transaction per write), [`testing`] (throw-away databases for tests).
 
 pub mod access_log;
 pub mod catalog;
 pub mod docker_local;
 mod error;
 pub mod locals;
+pub mod membership;
 pub mod migrate;
 pub mod objects;
 pub mod renders;
@@ -29,6 +32,8 @@ pub mod virtuals;
 #[cfg(test)]
 mod catalog_tests;
 #[cfg(test)]
+mod membership_tests;
+#[cfg(test)]
 mod observe_tests;
 #[cfg(test)]
 mod recovery_tests;
@@ -41,6 +46,7 @@ use tokio_postgres::NoTls;
 
 pub use catalog::PgCatalog;
 pub use error::DbError;
+pub use membership::MembershipError;
 
 use crate::config::Config;
 

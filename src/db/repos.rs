@@ -4,10 +4,12 @@
 //! redacts it on reads with [`RemoteSpec::redacted`]). The `name` column is the key: a spec is
 //! always stored and returned with the name of its row. Names are unique across remotes,
 //! virtuals and locals; the schema enforces that (see `migrations/0001_init.sql`), and a clash
-//! of either kind is a [`DbError::Conflict`].
+//! of either kind is a [`DbError::Conflict`]. A remote that a virtual lists can neither be
+//! deleted nor change its package type ([`super::membership`]).
 
 use tokio_postgres::types::Json;
 
+use super::membership::{lock_listed, MembershipError};
 use super::specs::{conflict, StoredSpec};
 use super::{Db, DbError};
 use crate::remotes::RemoteSpec;
@@ -44,35 +46,45 @@ impl Db {
         Ok(())
     }
 
-    /// Replaces the spec of remote `name` (`spec.name` is not used: remotes are not renamed);
-    /// `NotFound` when there is none.
-    pub async fn update_remote(&self, name: &str, spec: &RemoteSpec) -> Result<(), DbError> {
+    /// Replaces the spec of remote `name` (`spec.name` is not used: remotes are not renamed):
+    /// `NotFound` when there is none, `Listed` when virtuals list it and the package type
+    /// would change. One transaction (see [`super::membership`]).
+    pub async fn update_remote(&self, name: &str, spec: &RemoteSpec) -> Result<(), MembershipError> {
         let stored = RemoteSpec { name: name.to_string(), ..spec.clone() };
-        let client = self.client().await?;
-        let n = client
-            .execute(
-                "UPDATE remotes SET package_type = $2, spec = $3, updated_at = now() WHERE name = $1",
-                &[&name, &stored.package_type.as_str(), &Json(&stored)],
-            )
-            .await?;
-        if n == 0 {
-            return Err(DbError::NotFound(format!("no remote repository named \"{name}\"")));
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let locked = lock_listed::<RemoteSpec>(&tx, name)
+            .await?
+            .ok_or_else(|| DbError::NotFound(format!("no remote repository named \"{name}\"")))?;
+        if locked.package_type != stored.package_type.as_str() && !locked.listed_by.is_empty() {
+            return Err(MembershipError::Listed(locked.listed_by));
         }
+        tx.execute(
+            "UPDATE remotes SET package_type = $2, spec = $3, updated_at = now() WHERE name = $1",
+            &[&name, &stored.package_type.as_str(), &Json(&stored)],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Deletes a remote, its cached objects (their blobs become garbage for GC) and its request
-    /// stats; whether it existed.
-    pub async fn delete_remote(&self, name: &str) -> Result<bool, DbError> {
+    /// stats; whether it existed. `Listed` when virtuals list it. One transaction (see
+    /// [`super::membership`]).
+    pub async fn delete_remote(&self, name: &str) -> Result<bool, MembershipError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let n = tx.execute("DELETE FROM remotes WHERE name = $1", &[&name]).await?;
-        if n > 0 {
-            tx.execute("DELETE FROM cached_objects WHERE repo = $1", &[&name]).await?;
-            tx.execute("DELETE FROM repo_stats WHERE repo = $1", &[&name]).await?;
+        let Some(locked) = lock_listed::<RemoteSpec>(&tx, name).await? else {
+            return Ok(false);
+        };
+        if !locked.listed_by.is_empty() {
+            return Err(MembershipError::Listed(locked.listed_by));
         }
+        tx.execute("DELETE FROM remotes WHERE name = $1", &[&name]).await?;
+        tx.execute("DELETE FROM cached_objects WHERE repo = $1", &[&name]).await?;
+        tx.execute("DELETE FROM repo_stats WHERE repo = $1", &[&name]).await?;
         tx.commit().await?;
-        Ok(n > 0)
+        Ok(true)
     }
 }
 
@@ -81,6 +93,7 @@ mod tests {
     use super::*;
     use crate::db::testing::TestDatabase;
     use crate::formats::PackageType;
+    use crate::virtuals::VirtualSpec;
 
     fn remote(name: &str) -> RemoteSpec {
         RemoteSpec {
@@ -185,7 +198,7 @@ mod tests {
         assert_eq!(got, RemoteSpec { name: "hub".into(), ..changed.clone() });
         assert_eq!(db.get_remote("other-name-ignored").await.unwrap(), None);
         let err = db.update_remote("nope", &changed).await.unwrap_err();
-        assert!(matches!(&err, DbError::NotFound(m) if m.contains("\"nope\"")), "{err}");
+        assert!(matches!(&err, MembershipError::Db(DbError::NotFound(m)) if m.contains("\"nope\"")), "{err}");
         drop(db);
         tdb.drop().await;
     }
@@ -213,6 +226,34 @@ mod tests {
         // The name is free again.
         db.insert_remote(&remote("hub")).await.unwrap();
         drop(client);
+        drop(db);
+        tdb.drop().await;
+    }
+
+    #[tokio::test]
+    async fn a_listed_remote_keeps_its_type_and_stays() {
+        let (tdb, db) = TestDatabase::migrated().await;
+        db.insert_remote(&remote("hub")).await.unwrap();
+        for name in ["v2", "v1"] {
+            let spec =
+                VirtualSpec { name: name.into(), package_type: PackageType::Docker, members: vec!["hub".into()] };
+            db.insert_virtual(&spec).await.unwrap();
+        }
+        let err = db.delete_remote("hub").await.unwrap_err();
+        assert!(matches!(&err, MembershipError::Listed(v) if v == &["v1", "v2"]), "{err}");
+        let helm = RemoteSpec { package_type: PackageType::Helm, ..remote("hub") };
+        let err = db.update_remote("hub", &helm).await.unwrap_err();
+        assert!(matches!(&err, MembershipError::Listed(v) if v == &["v1", "v2"]), "{err}");
+        assert_eq!(db.get_remote("hub").await.unwrap(), Some(remote("hub")), "nothing changed");
+        // The same type is no change of membership.
+        let shorter = RemoteSpec { mutable_ttl: 5, ..remote("hub") };
+        db.update_remote("hub", &shorter).await.unwrap();
+        // Once no virtual lists it, the type may change and the remote may go.
+        for name in ["v1", "v2"] {
+            db.delete_virtual(name).await.unwrap();
+        }
+        db.update_remote("hub", &helm).await.unwrap();
+        assert!(db.delete_remote("hub").await.unwrap());
         drop(db);
         tdb.drop().await;
     }

@@ -11,10 +11,13 @@ use super::{Db, DbError};
 
 /// A repository spec stored in one of the repository tables.
 pub(super) trait StoredSpec: DeserializeOwned {
-    /// `remote`, `virtual` or `local`, for messages.
+    /// `remote`, `virtual` or `local`, for messages; for remotes and locals also the column of
+    /// `virtual_members` that names them.
     const KIND: &'static str;
     /// The table: `remotes`, `virtuals` or `locals`.
     const TABLE: &'static str;
+    /// What specs are read from: the table, or a view that completes its rows (`name`, `spec`).
+    const SOURCE: &'static str = Self::TABLE;
     /// The table's primary-key constraint, e.g. `remotes_pkey`.
     const PKEY: &'static str;
     /// The row's name wins over whatever name the stored JSON carries.
@@ -35,7 +38,7 @@ impl Db {
     /// Every spec of one repository table, sorted by name.
     pub(super) async fn list_specs<T: StoredSpec>(&self) -> Result<Vec<T>, DbError> {
         let client = self.client().await?;
-        let sql = format!("SELECT name, spec FROM {} ORDER BY name COLLATE \"C\"", T::TABLE);
+        let sql = format!("SELECT name, spec FROM {} ORDER BY name COLLATE \"C\"", T::SOURCE);
         let rows = client.query(&sql, &[]).await?;
         rows.iter().map(spec_from_row::<T>).collect()
     }
@@ -43,7 +46,7 @@ impl Db {
     /// The spec named `name` in one repository table.
     pub(super) async fn get_spec<T: StoredSpec>(&self, name: &str) -> Result<Option<T>, DbError> {
         let client = self.client().await?;
-        let sql = format!("SELECT name, spec FROM {} WHERE name = $1", T::TABLE);
+        let sql = format!("SELECT name, spec FROM {} WHERE name = $1", T::SOURCE);
         let row = client.query_opt(&sql, &[&name]).await?;
         row.as_ref().map(spec_from_row::<T>).transpose()
     }

@@ -138,6 +138,22 @@ impl From<ServeError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The answer to a write refused for virtual membership: `400` naming the member, `409`
+    /// naming the virtuals that list `kind` `name` and saying what to do (`then`), or the
+    /// catalog's own error.
+    pub fn membership(e: crate::db::MembershipError, kind: &str, name: &str, then: &str) -> ApiError {
+        use crate::db::membership::{quoted, MembershipError};
+        match e {
+            MembershipError::Member(field) => ApiError::BadRequest(field.to_string()),
+            MembershipError::Listed(virtuals) => {
+                ApiError::Conflict(format!("{kind} {name:?} is a member of virtual {}; {then}", quoted(&virtuals)))
+            }
+            MembershipError::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<FetchError> for ApiError {
     fn from(e: FetchError) -> Self {
         match e {

@@ -3,7 +3,8 @@
 //! Like remotes and virtuals: the catalog is the source of truth, the registry follows every
 //! change at once on this replica and, through a coordinator message, on the others. A local a
 //! virtual lists can neither be deleted nor change its package type (the virtual would then
-//! list a repository of another type); the answer names the virtual.
+//! list a repository of another type); the catalog decides that atomically with the write and
+//! the answer names the virtual.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use artifactapi_actors::events::EventKind;
@@ -11,6 +12,7 @@ use artifactapi_actors::events::EventKind;
 use super::auth::{read_body, require_admin};
 use super::error::ApiError;
 use super::openapi::ErrorBody;
+use crate::db::{DbError, MembershipError};
 use crate::locals::LocalSpec;
 use crate::remotes::parse_json;
 use crate::state::AppState;
@@ -21,18 +23,6 @@ async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -
     let spec = parse_json::<LocalSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     spec.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(spec)
-}
-
-/// 409 naming the virtuals that list local `name`, if any do.
-async fn refuse_if_listed(state: &AppState, name: &str, what: &str) -> Result<(), ApiError> {
-    let listed_by = state.db.virtuals_listing(name).await?;
-    if listed_by.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::Conflict(format!(
-        "local {name:?} is a member of virtual {}; {what}",
-        listed_by.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
-    )))
 }
 
 #[utoipa::path(get, path = "/api/v2/locals", tag = "locals",
@@ -80,11 +70,10 @@ pub async fn replace(
     let spec = read_spec(&req, payload, &state).await?;
     ApiError::check_repo_name("local", &name)?;
     ApiError::check_body_name(&spec.name, &name)?;
-    let current = state.db.get_local(&name).await?.ok_or_else(|| ApiError::not_found("local", name.as_str()))?;
-    if current.package_type != spec.package_type {
-        refuse_if_listed(&state, &name, "its package type cannot change").await?;
-    }
-    state.db.update_local(&name, &spec).await?;
+    state.db.update_local(&name, &spec).await.map_err(|e| match e {
+        MembershipError::Db(DbError::NotFound(_)) => ApiError::not_found("local", name.as_str()),
+        e => ApiError::membership(e, "local", &name, "its package type cannot change"),
+    })?;
     state.registry.upsert_local(spec.clone());
     state.config_changed(&spec.name, EventKind::ConfigUpdated).await;
     Ok(HttpResponse::Ok().json(spec))
@@ -101,8 +90,12 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, state.config.admin_token.as_deref())?;
     ApiError::check_repo_name("local", &name)?;
-    refuse_if_listed(&state, &name, "remove it there first").await?;
-    if !state.db.delete_local(&name).await? {
+    let deleted = state
+        .db
+        .delete_local(&name)
+        .await
+        .map_err(|e| ApiError::membership(e, "local", &name, "remove it there first"))?;
+    if !deleted {
         return Err(ApiError::not_found("local", name.as_str()));
     }
     state.registry.remove_local(&name);

@@ -2,7 +2,9 @@
 //!
 //! The catalog is the source of truth; the registry of running actors follows every change at
 //! once on this replica and, through a coordinator message, on the others. Reads never return
-//! the upstream password.
+//! the upstream password. A remote a virtual lists can neither be deleted nor change its
+//! package type; the catalog decides that atomically with the write and the 409 names the
+//! virtuals.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use artifactapi_actors::events::EventKind;
@@ -53,7 +55,8 @@ pub async fn create(
 
 #[utoipa::path(put, path = "/api/v2/remotes/{name}", tag = "remotes", params(("name" = String, Path)),
     request_body = RemoteSpec,
-    responses((status = 200, body = RemoteSpec), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RemoteSpec), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "A virtual lists the remote and the package type changes", body = ErrorBody)))]
 pub async fn replace(
     req: HttpRequest,
     name: web::Path<String>,
@@ -64,7 +67,11 @@ pub async fn replace(
     let spec = read_spec(&req, payload, &state).await?;
     ApiError::check_body_name(&spec.name, &name)?;
     let remote = spec.clone().validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    state.db.update_remote(&name, &spec).await?;
+    state
+        .db
+        .update_remote(&name, &spec)
+        .await
+        .map_err(|e| ApiError::membership(e, "remote", &name, "its package type cannot change"))?;
     state.registry.upsert(remote);
     state.config_changed(&spec.name, EventKind::ConfigUpdated).await;
     Ok(HttpResponse::Ok().json(spec.redacted()))
@@ -80,15 +87,12 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     ApiError::check_repo_name("remote", &name)?;
     require_admin(&req, state.config.admin_token.as_deref())?;
-    let listed_by = state.db.virtuals_listing(&name).await?;
-    if !listed_by.is_empty() {
-        return Err(ApiError::Conflict(format!(
-            "remote {:?} is a member of virtual {}; remove it there first",
-            name.as_str(),
-            listed_by.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
-        )));
-    }
-    if !state.db.delete_remote(&name).await? {
+    let deleted = state
+        .db
+        .delete_remote(&name)
+        .await
+        .map_err(|e| ApiError::membership(e, "remote", &name, "remove it there first"))?;
+    if !deleted {
         return Err(ApiError::not_found("remote", name.as_str()));
     }
     state.registry.remove(&name);

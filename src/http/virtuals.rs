@@ -2,7 +2,8 @@
 //!
 //! Like remotes: the catalog is the source of truth, the registry follows every change at once
 //! on this replica and, through a coordinator message, on the others, so a new member order
-//! applies to the next request everywhere. Members are checked against the catalog on writes.
+//! applies to the next request everywhere. The catalog checks the members in the same
+//! transaction as it writes the virtual, so a member cannot vanish or change type in between.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use artifactapi_actors::events::EventKind;
@@ -10,20 +11,23 @@ use artifactapi_actors::events::EventKind;
 use super::auth::{read_body, require_admin};
 use super::error::ApiError;
 use super::openapi::ErrorBody;
+use crate::db::MembershipError;
 use crate::remotes::parse_json;
 use crate::state::AppState;
-use crate::virtuals::{check_members, VirtualSpec};
+use crate::virtuals::VirtualSpec;
 
-/// Reads, parses and checks a spec, members against the catalog included.
+/// Reads, parses and checks a spec on its own (the catalog checks the members as it writes).
 async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<VirtualSpec, ApiError> {
     require_admin(req, state.config.admin_token.as_deref())?;
     let body = read_body(req, payload, state.config.max_json_body).await?;
     let spec = parse_json::<VirtualSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     spec.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let types = state.db.member_types(&spec.members).await?;
-    let lookup = |m: &str| types.iter().find(|(n, _)| n == m).map(|(_, t)| *t);
-    check_members(&spec, lookup).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(spec)
+}
+
+/// A refused write of virtual `name`: a bad member is `400` naming it.
+fn refused(name: &str) -> impl FnOnce(MembershipError) -> ApiError + '_ {
+    move |e| ApiError::membership(e, "virtual", name, "")
 }
 
 #[utoipa::path(get, path = "/api/v2/virtuals", tag = "virtuals",
@@ -50,7 +54,7 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let spec = read_spec(&req, payload, &state).await?;
-    state.db.insert_virtual(&spec).await?;
+    state.db.insert_virtual(&spec).await.map_err(refused(&spec.name))?;
     state.registry.upsert_virtual(spec.clone());
     state.config_changed(&spec.name, EventKind::ConfigCreated).await;
     Ok(HttpResponse::Created().json(spec))
@@ -69,7 +73,7 @@ pub async fn replace(
     ApiError::check_repo_name("virtual", &name)?;
     let spec = read_spec(&req, payload, &state).await?;
     ApiError::check_body_name(&spec.name, &name)?;
-    state.db.update_virtual(&name, &spec).await?;
+    state.db.update_virtual(&name, &spec).await.map_err(refused(&name))?;
     state.registry.upsert_virtual(spec.clone());
     state.config_changed(&spec.name, EventKind::ConfigUpdated).await;
     Ok(HttpResponse::Ok().json(spec))
