@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use artifactapi_actors::remote::tls::{CaCertificates, TlsError};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -106,6 +107,10 @@ pub struct Config {
     /// Seconds an upstream may stay silent (waiting for headers or between body chunks).
     #[arg(long = "upstream-read-timeout", id = "UPSTREAM_READ_TIMEOUT", env = "UPSTREAM_READ_TIMEOUT", default_value = "30", value_parser = parse_secs)]
     pub upstream_read_timeout: Duration,
+    /// A PEM file of CA certificates every upstream's TLS may chain to, besides the operating
+    /// system's store (a private CA, a TLS-inspecting gateway).
+    #[arg(long = "upstream-ca-file", id = "UPSTREAM_CA_FILE", env = "UPSTREAM_CA_FILE", value_parser = parse_ca_file)]
+    pub upstream_ca_file: Option<UpstreamCa>,
     /// Consecutive upstream failures that open a remote's circuit breaker.
     #[arg(long = "breaker-threshold", id = "BREAKER_THRESHOLD", env = "BREAKER_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub breaker_threshold: u32,
@@ -156,6 +161,13 @@ pub struct Config {
     /// Name of this replica in events and logs (default: the host name and process id).
     #[arg(long = "replica-id", id = "REPLICA_ID", env = "REPLICA_ID")]
     pub replica_id: Option<String>,
+}
+
+/// `UPSTREAM_CA_FILE`: where it is and what it holds (read and checked at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamCa {
+    pub path: PathBuf,
+    pub certificates: CaCertificates,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -304,6 +316,15 @@ fn parse_max_manifest(s: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_ca_file(s: &str) -> Result<UpstreamCa, String> {
+    let path = PathBuf::from(s);
+    let certificates = CaCertificates::from_file(&path).map_err(|e| match e {
+        TlsError::Read { reason, .. } => format!("cannot read the file ({reason})"),
+        other => other.to_string(),
+    })?;
+    Ok(UpstreamCa { path, certificates })
+}
+
 fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -368,6 +389,32 @@ mod tests {
         for (args, want) in cases {
             let err = parse(args).expect_err(want);
             assert!(err.starts_with(want), "{args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+    }
+
+    #[test]
+    fn upstream_ca_file_is_read_and_checked_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, include_str!("../actors/testdata/ca.pem")).unwrap();
+        let c = parse(&["--upstream-ca-file", ca.to_str().unwrap()]).unwrap();
+        assert_eq!(c.upstream_ca_file.map(|u| u.certificates.len()), Some(1));
+        assert_eq!(parse(&[]).unwrap().upstream_ca_file, None);
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n")
+            .unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let missing = dir.path().join("missing.pem");
+        for (path, why) in [
+            (&missing, "cannot read the file (No such file or directory"),
+            (&empty, "no PEM certificate found"),
+            (&key, "PEM block 1 is a PRIVATE KEY, not a certificate"),
+        ] {
+            let p = path.to_str().unwrap();
+            let err = parse(&["--upstream-ca-file", p]).expect_err(p);
+            assert!(err.starts_with(&format!("invalid UPSTREAM_CA_FILE=\"{p}\": {why}")), "{err}");
             assert_eq!(err.lines().count(), 1, "{err}");
         }
     }

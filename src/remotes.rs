@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use artifactapi_actors::remote::tls::{CaCertificates, RemoteTls};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +53,18 @@ pub struct RemoteSpec {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// PEM text of CA certificates this remote's upstream TLS may chain to, besides the
+    /// operating system's store and `UPSTREAM_CA_FILE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<String>,
+    /// Accept any TLS certificate from the upstream: never verified. Logged when the remote
+    /// starts and listed under `warnings` by `GET /api/v2/health`.
+    #[serde(default)]
+    pub tls_insecure_skip_verify: bool,
+    /// Hosts other than the base URL's (named by an index, a redirect or a token realm) may
+    /// be private, loopback or link-local addresses.
+    #[serde(default)]
+    pub allow_private_upstreams: bool,
 }
 
 /// A validation failure, naming the field.
@@ -118,11 +131,18 @@ impl RemoteSpec {
         for (i, host) in self.token_realm_hosts.iter().enumerate() {
             validate_realm_host(host).map_err(|m| field_err(format!("token_realm_hosts[{i}]"), m))?;
         }
+        let tls_ca = match &self.tls_ca {
+            Some(pem) => Some(CaCertificates::from_pem(pem).map_err(|e| field_err("tls_ca", e.to_string()))?),
+            None => None,
+        };
+        if tls_ca.is_some() && self.tls_insecure_skip_verify {
+            return Err(field_err("tls_ca", "has no effect with tls_insecure_skip_verify (which verifies nothing)"));
+        }
         let mut base_url = base.to_string();
         if !base_url.ends_with('/') {
             base_url.push('/');
         }
-        Ok(Remote { base_url, rules: Arc::new(rules), spec: self })
+        Ok(Remote { base_url, rules: Arc::new(rules), tls_ca, spec: self })
     }
 
     /// The spec as reads return it: without the password.
@@ -240,9 +260,16 @@ pub struct Remote {
     /// `base_url`, normalised to end with `/`.
     pub base_url: String,
     pub rules: Arc<Rules>,
+    /// `tls_ca`, parsed.
+    pub tls_ca: Option<CaCertificates>,
 }
 
 impl Remote {
+    /// How the upstream's TLS certificate is checked.
+    pub fn tls(&self) -> RemoteTls {
+        RemoteTls { extra_ca: self.tls_ca.clone(), skip_verify: self.spec.tls_insecure_skip_verify }
+    }
+
     /// The token service hosts that may receive this remote's credentials besides its own
     /// origin: the configured ones, plus Docker Hub's token service for a Docker Hub remote.
     pub fn token_realm_hosts(&self) -> Vec<String> {
@@ -456,6 +483,48 @@ mod tests {
         }
         let json = serde_json::to_value(with(serde_json::json!([]), "https://reg.example").unwrap().spec).unwrap();
         assert!(json.get("token_realm_hosts").is_none(), "empty lists are not shown");
+    }
+
+    const CA: &str = include_str!("../actors/testdata/ca.pem");
+
+    #[test]
+    fn tls_fields_are_checked_and_shown() {
+        let with = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({"name": "r", "package_type": "generic", "base_url": "https://x"});
+            if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+                v.extend(extra.clone());
+            }
+            spec(v)
+        };
+        let r = with(serde_json::json!({ "tls_ca": CA })).unwrap();
+        assert_eq!(r.tls().extra_ca.map(|c| c.len()), Some(1));
+        assert!(!r.tls().skip_verify);
+        let key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
+        let junk = "-----BEGIN CERTIFICATE-----\nAAECAwQFBgcICQ==\n-----END CERTIFICATE-----\n";
+        let cases: Vec<(serde_json::Value, &str)> = vec![
+            (serde_json::json!({ "tls_ca": "" }), "tls_ca: no PEM certificate found"),
+            (serde_json::json!({ "tls_ca": "   " }), "tls_ca: no PEM certificate found"),
+            (serde_json::json!({ "tls_ca": "MIIBnDCCAUOgAwIBAgIU" }), "tls_ca: no PEM certificate found"),
+            (serde_json::json!({ "tls_ca": key }), "tls_ca: PEM block 1 is a PRIVATE KEY, not a certificate"),
+            (serde_json::json!({ "tls_ca": junk }), "tls_ca: certificate 1 is not a usable CA certificate"),
+            (serde_json::json!({ "tls_ca": CA.replace("-----END", "-----FIN") }), "tls_ca: malformed PEM"),
+            (serde_json::json!({ "tls_ca": CA, "tls_insecure_skip_verify": true }), "tls_ca: has no effect"),
+            (serde_json::json!({ "tls_ca": 5 }), "tls_ca: invalid type"),
+            (serde_json::json!({ "tls_insecure_skip_verify": "yes" }), "tls_insecure_skip_verify: invalid type"),
+            (serde_json::json!({ "allow_private_upstreams": 1 }), "allow_private_upstreams: invalid type"),
+        ];
+        for (extra, want) in cases {
+            let err = with(extra.clone()).expect_err(&extra.to_string());
+            assert!(err.starts_with(want), "{extra}: {err}");
+        }
+        // The flags are always shown, off by default; the CA only when set.
+        let plain = serde_json::to_value(with(serde_json::json!({})).unwrap().spec).unwrap();
+        assert_eq!(plain["tls_insecure_skip_verify"], false);
+        assert_eq!(plain["allow_private_upstreams"], false);
+        assert!(plain.get("tls_ca").is_none());
+        let loud = with(serde_json::json!({ "tls_insecure_skip_verify": true, "allow_private_upstreams": true }));
+        let loud = serde_json::to_value(loud.unwrap().spec).unwrap();
+        assert_eq!((&loud["tls_insecure_skip_verify"], &loud["allow_private_upstreams"]), (&true.into(), &true.into()));
     }
 
     #[test]

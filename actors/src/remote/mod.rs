@@ -15,7 +15,8 @@
 //! - [`upstream`]: the awc client.
 //! - [`auth`]: registry token auth (Bearer challenges, token cache, which realms get credentials).
 //! - [`probe`]: one measured upstream GET that caches nothing (`POST /api/v2/probe`).
-//! - [`netguard`]: which addresses a probe may reach.
+//! - [`netguard`]: which addresses an upstream request may reach (the private-address rule).
+//! - [`tls`]: which certificates upstream TLS trusts, and the shared rustls configurations.
 
 pub mod actor;
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod hot;
 pub mod netguard;
 pub mod probe;
 pub mod spool;
+pub mod tls;
 pub mod upstream;
 
 use std::sync::Arc;
@@ -52,6 +54,10 @@ pub struct RemoteSettings {
     /// Token service hosts, besides the base URL's origin, that may receive the credentials
     /// (see [`auth::RealmPolicy`]).
     pub token_realm_hosts: Vec<String>,
+    /// Hosts other than the base URL's may be private addresses (`allow_private_upstreams`).
+    pub allow_private_upstreams: bool,
+    /// How the upstream's TLS certificate is checked (`tls_ca`, `tls_insecure_skip_verify`).
+    pub tls: tls::RemoteTls,
     /// How long immutable objects stay fresh; zero means forever.
     pub immutable_ttl: Duration,
     pub mutable_ttl: Duration,
