@@ -124,8 +124,11 @@ impl Upstream {
             .timeout(settings.connect_timeout)
             .conn_keep_alive(Duration::from_secs(30))
             .limit(256);
+        // Redirects are followed by [`Upstream::request`], hop by hop, so that every hop passes
+        // the reach policy and credentials stay with the base URL's origin.
         let client = awc::Client::builder()
             .connector(connector)
+            .disable_redirects()
             .disable_timeout()
             .add_default_header(("User-Agent", concat!("artifactapi/", env!("CARGO_PKG_VERSION"))))
             .finish();
