@@ -113,6 +113,7 @@ async fn refused_without_the_ca_then_trusted_by_tls_ca_or_skip_verify() {
     trusted["tls_ca"] = ca.pem().into();
     s.update_remote("plain", trusted).await;
     assert_served(&s, "plain", "c.bin").await;
+    s.wait_cached("plain", "files/c.bin").await;
     s.update_remote("plain", generic_remote("plain", &up.base_url())).await;
     assert_untrusted(&s, &up, "plain", "d.bin").await;
     assert_eq!(cached_objects(&s, "plain", "files/").await, 1, "only c.bin, fetched while the CA was trusted");

@@ -12,7 +12,7 @@
 //! - [`spool`]: how a fill feeds every waiting client from one staging file.
 //! - [`hot`]: objects that never change, served by handlers without a mailbox round trip.
 //! - [`breaker`]: the circuit breaker, shared between replicas through the coordinator.
-//! - [`upstream`]: the awc client.
+//! - [`upstream`]: the awc client; `body`: the idle timeout and length check of its bodies.
 //! - [`auth`]: registry token auth (Bearer challenges, token cache, which realms get credentials).
 //! - [`probe`]: one measured upstream GET that caches nothing (`POST /api/v2/probe`).
 //! - [`netguard`]: which addresses an upstream request may reach (the private-address rule).
@@ -20,6 +20,7 @@
 
 pub mod actor;
 pub mod auth;
+mod body;
 pub mod breaker;
 pub mod fill;
 pub mod hot;

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use awc::http::Method;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 
 use super::auth::{self, Challenge, RealmPolicy, TokenCache};
 use super::netguard::{GuardedResolver, ReachPolicy, Refused};
@@ -330,7 +330,7 @@ impl Upstream {
         if head_only {
             return (head, Box::pin(futures_util::stream::empty()));
         }
-        let body = idle_timeout(resp, self.settings.read_timeout, head.content_length);
+        let body = super::body::idle_timeout(resp, self.settings.read_timeout, head.content_length);
         (head, body)
     }
 
@@ -372,41 +372,4 @@ impl Upstream {
         };
         UpstreamError::Tls { message: format!("TLS with upstream {host}{remote} failed: {e}{hint}"), certificate }
     }
-}
-
-/// Wraps an awc body: each chunk must arrive within `idle`, and the total must match the
-/// announced Content-Length (a short body is an error, never a silent end).
-fn idle_timeout<S>(body: S, idle: Duration, expected: Option<u64>) -> UpstreamBody
-where
-    S: Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static,
-{
-    let state = (body, 0u64, false);
-    Box::pin(futures_util::stream::unfold(state, move |(mut body, received, done)| async move {
-        if done {
-            return None;
-        }
-        match tokio::time::timeout(idle, body.next()).await {
-            Err(_) => Some((
-                Err(UpstreamError::Body { received, message: format!("no data for {idle:?}") }),
-                (body, received, true),
-            )),
-            Ok(Some(Ok(chunk))) => {
-                let received = received + chunk.len() as u64;
-                if matches!(expected, Some(n) if received > n) {
-                    let e = UpstreamError::Body { received, message: "more bytes than Content-Length".into() };
-                    return Some((Err(e), (body, received, true)));
-                }
-                Some((Ok(chunk), (body, received, false)))
-            }
-            Ok(Some(Err(e))) => {
-                Some((Err(UpstreamError::Body { received, message: e.to_string() }), (body, received, true)))
-            }
-            Ok(None) => match expected {
-                Some(n) if received < n => {
-                    Some((Err(UpstreamError::Truncated { received, expected: n }), (body, received, true)))
-                }
-                _ => None,
-            },
-        }
-    }))
 }
