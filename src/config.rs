@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use artifactapi_actors::remote::tls::{CaCertificates, TlsError};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -106,6 +107,10 @@ pub struct Config {
     /// Seconds an upstream may stay silent (waiting for headers or between body chunks).
     #[arg(long = "upstream-read-timeout", id = "UPSTREAM_READ_TIMEOUT", env = "UPSTREAM_READ_TIMEOUT", default_value = "30", value_parser = parse_secs)]
     pub upstream_read_timeout: Duration,
+    /// A PEM file of CA certificates every upstream's TLS may chain to, besides the operating
+    /// system's store (a private CA, a TLS-inspecting gateway).
+    #[arg(long = "upstream-ca-file", id = "UPSTREAM_CA_FILE", env = "UPSTREAM_CA_FILE", value_parser = parse_ca_file)]
+    pub upstream_ca_file: Option<UpstreamCa>,
     /// Consecutive upstream failures that open a remote's circuit breaker.
     #[arg(long = "breaker-threshold", id = "BREAKER_THRESHOLD", env = "BREAKER_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub breaker_threshold: u32,
@@ -160,6 +165,13 @@ pub struct Config {
     /// Name of this replica in events and logs (default: the host name and process id).
     #[arg(long = "replica-id", id = "REPLICA_ID", env = "REPLICA_ID")]
     pub replica_id: Option<String>,
+}
+
+/// `UPSTREAM_CA_FILE`: where it is and what it holds (read and checked at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamCa {
+    pub path: PathBuf,
+    pub certificates: CaCertificates,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -312,6 +324,15 @@ fn parse_max_manifest(s: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_ca_file(s: &str) -> Result<UpstreamCa, String> {
+    let path = PathBuf::from(s);
+    let certificates = CaCertificates::from_file(&path).map_err(|e| match e {
+        TlsError::Read { reason, .. } => format!("cannot read the file ({reason})"),
+        other => other.to_string(),
+    })?;
+    Ok(UpstreamCa { path, certificates })
+}
+
 fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -321,80 +342,5 @@ fn parse_bool(s: &str) -> Result<bool, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Config, String> {
-        let mut argv = vec!["artifactapi"];
-        argv.extend_from_slice(args);
-        Config::try_parse_from(argv).map_err(one_line).and_then(|c| c.validate().map(|()| c)).map_err(|e| match e {
-            ConfigError::Line(l) => l,
-            ConfigError::Clap(e) => e.to_string(),
-        })
-    }
-
-    #[test]
-    fn defaults_follow_the_original() {
-        let c = parse(&[]).unwrap();
-        assert_eq!(c.listen_addr, "0.0.0.0:8000".parse().unwrap());
-        assert_eq!(
-            (c.db_host.as_str(), c.db_port, c.db_user.as_str(), c.db_name.as_str()),
-            ("localhost", 5432, "artifacts", "artifacts")
-        );
-        assert_eq!(c.storage_backend, StorageBackend::Fs);
-        assert_eq!(c.minio_bucket, "artifacts");
-        assert!(!c.minio_secure);
-        assert_eq!(c.public_base(), "http://localhost:8000");
-        assert_eq!(c.events_heartbeat, Duration::from_secs(15));
-        assert_eq!(c.gc_interval, Duration::from_secs(3600));
-        assert!(!c.probe_allow_private && !c.admin_token_reads);
-        assert_eq!(c.docker_upload_max_age, Duration::from_secs(86400));
-        assert_eq!(c.docker_max_manifest, 8 << 20);
-    }
-
-    #[test]
-    fn bad_values_name_the_variable_in_one_line() {
-        let cases: &[(&[&str], &str)] = &[
-            (&["--dbport", "abc"], "invalid DBPORT=\"abc\""),
-            (&["--listen-addr", "nowhere"], "invalid LISTEN_ADDR=\"nowhere\": expected HOST:PORT or :PORT"),
-            (&["--storage-backend", "tape"], "invalid STORAGE_BACKEND=\"tape\""),
-            (&["--public-url", "ftp://x"], "invalid PUBLIC_URL=\"ftp://x\""),
-            (&["--redis-url", "http://x"], "invalid REDIS_URL=\"http://x\""),
-            (&["--minio-secure", "maybe"], "invalid MINIO_SECURE=\"maybe\": expected true or false"),
-            (&["--negative-ttl=-1"], "invalid NEGATIVE_TTL=\"-1\""),
-            (&["--events-heartbeat", "0"], "invalid EVENTS_HEARTBEAT=\"0\": expected at least 1 second"),
-            (&["--storage-backend", "s3"], "MINIO_ACCESS_KEY must be set when STORAGE_BACKEND=s3"),
-            (&["--admin-token", " "], "invalid ADMIN_TOKEN: empty"),
-            (&["--admin-token-reads", "true"], "ADMIN_TOKEN_READS=true needs ADMIN_TOKEN"),
-            (&["--admin-token-reads", "maybe"], "invalid ADMIN_TOKEN_READS=\"maybe\": expected true or false"),
-            (&["--gc-interval", "hourly"], "invalid GC_INTERVAL=\"hourly\""),
-            (&["--probe-allow-private", "2"], "invalid PROBE_ALLOW_PRIVATE=\"2\""),
-            (&["--docker-upload-max-age", "0"], "invalid DOCKER_UPLOAD_MAX_AGE=\"0\": expected at least 1 second"),
-            (&["--docker-max-manifest", "1000"], "invalid DOCKER_MAX_MANIFEST=\"1000\": expected at least 4194304"),
-            (&["--docker-max-manifest", "big"], "invalid DOCKER_MAX_MANIFEST=\"big\""),
-        ];
-        for (args, want) in cases {
-            let err = parse(args).expect_err(want);
-            assert!(err.starts_with(want), "{args:?}: {err}");
-            assert_eq!(err.lines().count(), 1, "{err}");
-        }
-    }
-
-    #[test]
-    fn access_log_retention_is_whole_days() {
-        assert_eq!(parse(&[]).unwrap().access_log_retention, 14);
-        assert_eq!(parse(&["--access-log-retention", "0"]).unwrap().access_log_retention, 0);
-        for bad in ["-1", "1.5", "two"] {
-            let err = parse(&[&format!("--access-log-retention={bad}")]).expect_err(bad);
-            assert!(err.starts_with(&format!("invalid ACCESS_LOG_RETENTION=\"{bad}\"")), "{err}");
-        }
-    }
-
-    #[test]
-    fn public_url_wins_and_loses_its_slash() {
-        let c = parse(&["--public-url", "https://cache.example.com/"]).unwrap();
-        assert_eq!(c.public_base(), "https://cache.example.com");
-        let c = parse(&["--listen-addr", "127.0.0.1:9999"]).unwrap();
-        assert_eq!(c.public_base(), "http://localhost:9999");
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

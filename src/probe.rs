@@ -10,13 +10,17 @@
 //! Because the caller picks the URL, the target host is checked first: a host that resolves to
 //! a private, loopback or link-local address is refused (400) unless it is the host of a
 //! configured remote's `base_url` or `PROBE_ALLOW_PRIVATE=true`; a refused-by-default probe
-//! then runs on a client whose resolver refuses such addresses again at connect time.
+//! then runs on a client whose resolver refuses such addresses again at connect time. The
+//! probe trusts the certificates the remote would trust (the shared store, `UPSTREAM_CA_FILE`,
+//! its `tls_ca` or `tls_insecure_skip_verify`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use artifactapi_actors::remote::auth::RealmPolicy;
-use artifactapi_actors::remote::netguard;
+use artifactapi_actors::remote::netguard::{self, ReachPolicy};
 use artifactapi_actors::remote::probe::{probe, ProbeResult};
+use artifactapi_actors::remote::tls::TrustStore;
 use artifactapi_actors::remote::upstream::{Upstream, UpstreamSettings};
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +89,7 @@ pub struct ProbeReport {
 /// A checked probe, ready to send.
 #[derive(Debug)]
 pub struct Prepared {
+    trust: Arc<TrustStore>,
     remote: Remote,
     path: RepoPath,
     url: String,
@@ -157,7 +162,8 @@ pub async fn prepare(req: ProbeRequest, registry: &Registry, allow_private: bool
             )));
         }
     }
-    Ok(Prepared { remote, path, url, guarded, limit: Duration::from_secs(secs) })
+    let trust = registry.trust().clone();
+    Ok(Prepared { trust, remote, path, url, guarded, limit: Duration::from_secs(secs) })
 }
 
 /// Sends a prepared probe with the given upstream timeouts.
@@ -168,8 +174,10 @@ pub async fn run(p: Prepared, connect_timeout: Duration, read_timeout: Duration)
         read_timeout,
         credentials: spec.username.clone().map(|u| (u, spec.password.clone().unwrap_or_default())),
         realms: RealmPolicy::new(&p.remote.base_url, &p.remote.token_realm_hosts()),
+        reach: if p.guarded { ReachPolicy::public_only() } else { ReachPolicy::unrestricted() },
+        tls: p.trust.client_config(&p.remote.tls()),
     };
-    let upstream = if p.guarded { Upstream::guarded(settings) } else { Upstream::new(settings) };
+    let upstream = Upstream::new(settings);
     let result = probe(&upstream, &p.url, p.limit).await;
     let access = match p.remote.rules.check_access(p.path.as_str()) {
         Ok(()) => Access { allowed: true, reason: None },

@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix::{Actor, Addr, ArbiterHandle};
+use artifactapi_actors::remote::tls::TrustStore;
 use artifactapi_actors::remote::{HotObjects, Reconfigure, RemoteActor, RemoteDeps, RemoteSettings, Shutdown};
 
 use crate::config::Config;
@@ -79,6 +80,23 @@ impl Registry {
         self.remotes.read().map(|m| m.keys().cloned().collect()).unwrap_or_default()
     }
 
+    /// The upstream TLS trust every remote (and every probe) uses.
+    pub fn trust(&self) -> &Arc<TrustStore> {
+        &self.deps.trust
+    }
+
+    /// The remotes that do not verify their upstream's TLS certificate, sorted by name.
+    pub fn insecure_remotes(&self) -> Vec<Arc<Remote>> {
+        let mut found: Vec<Arc<Remote>> = match self.remotes.read() {
+            Ok(map) => {
+                map.values().filter(|e| e.remote.spec.tls_insecure_skip_verify).map(|e| e.remote.clone()).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        found.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        found
+    }
+
     fn settings(&self, remote: &Remote) -> RemoteSettings {
         let spec = &remote.spec;
         RemoteSettings {
@@ -86,6 +104,8 @@ impl Registry {
             base_url: remote.base_url.clone(),
             credentials: spec.username.clone().map(|u| (u, spec.password.clone().unwrap_or_default())),
             token_realm_hosts: remote.token_realm_hosts(),
+            allow_private_upstreams: spec.allow_private_upstreams,
+            tls: remote.tls(),
             immutable_ttl: Duration::from_secs(spec.immutable_ttl),
             mutable_ttl: Duration::from_secs(spec.mutable_ttl),
             negative_ttl: self.defaults.negative_ttl,

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use artifactapi_actors::remote::tls::{CaCertificates, RemoteTls};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +53,18 @@ pub struct RemoteSpec {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// PEM text of CA certificates this remote's upstream TLS may chain to, besides the
+    /// operating system's store and `UPSTREAM_CA_FILE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<String>,
+    /// Accept any TLS certificate from the upstream: never verified. Logged when the remote
+    /// starts and listed under `warnings` by `GET /api/v2/health`.
+    #[serde(default)]
+    pub tls_insecure_skip_verify: bool,
+    /// Hosts other than the base URL's (named by an index, a redirect or a token realm) may
+    /// be private, loopback or link-local addresses.
+    #[serde(default)]
+    pub allow_private_upstreams: bool,
 }
 
 /// A validation failure, naming the field.
@@ -114,11 +127,18 @@ impl RemoteSpec {
         for (i, host) in self.token_realm_hosts.iter().enumerate() {
             validate_realm_host(host).map_err(|m| field_err(format!("token_realm_hosts[{i}]"), m))?;
         }
+        let tls_ca = match &self.tls_ca {
+            Some(pem) => Some(CaCertificates::from_pem(pem).map_err(|e| field_err("tls_ca", e.to_string()))?),
+            None => None,
+        };
+        if tls_ca.is_some() && self.tls_insecure_skip_verify {
+            return Err(field_err("tls_ca", "has no effect with tls_insecure_skip_verify (which verifies nothing)"));
+        }
         let mut base_url = base.to_string();
         if !base_url.ends_with('/') {
             base_url.push('/');
         }
-        Ok(Remote { base_url, rules: Arc::new(rules), spec: self })
+        Ok(Remote { base_url, rules: Arc::new(rules), tls_ca, spec: self })
     }
 
     /// The spec as reads return it: without the password.
@@ -236,9 +256,16 @@ pub struct Remote {
     /// `base_url`, normalised to end with `/`.
     pub base_url: String,
     pub rules: Arc<Rules>,
+    /// `tls_ca`, parsed.
+    pub tls_ca: Option<CaCertificates>,
 }
 
 impl Remote {
+    /// How the upstream's TLS certificate is checked.
+    pub fn tls(&self) -> RemoteTls {
+        RemoteTls { extra_ca: self.tls_ca.clone(), skip_verify: self.spec.tls_insecure_skip_verify }
+    }
+
     /// The token service hosts that may receive this remote's credentials besides its own
     /// origin: the configured ones, plus Docker Hub's token service for a Docker Hub remote.
     pub fn token_realm_hosts(&self) -> Vec<String> {
@@ -251,214 +278,5 @@ impl Remote {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(json: serde_json::Value) -> Result<Remote, String> {
-        let s: RemoteSpec = parse_json(json.to_string().as_bytes()).map_err(|e| e.to_string())?;
-        s.validate().map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn accepts_the_seed_examples() {
-        let r = spec(serde_json::json!({
-            "name": "github", "package_type": "generic", "base_url": "https://github.com",
-            "immutable_ttl": 0, "mutable_ttl": 7200,
-            "patterns": ["ducaale/xh/.*/xh-.*-x86_64-unknown-linux-musl.tar.gz$"],
-            "mutable_patterns": [".*/archive/refs/heads/.*\\.tar\\.gz$"]
-        }))
-        .unwrap();
-        assert_eq!(r.base_url, "https://github.com/");
-        let r = spec(serde_json::json!({
-            "name": "dockerhub", "package_type": "docker", "base_url": "https://registry-1.docker.io",
-            "ban_tags_enabled": true, "ban_tags": ["latest"], "patterns": ["^library/postgres"]
-        }))
-        .unwrap();
-        assert_eq!(r.spec.mutable_ttl, 3600);
-    }
-
-    #[test]
-    fn rejects_bad_fields_by_name() {
-        let base = || serde_json::json!({"name": "r", "package_type": "generic", "base_url": "http://x"});
-        let cases: Vec<(serde_json::Value, &str)> = vec![
-            (
-                {
-                    let mut v = base();
-                    v["name"] = "../x".into();
-                    v
-                },
-                "name:",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["name"] = "".into();
-                    v
-                },
-                "name:",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["name"] = "A".into();
-                    v
-                },
-                "name:",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["base_url"] = "ftp://x".into();
-                    v
-                },
-                "base_url:",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["base_url"] = "not a url".into();
-                    v
-                },
-                "base_url:",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["base_url"] = "http://u:p@x".into();
-                    v
-                },
-                "base_url:",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["patterns"] = serde_json::json!(["ok", "(unclosed"]);
-                    v
-                },
-                "patterns[1]: invalid regex",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["blocklist"] = serde_json::json!(["["]);
-                    v
-                },
-                "blocklist[0]: invalid regex",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["mutable_ttl"] = serde_json::json!(u64::MAX);
-                    v
-                },
-                "mutable_ttl:",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["mutable_ttl"] = serde_json::json!(-5);
-                    v
-                },
-                "mutable_ttl",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["package_type"] = "maven".into();
-                    v
-                },
-                "unknown variant `maven`",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["colour"] = "red".into();
-                    v
-                },
-                "unknown field `colour`",
-            ),
-            (
-                {
-                    let mut v = base();
-                    v["password"] = "p".into();
-                    v
-                },
-                "username:",
-            ),
-        ];
-        for (json, want) in cases {
-            let err = spec(json.clone()).expect_err(&json.to_string());
-            assert!(err.contains(want), "{json}: {err}");
-        }
-    }
-
-    #[test]
-    fn access_rules_check_the_blocklist_first() {
-        let r = spec(serde_json::json!({
-            "name": "r", "package_type": "generic", "base_url": "http://x",
-            "patterns": ["^pub/"], "blocklist": ["secret"]
-        }))
-        .unwrap();
-        assert_eq!(r.rules.check_access("pub/a.txt"), Ok(()));
-        assert_eq!(r.rules.check_access("pub/secret.txt"), Err(Denied::Blocklisted("secret".into())));
-        assert_eq!(r.rules.check_access("other/a.txt"), Err(Denied::NotAllowed));
-    }
-
-    #[test]
-    fn overrides_prefer_mutable() {
-        let r = spec(serde_json::json!({
-            "name": "r", "package_type": "generic", "base_url": "http://x",
-            "mutable_patterns": ["latest"], "immutable_patterns": ["\\.tar\\.gz$"]
-        }))
-        .unwrap();
-        assert_eq!(r.rules.override_class("a/latest.tar.gz"), Some(true));
-        assert_eq!(r.rules.override_class("a/1.0.tar.gz"), Some(false));
-        assert_eq!(r.rules.override_class("a/1.0.zip"), None);
-    }
-
-    #[test]
-    fn token_realm_hosts_are_host_names_and_hub_implies_its_own() {
-        let with = |hosts: serde_json::Value, base: &str| {
-            spec(
-                serde_json::json!({"name": "r", "package_type": "docker", "base_url": base, "token_realm_hosts": hosts}),
-            )
-        };
-        let r = with(
-            serde_json::json!(["auth.example", "Tokens.Example:8443", "127.0.0.1", "[::1]:5000", "auth.example:443"]),
-            "https://reg.example",
-        )
-        .unwrap();
-        assert_eq!(
-            r.token_realm_hosts(),
-            ["auth.example", "tokens.example:8443", "127.0.0.1", "[::1]:5000", "auth.example:443"]
-        );
-        let hub = with(serde_json::json!([]), "https://registry-1.docker.io").unwrap();
-        assert_eq!(hub.token_realm_hosts(), ["auth.docker.io"]);
-        for bad in [
-            "",
-            "https://auth.example",
-            "auth.example/token",
-            "user@auth.example",
-            "a b",
-            "auth.example:x",
-            "*.example",
-            "a..b",
-            "::1",
-            "[::1",
-            "auth.example:0",
-        ] {
-            let err = with(serde_json::json!([bad]), "https://reg.example").unwrap_err();
-            assert!(err.starts_with("token_realm_hosts[0]:"), "{bad:?}: {err}");
-        }
-        let json = serde_json::to_value(with(serde_json::json!([]), "https://reg.example").unwrap().spec).unwrap();
-        assert!(json.get("token_realm_hosts").is_none(), "empty lists are not shown");
-    }
-
-    #[test]
-    fn reads_never_show_the_password() {
-        let r = spec(serde_json::json!({"name": "r", "package_type": "generic", "base_url": "http://x", "username": "u", "password": "p"})).unwrap();
-        let json = serde_json::to_value(r.spec.redacted()).unwrap();
-        assert_eq!(json["username"], "u");
-        assert!(json.get("password").is_none());
-    }
-}
+#[path = "remotes_tests.rs"]
+mod tests;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use actix::{Actor, Arbiter};
 use actix_web::{web, App, HttpServer};
 use artifactapi_actors::coord::Coordinator;
+use artifactapi_actors::remote::tls::TrustStore;
 use artifactapi_actors::remote::RemoteDeps;
 use artifactapi_actors::storage::fs::FsStore;
 use artifactapi_actors::storage::s3::{S3Settings, S3Store};
@@ -36,6 +37,8 @@ pub enum StartError {
     Storage(String),
     #[error("metrics: {0}")]
     Metrics(String),
+    #[error("upstream TLS: {0}")]
+    Tls(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
 }
@@ -70,6 +73,32 @@ async fn open_backend(config: &Config) -> Result<Arc<dyn BlobStore>, StartError>
     }
 }
 
+/// The upstream TLS trust: the operating system's store plus `UPSTREAM_CA_FILE`.
+fn load_trust(config: &Config) -> Result<TrustStore, StartError> {
+    let extra = config.upstream_ca_file.as_ref();
+    let (trust, report) =
+        TrustStore::load(extra.map(|u| &u.certificates)).map_err(|e| StartError::Tls(e.to_string()))?;
+    for e in &report.system_errors {
+        tracing::warn!(error = %e, "reading the operating system's CA certificates");
+    }
+    let file = extra.map(|u| u.path.display().to_string());
+    tracing::info!(system = report.system, upstream_ca_file = ?file, extra = report.extra, "upstream TLS trust loaded");
+    if trust.root_count() == 0 {
+        tracing::warn!(
+            "no CA certificates: the operating system's store is empty and UPSTREAM_CA_FILE is not set, so every \
+             https upstream will fail (install ca-certificates, or set SSL_CERT_FILE or UPSTREAM_CA_FILE)"
+        );
+    }
+    if extra.is_some() && config.storage_backend == StorageBackend::S3 {
+        // rust-s3 builds its HTTP client itself and accepts no extra roots.
+        tracing::warn!(
+            "UPSTREAM_CA_FILE does not apply to the S3 endpoint: its client trusts the operating system's store \
+             (or SSL_CERT_FILE/SSL_CERT_DIR) only"
+        );
+    }
+    Ok(trust)
+}
+
 /// Runs the server until it is stopped.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let config = Arc::new(config);
@@ -99,6 +128,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let arbiters = (0..threads).map(|_| Arbiter::new().handle()).collect();
     // Whole-document work (checks before caching, renderings) at most this many at once.
     let documents = Arc::new(tokio::sync::Semaphore::new(config.render_concurrency as usize));
+    let trust = Arc::new(load_trust(&config)?);
     let deps = RemoteDeps {
         catalog,
         coord: coord.clone(),
@@ -106,6 +136,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         staging: staging.clone(),
         events: sink,
         documents: documents.clone(),
+        trust,
     };
     let registry = Arc::new(Registry::new(arbiters, deps, RemoteDefaults::from(config.as_ref())));
     load_remotes(&db, &registry).await.map_err(StartError::Database)?;

@@ -30,6 +30,7 @@
 //! - [`prom`]: a strict parser of the Prometheus text format, for `/metrics`.
 //! - [`raw`]: a raw HTTP/1.1 request for paths an URL parser would normalise away.
 //! - [`sse`]: a server-sent-event client for the live event stream.
+//! - [`tls`]: a certificate authority made per test, for HTTPS upstreams.
 
 pub mod client;
 pub mod counting;
@@ -43,6 +44,7 @@ pub mod redis;
 pub mod s3;
 pub mod server;
 pub mod sse;
+pub mod tls;
 pub mod upstream;
 
 pub use client::{concurrent_gets, fetch, try_fetch, Digested, Fetched};

@@ -7,7 +7,15 @@ use artifactapi_e2e::server::command;
 
 #[tokio::test]
 async fn a_bad_value_exits_2_with_one_line_naming_the_variable() {
-    let cases = [("DBPORT", "abc"), ("STORAGE_BACKEND", "tape"), ("NEGATIVE_TTL", "-1"), ("LISTEN_ADDR", "nowhere")];
+    let cases = [
+        ("DBPORT", "abc"),
+        ("STORAGE_BACKEND", "tape"),
+        ("NEGATIVE_TTL", "-1"),
+        ("LISTEN_ADDR", "nowhere"),
+        ("UPSTREAM_CA_FILE", "/nonexistent/ca.pem"),
+        // A file that exists but holds no PEM certificate.
+        ("UPSTREAM_CA_FILE", "/etc/hostname"),
+    ];
     for (var, value) in cases {
         let mut cmd = tokio::process::Command::from(command());
         cmd.env(var, value).kill_on_drop(true);

@@ -36,7 +36,8 @@ async fn bearer_tokens(opts: Options) {
     let creds = Some((USER.to_string(), PASS.to_string()));
     let front = Front::start(&reg.url(), FrontAuth::Bearer { credentials: creds, expires_in: 300 }).await;
     let s = Server::start(opts).await;
-    let with_creds = json!({ "username": USER, "password": PASS });
+    // The token service is on 127.0.0.2, a private address: the remotes allow it.
+    let with_creds = json!({ "username": USER, "password": PASS, "allow_private_upstreams": true });
     let mut named = with_creds.clone();
     named["token_realm_hosts"] = json!([front.realm_host()]);
     s.create_remote(remote("named", &front.url(), named)).await;
@@ -78,7 +79,7 @@ async fn anonymous_tokens(opts: Options) {
     push(&layout, "arm", &format!("{}/app:2", reg.host()), &[]);
     let front = Front::start(&reg.url(), FrontAuth::Bearer { credentials: None, expires_in: 60 }).await;
     let s = Server::start(opts).await;
-    s.create_remote(remote("anon", &front.url(), json!({}))).await;
+    s.create_remote(remote("anon", &front.url(), json!({ "allow_private_upstreams": true }))).await;
     let out = inspect(&s, "anon", "app:2");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let digest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

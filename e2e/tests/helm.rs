@@ -105,8 +105,9 @@ async fn helm_through_a_remote_and_from_cache_alone(opts: Options) {
     // The repository needs credentials; the other host must never see them.
     up.require_basic_auth(Some(("helm", "s3cret")));
     let s = Server::start(opts).await;
+    // The other host is another port on loopback: a private address, so the remote allows it.
     let spec = json!({ "name": REMOTE, "package_type": "helm", "base_url": up.url("repo/"), "mutable_ttl": 1,
-        "username": "helm", "password": "s3cret" });
+        "username": "helm", "password": "s3cret", "allow_private_upstreams": true });
     s.create_remote(spec).await;
 
     // The served index: the upstream's entries, every chart URL on this server.

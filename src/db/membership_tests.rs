@@ -36,6 +36,9 @@ fn remote(name: &str, package_type: PackageType) -> RemoteSpec {
         token_realm_hosts: vec![],
         username: None,
         password: None,
+        tls_ca: None,
+        tls_insecure_skip_verify: false,
+        allow_private_upstreams: false,
     }
 }
 

@@ -111,6 +111,9 @@ mod tests {
             token_realm_hosts: vec!["auth.docker.io".into()],
             username: Some("user".into()),
             password: Some("secret".into()),
+            tls_ca: None,
+            tls_insecure_skip_verify: false,
+            allow_private_upstreams: true,
         }
     }
 

@@ -1,7 +1,9 @@
 //! Health and garbage collection.
 //!
 //! `/api/v2/health` asks every dependency for a round trip, concurrently and each with a
-//! deadline, and answers 503 naming the one that failed; `/api/v2/health/live` only says the
+//! deadline, and answers 503 naming the one that failed. It also lists `warnings`: settings
+//! that work but weaken the service (a remote that does not verify its upstream's TLS
+//! certificate), which leave the status 200. `/api/v2/health/live` only says the
 //! process serves HTTP (for load balancers that must not take a replica out because the shared
 //! database blinked). `POST /api/v2/gc` runs the storage actor's mark-and-sweep on demand.
 
@@ -56,12 +58,29 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "status": if ok { "ok" } else { "error" },
         "replica": state.replica,
         "checks": {"database": database, "storage": storage, "coordinator": coordinator},
+        "warnings": warnings(&state),
     });
     if ok {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+/// Settings that weaken the service without breaking it: `{"remote", "setting", "message"}`.
+fn warnings(state: &AppState) -> Vec<serde_json::Value> {
+    let insecure = state.registry.insecure_remotes();
+    insecure
+        .iter()
+        .map(|r| {
+            let message = format!(
+                "remote {} does not verify the TLS certificate of its upstream {}: anyone on the path can read and \
+                 change what it caches",
+                r.spec.name, r.base_url
+            );
+            json!({"remote": r.spec.name, "setting": "tls_insecure_skip_verify", "message": message})
+        })
+        .collect()
 }
 
 #[utoipa::path(get, path = "/api/v2/health/live", tag = "operations",

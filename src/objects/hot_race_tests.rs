@@ -9,6 +9,7 @@ use actix::Actor;
 use artifactapi_actors::catalog::{CachedObject, Catalog, CatalogError, DeleteBytes, HitBatch, ObjectKey};
 use artifactapi_actors::digest::Digest;
 use artifactapi_actors::events::NoEvents;
+use artifactapi_actors::remote::tls::TrustStore;
 use artifactapi_actors::remote::RemoteSettings;
 use artifactapi_actors::remote::{CacheStatus, Fetch, FetchOutcome, Forget, HotObjects, RemoteActor, RemoteDeps};
 use artifactapi_actors::storage::{FsStore, StagingArea, StorageActor};
@@ -92,12 +93,15 @@ async fn a_lookup_read_before_an_eviction_does_not_make_the_object_hot() {
         staging: StagingArea::new(dir.path().join("staging")).unwrap(),
         events: Arc::new(NoEvents),
         documents: Arc::new(tokio::sync::Semaphore::new(2)),
+        trust: Arc::new(TrustStore::load(None).unwrap().0),
     };
     let settings = RemoteSettings {
         name: "hub".into(),
         base_url: "http://127.0.0.1:9/".into(),
         credentials: None,
         token_realm_hosts: Vec::new(),
+        allow_private_upstreams: false,
+        tls: Default::default(),
         immutable_ttl: Duration::ZERO,
         mutable_ttl: Duration::from_secs(60),
         negative_ttl: Duration::from_secs(60),

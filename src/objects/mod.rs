@@ -89,6 +89,9 @@ mod tests {
             token_realm_hosts: vec![],
             username: None,
             password: None,
+            tls_ca: None,
+            tls_insecure_skip_verify: false,
+            allow_private_upstreams: false,
         };
         let t = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
         let secs = chrono::Duration::seconds;

@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 use super::breaker::Breaker;
 use super::fill::FillJob;
 use super::hot::HotObjects;
+use super::netguard::ReachPolicy;
 use super::spool::Spool;
+use super::tls::TrustStore;
 use super::upstream::{Upstream, UpstreamSettings};
 use super::{CacheStatus, Fetch, FetchError, FetchOutcome, RemoteSettings};
 use crate::catalog::{CachedObject, Catalog, HitBatch, ObjectKey};
@@ -40,6 +42,8 @@ pub struct RemoteDeps {
     /// shared with the service's document renderings: at most that many large documents are
     /// held in memory at once, however many are fetched.
     pub documents: Arc<tokio::sync::Semaphore>,
+    /// Upstream TLS trust and the client configurations built on it.
+    pub trust: Arc<TrustStore>,
 }
 
 pub struct RemoteActor {
@@ -72,14 +76,29 @@ impl RemoteActor {
     fn upstream(&mut self) -> Rc<Upstream> {
         self.upstream
             .get_or_insert_with(|| {
+                let s = &self.settings;
                 Rc::new(Upstream::new(UpstreamSettings {
-                    connect_timeout: self.settings.connect_timeout,
-                    read_timeout: self.settings.read_timeout,
-                    credentials: self.settings.credentials.clone(),
-                    realms: super::auth::RealmPolicy::new(&self.settings.base_url, &self.settings.token_realm_hosts),
+                    connect_timeout: s.connect_timeout,
+                    read_timeout: s.read_timeout,
+                    credentials: s.credentials.clone(),
+                    realms: super::auth::RealmPolicy::new(&s.base_url, &s.token_realm_hosts),
+                    reach: ReachPolicy::for_remote(&s.name, &s.base_url, s.allow_private_upstreams),
+                    tls: self.deps.trust.client_config(&s.tls),
                 }))
             })
             .clone()
+    }
+
+    /// Says loudly that this remote does not verify its upstream's certificate.
+    fn warn_insecure(&self) {
+        if self.settings.tls.skip_verify {
+            tracing::warn!(
+                remote = %self.settings.name,
+                base_url = %self.settings.base_url,
+                "tls_insecure_skip_verify is set: the upstream's TLS certificate is NOT verified; anyone between \
+                 this server and the upstream can read and change what is cached"
+            );
+        }
     }
 
     fn breaker(&self) -> Breaker {
@@ -179,6 +198,7 @@ impl Actor for RemoteActor {
         ctx.set_mailbox_capacity(1024);
         ctx.run_interval(HIT_FLUSH, |act, _| act.flush_hits());
         tracing::info!(remote = %self.settings.name, base_url = %self.settings.base_url, "remote started");
+        self.warn_insecure();
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
@@ -299,9 +319,13 @@ impl Handler<Reconfigure> for RemoteActor {
     fn handle(&mut self, msg: Reconfigure, _ctx: &mut Context<Self>) {
         if msg.0 != self.settings {
             tracing::info!(remote = %self.settings.name, "remote reconfigured");
+            let was_insecure = self.settings.tls.skip_verify;
             self.settings = msg.0;
             self.upstream = None;
             self.hot.forget_prefix("");
+            if !was_insecure {
+                self.warn_insecure();
+            }
         }
     }
 }

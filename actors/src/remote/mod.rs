@@ -12,19 +12,22 @@
 //! - [`spool`]: how a fill feeds every waiting client from one staging file.
 //! - [`hot`]: objects that never change, served by handlers without a mailbox round trip.
 //! - [`breaker`]: the circuit breaker, shared between replicas through the coordinator.
-//! - [`upstream`]: the awc client.
+//! - [`upstream`]: the awc client; `body`: the idle timeout and length check of its bodies.
 //! - [`auth`]: registry token auth (Bearer challenges, token cache, which realms get credentials).
 //! - [`probe`]: one measured upstream GET that caches nothing (`POST /api/v2/probe`).
-//! - [`netguard`]: which addresses a probe may reach.
+//! - [`netguard`]: which addresses an upstream request may reach (the private-address rule).
+//! - [`tls`]: which certificates upstream TLS trusts, and the shared rustls configurations.
 
 pub mod actor;
 pub mod auth;
+mod body;
 pub mod breaker;
 pub mod fill;
 pub mod hot;
 pub mod netguard;
 pub mod probe;
 pub mod spool;
+pub mod tls;
 pub mod upstream;
 
 use std::sync::Arc;
@@ -52,6 +55,10 @@ pub struct RemoteSettings {
     /// Token service hosts, besides the base URL's origin, that may receive the credentials
     /// (see [`auth::RealmPolicy`]).
     pub token_realm_hosts: Vec<String>,
+    /// Hosts other than the base URL's may be private addresses (`allow_private_upstreams`).
+    pub allow_private_upstreams: bool,
+    /// How the upstream's TLS certificate is checked (`tls_ca`, `tls_insecure_skip_verify`).
+    pub tls: tls::RemoteTls,
     /// How long immutable objects stay fresh; zero means forever.
     pub immutable_ttl: Duration,
     pub mutable_ttl: Duration,

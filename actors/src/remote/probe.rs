@@ -110,14 +110,19 @@ pub async fn probe(upstream: &Upstream, url: &str, limit: Duration) -> ProbeResu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::remote::netguard::ReachPolicy;
+    use crate::remote::tls::TrustStore;
     use crate::remote::upstream::UpstreamSettings;
 
-    fn settings() -> UpstreamSettings {
+    fn settings(reach: ReachPolicy) -> UpstreamSettings {
+        let trust = TrustStore::with_roots(rustls::RootCertStore::empty()).unwrap();
         UpstreamSettings {
             connect_timeout: Duration::from_secs(2),
             read_timeout: Duration::from_secs(2),
             credentials: None,
             realms: Default::default(),
+            reach,
+            tls: trust.client_config(&Default::default()),
         }
     }
 
@@ -128,9 +133,13 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let url = format!("http://localhost:{port}/x");
-        let guarded = probe(&Upstream::guarded(settings()), &url, Duration::from_secs(5)).await;
+        let guarded = probe(&Upstream::new(settings(ReachPolicy::public_only())), &url, Duration::from_secs(5)).await;
         assert_eq!(guarded.status, None, "{guarded:?}");
         let error = guarded.error.unwrap_or_default();
         assert!(error.contains("private, loopback or link-local"), "{error}");
+        let literal = format!("http://127.0.0.1:{port}/x");
+        let guarded =
+            probe(&Upstream::new(settings(ReachPolicy::public_only())), &literal, Duration::from_secs(5)).await;
+        assert!(guarded.error.unwrap_or_default().starts_with("refused to connect: 127.0.0.1 resolves to"));
     }
 }

@@ -11,15 +11,23 @@
 //! from the challenge's realm ([`super::auth`]), cached by the request's scope, then the same
 //! request again with the token. Tokens, like credentials, go only to the base URL's origin.
 //!
+//! Every connection is made under the remote's [`ReachPolicy`] (hosts other than the base URL's
+//! only on public addresses, see [`super::netguard`]) with the remote's TLS trust (a shared
+//! rustls configuration, see [`super::tls`]). A refused host and an untrusted certificate come
+//! back as their own errors, named so that the operator knows which setting to change.
+//!
 //! `awc::Client` is not `Send`: one is created per [`super::RemoteActor`], inside the actor.
 
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use awc::http::Method;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 
 use super::auth::{self, Challenge, RealmPolicy, TokenCache};
+use super::netguard::{GuardedResolver, ReachPolicy, Refused};
 
 /// Upstream failures, as the breaker and the client see them.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -38,6 +46,12 @@ pub enum UpstreamError {
     Request(String),
     #[error("upstream token service: {0}")]
     Auth(String),
+    /// The TLS handshake failed; `certificate` when the upstream's certificate is not trusted.
+    #[error("{message}")]
+    Tls { message: String, certificate: bool },
+    /// The reach policy refused the host: nothing was sent.
+    #[error("refused to connect: {0}")]
+    Refused(String),
 }
 
 impl UpstreamError {
@@ -45,7 +59,10 @@ impl UpstreamError {
     pub fn is_upstream_fault(&self) -> bool {
         match self {
             UpstreamError::Status { status, .. } => *status >= 500,
-            UpstreamError::Request(_) | UpstreamError::Auth(_) => false,
+            // Configuration refusals: the upstream is not at fault, and the operator sees the
+            // reason on every request instead of an open breaker.
+            UpstreamError::Request(_) | UpstreamError::Auth(_) | UpstreamError::Refused(_) => false,
+            UpstreamError::Tls { certificate, .. } => !certificate,
             _ => true,
         }
     }
@@ -60,6 +77,10 @@ pub struct UpstreamSettings {
     pub credentials: Option<(String, String)>,
     /// Which token services (Bearer realms) may receive the credentials.
     pub realms: RealmPolicy,
+    /// Which hosts may be connected to.
+    pub reach: ReachPolicy,
+    /// The TLS trust (shared between the remotes with the same setting).
+    pub tls: Arc<rustls::ClientConfig>,
 }
 
 /// The parts of an upstream response head artifactapi keeps.
@@ -95,29 +116,19 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(settings: UpstreamSettings) -> Self {
-        let connector =
-            awc::Connector::new().timeout(settings.connect_timeout).conn_keep_alive(Duration::from_secs(30)).limit(256);
-        let client = awc::Client::builder()
-            .connector(connector)
-            .disable_timeout()
-            .add_default_header(("User-Agent", concat!("artifactapi/", env!("CARGO_PKG_VERSION"))))
-            .finish();
-        Upstream { client, settings, tokens: TokenCache::default() }
-    }
-
-    /// A client that connects only to public addresses: host names resolving to a private,
-    /// loopback or link-local address are refused (see [`super::netguard`]). IP literals are
-    /// not resolved, so callers check those themselves ([`super::netguard::private_address`]).
-    pub fn guarded(settings: UpstreamSettings) -> Self {
-        let resolver = actix_tls::connect::Resolver::custom(super::netguard::GuardedResolver);
+        let resolver = actix_tls::connect::Resolver::custom(GuardedResolver(Rc::new(settings.reach.clone())));
         let tcp = actix_tls::connect::Connector::new(resolver).service();
         let connector = awc::Connector::new()
             .connector(tcp)
+            .rustls_0_23(settings.tls.clone())
             .timeout(settings.connect_timeout)
             .conn_keep_alive(Duration::from_secs(30))
-            .limit(16);
+            .limit(256);
+        // Redirects are followed by [`Upstream::request`], hop by hop, so that every hop passes
+        // the reach policy and credentials stay with the base URL's origin.
         let client = awc::Client::builder()
             .connector(connector)
+            .disable_redirects()
             .disable_timeout()
             .add_default_header(("User-Agent", concat!("artifactapi/", env!("CARGO_PKG_VERSION"))))
             .finish();
@@ -246,6 +257,7 @@ impl Upstream {
                 query.append_pair("scope", scope);
             }
         }
+        self.check_literal(&url)?;
         let mut req = self.client.get(url.as_str()).insert_header(("Accept", "application/json"));
         if let (Some((user, pass)), true) = (&self.settings.credentials, self.settings.realms.allows(&challenge.realm))
         {
@@ -254,7 +266,7 @@ impl Upstream {
         let host = challenge.realm.host_str().unwrap_or("").to_string();
         let limit = self.settings.connect_timeout + self.settings.read_timeout;
         let exchange = async {
-            let mut resp = req.send().await.map_err(|e| classify_send_error(e, limit))?;
+            let mut resp = req.send().await.map_err(|e| self.classify_send_error(e, &url, limit))?;
             let status = resp.status().as_u16();
             if status != 200 {
                 let message = format!("token service {host} refused the token request");
@@ -276,6 +288,8 @@ impl Upstream {
         with_credentials: bool,
         token: Option<&str>,
     ) -> Result<awc::ClientResponse, UpstreamError> {
+        let target = url::Url::parse(url).map_err(|e| UpstreamError::Request(e.to_string()))?;
+        self.check_literal(&target)?;
         let mut req =
             self.client.request(method.clone(), url).no_decompress().insert_header(("Accept-Encoding", "identity"));
         for (name, value) in headers {
@@ -297,7 +311,7 @@ impl Upstream {
         let limit = self.settings.connect_timeout + self.settings.read_timeout;
         match tokio::time::timeout(limit, req.send()).await {
             Err(_) => Err(UpstreamError::Timeout(limit)),
-            Ok(Err(e)) => Err(classify_send_error(e, limit)),
+            Ok(Err(e)) => Err(self.classify_send_error(e, &target, limit)),
             Ok(Ok(resp)) => Ok(resp),
         }
     }
@@ -316,53 +330,46 @@ impl Upstream {
         if head_only {
             return (head, Box::pin(futures_util::stream::empty()));
         }
-        let body = idle_timeout(resp, self.settings.read_timeout, head.content_length);
+        let body = super::body::idle_timeout(resp, self.settings.read_timeout, head.content_length);
         (head, body)
     }
-}
 
-fn classify_send_error(e: awc::error::SendRequestError, limit: Duration) -> UpstreamError {
-    use awc::error::SendRequestError as E;
-    match e {
-        E::Timeout => UpstreamError::Timeout(limit),
-        E::Url(e) => UpstreamError::Request(e.to_string()),
-        other => UpstreamError::Connect(other.to_string()),
+    /// An IP-literal host must pass the reach policy before anything is sent (awc connects to
+    /// literals without asking the resolver).
+    fn check_literal(&self, url: &url::Url) -> Result<(), UpstreamError> {
+        self.settings.reach.check_literal(url).map_err(|r| UpstreamError::Refused(r.to_string()))
     }
-}
 
-/// Wraps an awc body: each chunk must arrive within `idle`, and the total must match the
-/// announced Content-Length (a short body is an error, never a silent end).
-fn idle_timeout<S>(body: S, idle: Duration, expected: Option<u64>) -> UpstreamBody
-where
-    S: Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static,
-{
-    let state = (body, 0u64, false);
-    Box::pin(futures_util::stream::unfold(state, move |(mut body, received, done)| async move {
-        if done {
-            return None;
-        }
-        match tokio::time::timeout(idle, body.next()).await {
-            Err(_) => Some((
-                Err(UpstreamError::Body { received, message: format!("no data for {idle:?}") }),
-                (body, received, true),
-            )),
-            Ok(Some(Ok(chunk))) => {
-                let received = received + chunk.len() as u64;
-                if matches!(expected, Some(n) if received > n) {
-                    let e = UpstreamError::Body { received, message: "more bytes than Content-Length".into() };
-                    return Some((Err(e), (body, received, true)));
-                }
-                Some((Ok(chunk), (body, received, false)))
+    fn classify_send_error(&self, e: awc::error::SendRequestError, url: &url::Url, limit: Duration) -> UpstreamError {
+        use awc::error::{ConnectError, SendRequestError as E};
+        match e {
+            E::Timeout => UpstreamError::Timeout(limit),
+            E::Url(e) => UpstreamError::Request(e.to_string()),
+            E::Connect(ConnectError::Resolver(e)) if e.downcast_ref::<Refused>().is_some() => {
+                UpstreamError::Refused(e.to_string())
             }
-            Ok(Some(Err(e))) => {
-                Some((Err(UpstreamError::Body { received, message: e.to_string() }), (body, received, true)))
-            }
-            Ok(None) => match expected {
-                Some(n) if received < n => {
-                    Some((Err(UpstreamError::Truncated { received, expected: n }), (body, received, true)))
-                }
-                _ => None,
+            E::Connect(ConnectError::Io(io)) => match super::tls::tls_failure(&io) {
+                Some(tls) => self.tls_error(tls, url),
+                None => UpstreamError::Connect(io.to_string()),
             },
+            other => UpstreamError::Connect(other.to_string()),
         }
-    }))
+    }
+
+    /// A TLS failure, naming the host, the remote and, for an untrusted certificate, the
+    /// settings that decide trust.
+    fn tls_error(&self, e: &rustls::Error, url: &url::Url) -> UpstreamError {
+        let host = match (url.host_str(), url.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (h, _) => h.unwrap_or("?").to_string(),
+        };
+        let remote = self.settings.reach.remote.as_deref().map(|r| format!(" of remote {r}")).unwrap_or_default();
+        let certificate = matches!(e, rustls::Error::InvalidCertificate(_));
+        let hint = if certificate {
+            " (trust its CA with the remote's tls_ca, UPSTREAM_CA_FILE or the operating system's store)"
+        } else {
+            ""
+        };
+        UpstreamError::Tls { message: format!("TLS with upstream {host}{remote} failed: {e}{hint}"), certificate }
+    }
 }

@@ -7,68 +7,27 @@
 //! Every request is counted and recorded per path with its headers, and body progress is
 //! tracked, so tests assert on what the upstream really saw ("exactly one request", "received
 //! If-None-Match", "the client had bytes before the upstream finished") and wait for events
-//! instead of sleeping.
+//! instead of sleeping. [`Upstream::start_with`] listens on another loopback address
+//! (127.0.0.2: "another host") or serves HTTPS with a certificate from a test CA
+//! ([`crate::tls::TestCa`]); TLS handshakes that fail are counted.
 
+mod file;
 mod serve;
 
+pub use file::File;
+
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::HeaderMap;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// One file the upstream serves.
-#[derive(Debug, Clone)]
-pub struct File {
-    pub body: Bytes,
-    pub content_type: String,
-    /// The full ETag header value, quotes included (`"v1"`).
-    pub etag: Option<String>,
-    pub last_modified: Option<SystemTime>,
-    /// Status to answer with (200 by default; e.g. 410 for a removed file).
-    pub status: u16,
-}
-
-impl File {
-    pub fn new(body: impl Into<Bytes>) -> File {
-        File {
-            body: body.into(),
-            content_type: "application/octet-stream".into(),
-            etag: None,
-            last_modified: None,
-            status: 200,
-        }
-    }
-
-    pub fn content_type(mut self, ct: &str) -> File {
-        self.content_type = ct.to_string();
-        self
-    }
-
-    /// Sets a strong ETag; `tag` is given without quotes.
-    pub fn etag(mut self, tag: &str) -> File {
-        self.etag = Some(format!("\"{tag}\""));
-        self
-    }
-
-    /// Sets Last-Modified (rounded down to whole seconds, as HTTP dates are).
-    pub fn last_modified(mut self, t: SystemTime) -> File {
-        let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        self.last_modified = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
-        self
-    }
-
-    pub fn status(mut self, status: u16) -> File {
-        self.status = status;
-        self
-    }
-}
+use tokio_rustls::rustls::ServerConfig;
 
 /// How the upstream answers requests for files it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +83,8 @@ pub(crate) struct State {
     seen: Mutex<Vec<Seen>>,
     progress: Mutex<HashMap<String, Progress>>,
     conns: Mutex<Vec<JoinHandle<()>>>,
+    /// TLS handshakes that failed (the client refused the certificate, or spoke plain HTTP).
+    tls_failures: Mutex<usize>,
     /// Bumped on every request and every progress step; waiters watch it.
     events: watch::Sender<u64>,
 }
@@ -142,6 +103,11 @@ impl State {
         let mut conns = lock(&self.conns);
         conns.retain(|c| !c.is_finished());
         conns.push(conn);
+    }
+
+    pub(crate) fn tls_failed(&self) {
+        *lock(&self.tls_failures) += 1;
+        self.bump();
     }
 
     pub(crate) fn record(&self, seen: Seen) {
@@ -171,14 +137,22 @@ impl State {
 #[derive(Debug)]
 pub struct Upstream {
     state: Arc<State>,
+    ip: Ipv4Addr,
     port: u16,
+    tls: Option<Arc<ServerConfig>>,
     acceptor: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Upstream {
-    /// Starts an empty upstream in [`Mode::Normal`].
+    /// Starts an empty upstream on 127.0.0.1 in [`Mode::Normal`].
     pub async fn start() -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
+        Upstream::start_with(Ipv4Addr::LOCALHOST, None).await
+    }
+
+    /// Starts an empty upstream on `ip` (a loopback address: 127.0.0.2 is "another host"),
+    /// serving HTTPS with `tls` when given.
+    pub async fn start_with(ip: Ipv4Addr, tls: Option<Arc<ServerConfig>>) -> Upstream {
+        let listener = TcpListener::bind((ip, 0)).await.expect("bind upstream");
         let port = listener.local_addr().expect("upstream address").port();
         let state = Arc::new(State {
             settings: Mutex::new(Settings {
@@ -190,19 +164,22 @@ impl Upstream {
             seen: Mutex::new(Vec::new()),
             progress: Mutex::new(HashMap::new()),
             conns: Mutex::new(Vec::new()),
+            tls_failures: Mutex::new(0),
             events: watch::channel(0).0,
         });
-        let acceptor = tokio::spawn(serve::accept_loop(listener, state.clone()));
-        Upstream { state, port, acceptor: Mutex::new(Some(acceptor)) }
+        let acceptor = tokio::spawn(serve::accept_loop(listener, state.clone(), tls.clone()));
+        Upstream { state, ip, port, tls, acceptor: Mutex::new(Some(acceptor)) }
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// `http://127.0.0.1:PORT/`: the base_url to give a remote.
+    /// `http://127.0.0.1:PORT/` (`https://` when serving TLS, the address it listens on): the
+    /// base_url to give a remote.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}:{}/", self.ip, self.port)
     }
 
     /// The absolute URL of `path` on this upstream.
@@ -267,6 +244,11 @@ impl Upstream {
         lock(&self.state.seen).len()
     }
 
+    /// TLS handshakes that failed.
+    pub fn tls_failures(&self) -> usize {
+        *lock(&self.state.tls_failures)
+    }
+
     /// The requests received for `path`, oldest first.
     pub fn requests(&self, path: &str) -> Vec<Seen> {
         let path = norm(path);
@@ -313,7 +295,7 @@ impl Upstream {
 
     /// Listens again on the same port after [`Upstream::down`].
     pub async fn up(&self) {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let addr = SocketAddr::from((self.ip, self.port));
         let deadline = Instant::now() + Duration::from_secs(10);
         let listener = loop {
             let socket = TcpSocket::new_v4().expect("upstream socket");
@@ -327,7 +309,7 @@ impl Upstream {
                 Err(e) => panic!("upstream: cannot listen on {addr} again: {e}"),
             }
         };
-        let handle = tokio::spawn(serve::accept_loop(listener, self.state.clone()));
+        let handle = tokio::spawn(serve::accept_loop(listener, self.state.clone(), self.tls.clone()));
         if let Some(old) = lock(&self.acceptor).replace(handle) {
             old.abort();
         }

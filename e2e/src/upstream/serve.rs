@@ -19,6 +19,8 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
 
 use super::{File, Mode, Seen, State};
 
@@ -28,8 +30,10 @@ type Body = BoxBody<Bytes, BoxError>;
 /// Chunk size when the upstream is not throttled.
 const CHUNK: usize = 64 * 1024;
 
-/// Accepts connections until the task is aborted (which drops the listener: connection refused).
-pub(super) async fn accept_loop(listener: TcpListener, state: Arc<State>) {
+/// Accepts connections until the task is aborted (which drops the listener: connection refused);
+/// with `tls`, each connection is a TLS handshake first.
+pub(super) async fn accept_loop(listener: TcpListener, state: Arc<State>, tls: Option<Arc<ServerConfig>>) {
+    let tls = tls.map(TlsAcceptor::from);
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -40,9 +44,23 @@ pub(super) async fn accept_loop(listener: TcpListener, state: Arc<State>) {
             }
         };
         let st = state.clone();
+        let tls = tls.clone();
         let task = tokio::spawn(async move {
-            let svc = service_fn(move |req| handle(st.clone(), req));
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            let svc = service_fn({
+                let st = st.clone();
+                move |req| handle(st.clone(), req)
+            });
+            match tls {
+                None => {
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                }
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => {
+                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    }
+                    Err(_) => st.tls_failed(),
+                },
+            }
         });
         state.track(task);
     }
@@ -83,10 +101,13 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         return Ok(simple(404, "text/plain", "not found\n"));
     };
     if file.status != 200 {
-        return Ok(simple(file.status, &file.content_type, &String::from_utf8_lossy(&file.body)));
+        let mut resp = simple(file.status, &file.content_type, &String::from_utf8_lossy(&file.body));
+        extra_headers(resp.headers_mut(), &file);
+        return Ok(resp);
     }
     let mut resp = Response::new(empty());
     validators(resp.headers_mut(), &file);
+    extra_headers(resp.headers_mut(), &file);
     if not_modified(req.headers(), &file) {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
         return Ok(resp);
@@ -152,6 +173,14 @@ fn chunked(state: Arc<State>, path: String, data: Bytes, chunk: usize, pause: Du
         }
     });
     StreamBody::new(stream).boxed()
+}
+
+fn extra_headers(h: &mut HeaderMap, file: &File) {
+    for (name, v) in &file.headers {
+        if let Ok(name) = header::HeaderName::from_bytes(name.as_bytes()) {
+            h.insert(name, value(v));
+        }
+    }
 }
 
 fn validators(h: &mut HeaderMap, file: &File) {

@@ -19,8 +19,10 @@ use super::{get, registry, INSTALL_ACCEPT, REMOTE};
 
 async fn server_with_remote(up: &Upstream) -> Server {
     let s = Server::start(Options::new(Storage::Fs, false)).await;
-    s.create_remote(json!({ "name": REMOTE, "package_type": "npm", "base_url": up.base_url(), "mutable_ttl": 1 }))
-        .await;
+    // Tarballs "on another host" are on another loopback port: private, so the remote allows it.
+    let spec = json!({ "name": REMOTE, "package_type": "npm", "base_url": up.base_url(), "mutable_ttl": 1,
+        "allow_private_upstreams": true });
+    s.create_remote(spec).await;
     s
 }
 

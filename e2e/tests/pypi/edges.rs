@@ -18,8 +18,10 @@ const JSON_TYPE: &str = "application/vnd.pypi.simple.v1+json";
 
 async fn server_with_remote(up: &Upstream) -> Server {
     let s = Server::start(Options::new(Storage::Fs, false)).await;
-    s.create_remote(json!({ "name": REMOTE, "package_type": "pypi", "base_url": up.base_url(), "mutable_ttl": 1 }))
-        .await;
+    // Files "on another host" are on another loopback port: private, so the remote allows it.
+    let spec = json!({ "name": REMOTE, "package_type": "pypi", "base_url": up.base_url(), "mutable_ttl": 1,
+        "allow_private_upstreams": true });
+    s.create_remote(spec).await;
     s
 }
 

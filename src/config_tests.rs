@@ -1,0 +1,102 @@
+//! Tests of [`super`]: defaults, one-line errors naming the variable, `UPSTREAM_CA_FILE`.
+
+use super::*;
+
+fn parse(args: &[&str]) -> Result<Config, String> {
+    let mut argv = vec!["artifactapi"];
+    argv.extend_from_slice(args);
+    Config::try_parse_from(argv).map_err(one_line).and_then(|c| c.validate().map(|()| c)).map_err(|e| match e {
+        ConfigError::Line(l) => l,
+        ConfigError::Clap(e) => e.to_string(),
+    })
+}
+
+#[test]
+fn defaults_follow_the_original() {
+    let c = parse(&[]).unwrap();
+    assert_eq!(c.listen_addr, "0.0.0.0:8000".parse().unwrap());
+    assert_eq!(
+        (c.db_host.as_str(), c.db_port, c.db_user.as_str(), c.db_name.as_str()),
+        ("localhost", 5432, "artifacts", "artifacts")
+    );
+    assert_eq!(c.storage_backend, StorageBackend::Fs);
+    assert_eq!(c.minio_bucket, "artifacts");
+    assert!(!c.minio_secure);
+    assert_eq!(c.public_base(), "http://localhost:8000");
+    assert_eq!(c.events_heartbeat, Duration::from_secs(15));
+    assert_eq!(c.gc_interval, Duration::from_secs(3600));
+    assert!(!c.probe_allow_private && !c.admin_token_reads);
+    assert_eq!(c.docker_upload_max_age, Duration::from_secs(86400));
+    assert_eq!(c.docker_max_manifest, 8 << 20);
+}
+
+#[test]
+fn bad_values_name_the_variable_in_one_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--dbport", "abc"], "invalid DBPORT=\"abc\""),
+        (&["--listen-addr", "nowhere"], "invalid LISTEN_ADDR=\"nowhere\": expected HOST:PORT or :PORT"),
+        (&["--storage-backend", "tape"], "invalid STORAGE_BACKEND=\"tape\""),
+        (&["--public-url", "ftp://x"], "invalid PUBLIC_URL=\"ftp://x\""),
+        (&["--redis-url", "http://x"], "invalid REDIS_URL=\"http://x\""),
+        (&["--minio-secure", "maybe"], "invalid MINIO_SECURE=\"maybe\": expected true or false"),
+        (&["--negative-ttl=-1"], "invalid NEGATIVE_TTL=\"-1\""),
+        (&["--events-heartbeat", "0"], "invalid EVENTS_HEARTBEAT=\"0\": expected at least 1 second"),
+        (&["--storage-backend", "s3"], "MINIO_ACCESS_KEY must be set when STORAGE_BACKEND=s3"),
+        (&["--admin-token", " "], "invalid ADMIN_TOKEN: empty"),
+        (&["--admin-token-reads", "true"], "ADMIN_TOKEN_READS=true needs ADMIN_TOKEN"),
+        (&["--admin-token-reads", "maybe"], "invalid ADMIN_TOKEN_READS=\"maybe\": expected true or false"),
+        (&["--gc-interval", "hourly"], "invalid GC_INTERVAL=\"hourly\""),
+        (&["--probe-allow-private", "2"], "invalid PROBE_ALLOW_PRIVATE=\"2\""),
+        (&["--docker-upload-max-age", "0"], "invalid DOCKER_UPLOAD_MAX_AGE=\"0\": expected at least 1 second"),
+        (&["--docker-max-manifest", "1000"], "invalid DOCKER_MAX_MANIFEST=\"1000\": expected at least 4194304"),
+        (&["--docker-max-manifest", "big"], "invalid DOCKER_MAX_MANIFEST=\"big\""),
+    ];
+    for (args, want) in cases {
+        let err = parse(args).expect_err(want);
+        assert!(err.starts_with(want), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn upstream_ca_file_is_read_and_checked_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, include_str!("../actors/testdata/ca.pem")).unwrap();
+    let c = parse(&["--upstream-ca-file", ca.to_str().unwrap()]).unwrap();
+    assert_eq!(c.upstream_ca_file.map(|u| u.certificates.len()), Some(1));
+    assert_eq!(parse(&[]).unwrap().upstream_ca_file, None);
+    let key = dir.path().join("key.pem");
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n").unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let missing = dir.path().join("missing.pem");
+    for (path, why) in [
+        (&missing, "cannot read the file (No such file or directory"),
+        (&empty, "no PEM certificate found"),
+        (&key, "PEM block 1 is a PRIVATE KEY, not a certificate"),
+    ] {
+        let p = path.to_str().unwrap();
+        let err = parse(&["--upstream-ca-file", p]).expect_err(p);
+        assert!(err.starts_with(&format!("invalid UPSTREAM_CA_FILE=\"{p}\": {why}")), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn access_log_retention_is_whole_days() {
+    assert_eq!(parse(&[]).unwrap().access_log_retention, 14);
+    assert_eq!(parse(&["--access-log-retention", "0"]).unwrap().access_log_retention, 0);
+    for bad in ["-1", "1.5", "two"] {
+        let err = parse(&[&format!("--access-log-retention={bad}")]).expect_err(bad);
+        assert!(err.starts_with(&format!("invalid ACCESS_LOG_RETENTION=\"{bad}\"")), "{err}");
+    }
+}
+
+#[test]
+fn public_url_wins_and_loses_its_slash() {
+    let c = parse(&["--public-url", "https://cache.example.com/"]).unwrap();
+    assert_eq!(c.public_base(), "https://cache.example.com");
+    let c = parse(&["--listen-addr", "127.0.0.1:9999"]).unwrap();
+    assert_eq!(c.public_base(), "http://localhost:9999");
+}
