@@ -15,6 +15,9 @@ for it):
   the same 32 downloads of the same bytes as static files.
 - RSS a while (60 s) after that load, against RSS at idle after start-up.
 
+They run after the other rows (whose memory figures they would otherwise disturb), the memory
+rows first, so that their cold reads find the server as the other rows left it.
+
 Every document served is checked: valid JSON naming the package with all its versions, each
 `dist.tarball` under artifactapi's PUBLIC_URL (the helm index: every chart URL under it, one per
 chart version); every concurrent download has the size and ETag of such a checked copy.
@@ -114,12 +117,6 @@ class Docs:
         self.charts = f"{self.public}/api/v1/remote/{helm_remote}/charts/"
         self.static = a.docs_nginx_base.rstrip("/")
 
-    def hit_mb(self):
-        return self.manifest["packuments"][HIT_DOC]["bytes"]["full"] / 1e6
-
-    def helm_mb(self):
-        return self.manifest["helm"]["bytes"] / 1e6
-
     def check(self, doc, form, body, what):
         if doc == "helm":
             check_helm(body, self.manifest["helm"]["versions"], self.charts, what)
@@ -160,7 +157,7 @@ def warm_hit(url, accept, what):
 
 def concurrent_reads(reads):
     """Starts one curl per (url, accept) at once; returns the wall time and, per read, its
-    status, size, X-Cache and ETag."""
+    status (or how curl failed), size, X-Cache and ETag."""
     fmt = "%{http_code}|%{size_download}|%header{x-cache}|%header{etag}\n"
     start = time.monotonic()
     procs = []
@@ -172,10 +169,10 @@ def concurrent_reads(reads):
     outs = [(p.communicate()[0], p.returncode) for p in procs]
     wall = time.monotonic() - start
     results = []
-    for (url, _), (out, rc) in zip(reads, outs, strict=True):
+    for out, rc in outs:
         fields = out.strip().split("|")
         if rc != 0 or len(fields) != 4:
-            raise Invalid(f"GET {url}: curl exit {rc}, got {out.strip()!r}")
+            fields = [f"curl exit {rc}: {out.strip()!r}", "-1", "", ""]
         results.append({"status": fields[0], "size": int(fields[1]), "x_cache": fields[2], "etag": fields[3]})
     return wall, results
 
@@ -308,12 +305,14 @@ def measure(a, only, idle, api, ngx):
     what made rows invalid (those rows are listed in api["invalid_rows"])."""
     d = Docs(a)
     problems = Problems(api)
+    # Memory first, so that its cold reads find the server as the other rows left it, not
+    # holding what 32 connections hammering one packument made it allocate.
     steps = (
-        (lambda: measure_hit(d, only, api, ngx, problems), ["doc_hit_mibs"]),
         (
             lambda: measure_rss(d, only, idle, api, ngx, problems),
             ["doc_rss_cold_mib", "doc_rss_warm_mib", "doc_rss_after_over_idle_mib"],
         ),
+        (lambda: measure_hit(d, only, api, ngx, problems), ["doc_hit_mibs"]),
     )
     for step, keys in steps:
         try:
