@@ -12,23 +12,14 @@ when a measurement is invalid (wrong bytes, error responses, a cache that never 
 import argparse
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
-MIB = 1024 * 1024
-
-
-class Invalid(Exception):
-    """A measurement whose responses were wrong, so its figure would mean nothing."""
-
-
-def log(msg):
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+import docs
+from benchlib import MIB, Invalid, log, peak_rss_during, proc_status, process_tree, wrk
 
 
 class Proxy:
@@ -113,84 +104,6 @@ def warm_index(proxy):
     raise Invalid(f"{proxy.name}: the index never became a cache HIT (last {proxy.cache_header}: {status!r})")
 
 
-def wrk(url, connections, duration, script, timeout="60s"):
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", f"--timeout={timeout}", "-s", script, url]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    m = re.search(r"^WRK_JSON (.*)$", out, re.M)
-    if not m:
-        raise Invalid(f"no WRK_JSON line in wrk output:\n{out}")
-    res = json.loads(m.group(1))
-    errors = sum(res[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors"))
-    if errors or res["requests"] == 0:
-        raise Invalid(f"wrk {url}: {res}")
-    return res
-
-
-def proc_status(pid, field):
-    """A kB field of /proc/PID/status, in bytes (0 once the process is gone)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0
-
-
-def process_tree(pid):
-    """pid and its children (nginx: the master and its workers)."""
-    pids = [pid]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                pids.append(int(entry))
-    return pids
-
-
-def peak_rss_during(pids, action):
-    """Runs action() and returns the summed peak RSS of pids meanwhile.
-
-    The kernel's high-water mark (VmHWM) is reset first (clear_refs 5) so earlier phases do not
-    count; VmRSS is polled as well in case the reset is not permitted.
-    """
-    hwm_reset = True
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/clear_refs", "w") as f:
-                f.write("5")
-        except OSError:
-            hwm_reset = False
-    polled = {pid: 0 for pid in pids}
-    stop = threading.Event()
-
-    def poll():
-        while not stop.is_set():
-            for pid in pids:
-                polled[pid] = max(polled[pid], proc_status(pid, "VmRSS"))
-            stop.wait(0.02)
-
-    t = threading.Thread(target=poll, daemon=True)
-    t.start()
-    try:
-        result = action()
-    finally:
-        stop.set()
-        t.join()
-    total = 0
-    for pid in pids:
-        peak = polled[pid]
-        if hwm_reset:
-            peak = max(peak, proc_status(pid, "VmHWM"))
-        total += peak
-    return total, result
-
-
 def upstream_requests(log_path, path):
     """Requests of any method for path in the upstream's access log (combined format)."""
     pattern = re.compile(r'"[A-Z]+ /' + re.escape(path.lstrip("/")) + r'[ ?]')
@@ -254,7 +167,7 @@ def table(api, ngx, a):
             return None
         return api[k] / ngx[k]
 
-    rows = [
+    rows = [] if a.docs == "only" else [
         # label, key, kind, target text, met(artifactapi's value, ratio to nginx); None: cannot tell
         ("cache hit 1 KiB, 64 conns (req/s)", "small_rps", "int", ">= 0.8x nginx", lambda v, q: q and q >= 0.8),
         ("index hit, 500-file PyPI page, 64 conns (req/s)", "index_rps", "int", ">= 0.5x nginx", lambda v, q: q and q >= 0.5),
@@ -265,7 +178,9 @@ def table(api, ngx, a):
     ]
     if a.large_size != 256 * MIB:
         rows = [(lbl.replace("256 MiB", f"{a.large_size // MIB} MiB"), *rest) for lbl, *rest in rows]
-    w = 42
+    if a.docs != "0":
+        rows += docs.rows(a)
+    w = max(len(row[0]) for row in rows)
     lines = [
         f"{'':{w}} {'artifactapi':>12} {'nginx':>12} {'api/nginx':>10}   {'target':<14} result",
         "-" * (w + 66),
@@ -275,18 +190,22 @@ def table(api, ngx, a):
         v = api.get(key)
         verdict = None if v is None else met(v, q)
         result = "n/a" if verdict is None else ("met" if verdict else "MISSED")
+        if key in api.get("invalid_rows", ()):
+            result = "INVALID"
         lines.append(
             f"{label:<{w}} {fmt(v, kind):>12} {fmt(ngx.get(key), kind):>12} {fmt(q, 'x'):>10}   {target:<14} {result}"
         )
     lines.append("")
     lines.append("details:")
     for name, r in (("artifactapi", api), ("nginx", ngx)):
-        if r:
+        if r and a.docs != "only":
             lines.append(
                 f"  {name:<11} small p99 {fmt(r.get('small_p99_ms'), 'num')} ms; 16 clients on the large file "
                 f"{fmt(r.get('rss16_mibs'), 'num')} MiB/s in total; cold 1 client {fmt(r.get('cold_one_s'), 'num')} s, "
                 f"32 clients {fmt(r.get('cold_many_s'), 'num')} s"
             )
+    if a.docs != "0":
+        lines += docs.details(api, ngx)
     return "\n".join(lines)
 
 
@@ -307,7 +226,19 @@ def main():
     p.add_argument("--json-out")
     p.add_argument("--only", choices=["api", "nginx"], help="measure one proxy only")
     p.add_argument("--header", default="")
+    p.add_argument("--docs", choices=["0", "1", "only"], default="0", help="the large-document rows (bench/docs.py)")
+    p.add_argument("--docs-manifest", help="manifest.json of bench/gen_docs.py")
+    p.add_argument("--docs-npm-base", help="http://HOST:PORT/api/v1/remote/NPM-REMOTE")
+    p.add_argument("--docs-helm-url", help="http://HOST:PORT/api/v1/remote/HELM-REMOTE/index.yaml")
+    p.add_argument("--public-url", help="artifactapi's PUBLIC_URL")
+    p.add_argument("--docs-nginx-dir", help="where the peer nginx serves static copies from")
+    p.add_argument("--docs-nginx-base", help="the URL of that directory on the peer")
+    p.add_argument("--docs-settle", type=int, default=60, help="seconds after the load before the last RSS")
+    p.add_argument("--docs-duration", type=int, default=30, help="seconds of the packument hit wrk runs")
     a = p.parse_args()
+    if a.docs != "0" and a.only == "nginx":
+        log("the document rows need artifactapi's rendered documents: skipped with --only nginx")
+        a.docs = "0"
 
     proxies = {
         "api": Proxy("artifactapi", a.api_base, "X-Cache", [a.api_pid], a.api_index_url),
@@ -315,9 +246,14 @@ def main():
     }
     results = {"api": {}, "nginx": {}}
     invalid = []
+    idle = 0
+    if a.docs != "0":
+        # Resident memory at idle, after start-up and the creation of the remotes.
+        time.sleep(1)
+        idle = proc_status(a.api_pid, "VmRSS")
     # nginx first: it is the reference, and a failure in artifactapi then still leaves a baseline.
     for key in ("nginx", "api"):
-        if a.only and a.only != key:
+        if a.docs == "only" or (a.only and a.only != key):
             continue
         files = {
             "small": "small.bin",
@@ -330,6 +266,15 @@ def main():
         except (Invalid, subprocess.CalledProcessError, OSError) as e:
             invalid.append(f"{proxies[key].name}: {e}")
             log(f"INVALID {proxies[key].name}: {e}")
+
+    # The document rows last: the load they put on artifactapi's memory must not reach the
+    # existing rows (their peak RSS included).
+    if a.docs != "0":
+        try:
+            invalid += [f"documents: {m}" for m in docs.measure(a, a.only, idle, results["api"], results["nginx"])]
+        except (Invalid, subprocess.CalledProcessError, OSError) as e:
+            invalid.append(f"documents: {e}")
+            log(f"INVALID documents: {e}")
 
     print()
     if a.header:

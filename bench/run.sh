@@ -2,16 +2,22 @@
 # artifactapi benchmark against nginx proxy_cache (see bench/README.md).
 #
 # Starts on 127.0.0.1: a static upstream (nginx; /slow/ is the same tree rate-limited per
-# connection), nginx proxy_cache in front of it (the peer) and the release artifactapi (fs
-# storage, a throwaway database) with a generic remote on the same upstream, then lets
-# bench/measure.py measure both and print the table. Everything it starts or creates is removed
+# connection; /npm/ and /helm/ serve the large documents bench/gen_docs.py generates), nginx
+# proxy_cache in front of it (the peer, which also serves static copies of the documents as
+# artifactapi renders them) and the release artifactapi (fs storage, a throwaway database) with
+# generic, pypi, npm and helm remotes on the same upstream, then lets bench/measure.py measure
+# both and print the table. Everything it starts or creates is removed
 # on exit, also on failure or Ctrl-C (BENCH_KEEP=1 keeps the work directory for a look).
 #
 # Knobs: BENCH_DURATION (s per wrk run, 10), BENCH_LARGE_MIB (256), BENCH_RATE (upstream rate
 # limit per connection in nginx units, 50m), BENCH_ONLY (api|nginx), BENCH_JSON (write the
 # figures there too), BENCH_RUST_LOG (warn), BENCH_BIN (a built binary to use instead of
-# building one), PGHOST/PGPORT/PGUSER (the PostgreSQL superuser that creates the throwaway
-# database: 127.0.0.1, 5432, postgres).
+# building one), BENCH_DOCS (1: with the large-document rows, 0: without, only: those alone),
+# BENCH_DOCS_SCALE (1: 20 MB packuments and a 50 MB index; 0.1 for a quick run),
+# BENCH_DOCS_SETTLE (s after the document load before the last RSS sample, 60),
+# BENCH_DOCS_DURATION (s per wrk run on the large packument, 30),
+# PGHOST/PGPORT/PGUSER (the PostgreSQL superuser that creates the throwaway database:
+# 127.0.0.1, 5432, postgres).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +26,10 @@ DURATION=${BENCH_DURATION:-10}
 LARGE_MIB=${BENCH_LARGE_MIB:-256}
 RATE=${BENCH_RATE:-50m}
 ONLY=${BENCH_ONLY:-}
+DOCS=${BENCH_DOCS:-1}
+DOCS_SCALE=${BENCH_DOCS_SCALE:-1}
+DOCS_SETTLE=${BENCH_DOCS_SETTLE:-60}
+DOCS_DURATION=${BENCH_DOCS_DURATION:-30}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
@@ -29,6 +39,18 @@ die() { log "$*"; exit 1; }
 for tool in nginx wrk curl python3 psql; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found (.ci/install installs it)"
 done
+case "$DOCS" in 0 | 1 | only) ;; *) die "BENCH_DOCS must be 0, 1 or only" ;; esac
+[ "$DOCS" = only ] && [ "$ONLY" = nginx ] && die "BENCH_DOCS=only measures artifactapi's documents: not with BENCH_ONLY=nginx"
+if [ "$DOCS" = 1 ] && [ "$ONLY" = nginx ]; then
+  log "the large-document rows need artifactapi's rendered documents: skipped with BENCH_ONLY=nginx"
+  DOCS=0
+fi
+# Versions per packument and chart versions per chart, scaled (at least one of each).
+scaled() { python3 -c "import sys; print(max(1, round($1 * float(sys.argv[1]))))" "$DOCS_SCALE" 2>/dev/null; }
+docs_versions=$(scaled 3000) || die "BENCH_DOCS_SCALE must be a number"
+docs_chart_versions=$(scaled 63)
+[[ $DOCS_SETTLE =~ ^[0-9]+$ ]] || die "BENCH_DOCS_SETTLE must be a whole number of seconds"
+[[ $DOCS_DURATION =~ ^[1-9][0-9]*$ ]] || die "BENCH_DOCS_DURATION must be a whole number of seconds"
 
 work=$(mktemp -d -t artifactapi-bench.XXXXXX)
 pids=()
@@ -101,7 +123,8 @@ fi
 # --- files ------------------------------------------------------------------------------------
 log "creating the files (1 KiB, $LARGE_MIB MiB) in $work"
 chmod 755 "$work"
-mkdir -p "$work/www" "$work/upstream/tmp" "$work/peer/tmp" "$work/peer/cache" "$work/api-data"
+mkdir -p "$work/www" "$work/upstream/tmp" "$work/peer/tmp" "$work/peer/cache" "$work/api-data" \
+  "$work/docs" "$work/peer-docs"
 head -c 1024 /dev/urandom >"$work/www/small.bin"
 head -c "$((LARGE_MIB * 1024 * 1024))" /dev/urandom >"$work/www/large.bin"
 # Distinct paths for the cold-miss runs, one set per proxy, so each starts uncached and the
@@ -131,6 +154,12 @@ temp_paths() {
 }
 
 up_port=$(free_port)
+if [ "$DOCS" != 0 ]; then
+  log "generating 11 npm packuments of $docs_versions versions and a helm index (BENCH_DOCS_SCALE=$DOCS_SCALE)"
+  python3 "$BENCH/gen_docs.py" --out "$work/docs" --versions "$docs_versions" \
+    --chart-versions "$docs_chart_versions" --tarball-base "http://127.0.0.1:$up_port/npm/" >/dev/null
+fi
+
 cat >"$work/upstream/nginx.conf" <<EOF
 $user_line
 worker_processes 1;
@@ -144,9 +173,23 @@ http {
   sendfile on;
   tcp_nopush on;
   keepalive_requests 100000;
+  # npm registries answer clients that ask for the abbreviated packument with that form.
+  map \$http_accept \$npm_form {
+    ~application/vnd\\.npm\\.install-v1\\+json abbreviated;
+    default full;
+  }
   server {
     listen 127.0.0.1:$up_port;
     root $work/www;
+    location /npm/ {
+      root $work/docs/npm/\$npm_form;
+      default_type application/json;
+      add_header Vary Accept;
+    }
+    location /helm/ {
+      alias $work/docs/helm/;
+      default_type application/x-yaml;
+    }
     # The same tree, at most $RATE bytes/s per connection: the slow upstream of the cold runs.
     location /slow/ {
       alias $work/www/;
@@ -178,6 +221,11 @@ http {
   }
   server {
     listen 127.0.0.1:$peer_port;
+    # Static copies of the documents as artifactapi serves them (written by bench/docs.py).
+    location /docs/ {
+      alias $work/peer-docs/;
+      default_type application/octet-stream;
+    }
     location / {
       proxy_pass http://origin;
       proxy_http_version 1.1;
@@ -232,6 +280,15 @@ if [ "$ONLY" != nginx ]; then
   curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
     -d "{\"name\":\"benchpy\",\"package_type\":\"pypi\",\"base_url\":\"http://127.0.0.1:$up_port/\",\"mutable_ttl\":3600}" \
     "http://127.0.0.1:$api_port/api/v2/remotes" || die "could not create the pypi remote"
+  if [ "$DOCS" != 0 ]; then
+    log "creating the npm remote 'benchnpm' and the helm remote 'benchhelm' on the upstream"
+    curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
+      -d "{\"name\":\"benchnpm\",\"package_type\":\"npm\",\"base_url\":\"http://127.0.0.1:$up_port/npm/\",\"mutable_ttl\":3600}" \
+      "http://127.0.0.1:$api_port/api/v2/remotes" || die "could not create the npm remote"
+    curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
+      -d "{\"name\":\"benchhelm\",\"package_type\":\"helm\",\"base_url\":\"http://127.0.0.1:$up_port/helm/\",\"mutable_ttl\":3600}" \
+      "http://127.0.0.1:$api_port/api/v2/remotes" || die "could not create the helm remote"
+  fi
 fi
 
 # --- measure ----------------------------------------------------------------------------------
@@ -255,6 +312,12 @@ python3 "$BENCH/measure.py" \
   --upstream-log "$work/upstream/access.log" \
   --small-sha256 "$small_sha" --large-sha256 "$large_sha" --large-size "$((LARGE_MIB * 1024 * 1024))" \
   --duration "$DURATION" --wrk-script "$BENCH/report.lua" --header "$header" \
+  --docs "$DOCS" --docs-manifest "$work/docs/manifest.json" --docs-settle "$DOCS_SETTLE" \
+  --docs-duration "$DOCS_DURATION" \
+  --docs-npm-base "http://127.0.0.1:$api_port/api/v1/remote/benchnpm" \
+  --docs-helm-url "http://127.0.0.1:$api_port/api/v1/remote/benchhelm/index.yaml" \
+  --public-url "http://127.0.0.1:$api_port" \
+  --docs-nginx-dir "$work/peer-docs" --docs-nginx-base "http://127.0.0.1:$peer_port/docs/" \
   ${BENCH_JSON:+--json-out "$BENCH_JSON"} "${only_args[@]}" &
 measure_pid=$!
 pids=("$measure_pid" "${pids[@]}")
