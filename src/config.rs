@@ -134,7 +134,7 @@ pub struct Config {
     /// about twice its document's size while it runs.
     #[arg(long = "render-concurrency", id = "RENDER_CONCURRENCY", env = "RENDER_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub render_concurrency: u64,
-    /// Bytes of small blobs (up to 64 KiB each) kept in memory; 0 turns the memory cache off.
+    /// Bytes of small blobs (up to 256 KiB each) kept in memory; 0 turns the memory cache off.
     #[arg(long = "memory-cache", id = "MEMORY_CACHE", env = "MEMORY_CACHE", default_value_t = 64 << 20)]
     pub memory_cache: usize,
     /// Largest JSON body the management API accepts, in bytes.

@@ -122,9 +122,10 @@ impl Service {
         };
         let (source, _) = self.source(f, entry, &index, &index_target).await?;
         let what = format!("remote {name}: {:?}", index_target.path);
-        let body = read_whole(&*self.store, &what, &source.digest, source.size).await?;
         let urls = self.urls(entry, upstream_url(entry, &index_target));
         let located = {
+            let _permit = self.renders.permit().await?;
+            let body = read_whole(&*self.store, &what, &source.digest, source.size).await?;
             let file = file.clone();
             blocking(move || f.locate(&file, &body, &urls)).await?
         }

@@ -188,6 +188,12 @@ impl Renders {
         }
     }
 
+    /// A permit for other work on a whole document (finding a file in its index): it counts
+    /// against the same bound as renderings.
+    pub async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ServeError> {
+        self.permits.acquire().await.map_err(|e| ServeError::Internal(format!("document permits: {e}")))
+    }
+
     /// Finds `key` in the catalog or renders it, stores the bytes and records them.
     async fn make(
         &self,

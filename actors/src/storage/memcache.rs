@@ -17,8 +17,9 @@ use futures_util::{stream, StreamExt};
 use super::{BlobMeta, BlobStore, ByteRange, ByteStream, PartKey, PartMeta, StoreError};
 use crate::digest::Digest;
 
-/// Blobs up to this size are kept in memory.
-pub const SMALL_BLOB: usize = 64 * 1024;
+/// Blobs up to this size are kept in memory (a package index page rendered for this server is
+/// often a few hundred KiB).
+pub const SMALL_BLOB: usize = 256 * 1024;
 
 #[derive(Default)]
 struct Entries {
@@ -99,21 +100,32 @@ impl BlobStore for MemoryCached {
         if range.is_some() {
             return Ok(body);
         }
-        // Peek: a body that ends after one small chunk is a small blob worth keeping.
-        let first = match body.next().await {
-            Some(Ok(chunk)) => chunk,
-            Some(Err(e)) => return Err(e.into()),
-            None => Bytes::new(),
-        };
-        if first.len() > SMALL_BLOB {
-            return Ok(Box::pin(stream::once(async move { Ok(first) }).chain(body)));
-        }
-        match body.next().await {
-            None => {
-                self.put(*digest, first.clone());
-                Ok(Box::pin(stream::once(async move { Ok(first) })))
+        // Peek: a body that ends within SMALL_BLOB bytes is a small blob worth keeping.
+        let mut head: Vec<Bytes> = Vec::new();
+        let mut len = 0;
+        loop {
+            match body.next().await {
+                None => {
+                    let whole = match head.len() {
+                        0 => Bytes::new(),
+                        1 => head.remove(0),
+                        _ => Bytes::from(head.concat()),
+                    };
+                    self.put(*digest, whole.clone());
+                    return Ok(Box::pin(stream::once(async move { Ok(whole) })));
+                }
+                Some(Ok(chunk)) => {
+                    len += chunk.len();
+                    head.push(chunk);
+                    if len > SMALL_BLOB {
+                        return Ok(Box::pin(stream::iter(head.into_iter().map(Ok)).chain(body)));
+                    }
+                }
+                Some(Err(e)) if head.is_empty() => return Err(e.into()),
+                Some(Err(e)) => {
+                    return Ok(Box::pin(stream::iter(head.into_iter().map(Ok)).chain(stream::once(async move { Err(e) }))))
+                }
             }
-            Some(second) => Ok(Box::pin(stream::iter([Ok(first), second]).chain(body))),
         }
     }
 
@@ -190,5 +202,28 @@ mod tests {
         cached.delete(&digest).await.unwrap();
         assert!(cached.get(&digest).is_none());
         assert!(matches!(cached.open(&digest, None).await, Err(StoreError::NotFound(_))));
+    }
+
+    /// Blobs the file system reads in several chunks are kept whole up to [`SMALL_BLOB`]; larger
+    /// ones pass through, every byte in order.
+    #[actix_rt::test]
+    async fn keeps_blobs_read_in_several_chunks_and_passes_larger_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs: Arc<dyn BlobStore> = Arc::new(super::super::FsStore::new(dir.path()).unwrap());
+        let cached = MemoryCached::new(fs.clone(), 4 * SMALL_BLOB);
+        for (i, len) in [(1u8, SMALL_BLOB - 1), (2u8, SMALL_BLOB + 1)] {
+            let bytes: Vec<u8> = (0..len).map(|n| (n % 251) as u8 ^ i).collect();
+            let digest = Digest::of(&bytes);
+            let staged = dir.path().join(format!("s{i}"));
+            std::fs::write(&staged, &bytes).unwrap();
+            fs.publish(&staged, &digest, len as u64).await.unwrap();
+            let mut body = cached.open(&digest, None).await.unwrap();
+            let mut read = Vec::new();
+            while let Some(chunk) = body.next().await {
+                read.extend_from_slice(&chunk.unwrap());
+            }
+            assert_eq!(read, bytes, "{len} bytes");
+            assert_eq!(cached.get(&digest).is_some(), len <= SMALL_BLOB, "{len} bytes");
+        }
     }
 }
