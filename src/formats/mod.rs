@@ -15,6 +15,8 @@ pub use plan::{Ask, Doc, Located, Plan, Rendered, Urls};
 
 pub mod alpine;
 pub mod docker;
+#[cfg(any(test, feature = "testing"))]
+pub mod fixtures;
 pub mod generic;
 pub mod goproxy;
 pub mod helm;
