@@ -15,6 +15,8 @@
 
 mod documents;
 mod endpoint;
+mod merge;
+mod raw;
 #[cfg(test)]
 mod tests;
 
@@ -43,10 +45,6 @@ fn wants_abbreviated(accept: Option<&str>) -> bool {
         let zero = params.any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
         kind.eq_ignore_ascii_case(ABBREVIATED_TYPE) && !zero
     })
-}
-
-fn render(doc: documents::Object, content_type: &str) -> Result<Rendered, String> {
-    serde_json::to_vec(&doc).map(|body| Rendered::new(body, content_type)).map_err(|e| e.to_string())
 }
 
 fn content_type(doc: &Doc) -> &'static str {
@@ -95,9 +93,9 @@ impl Format for Npm {
 
     fn check_document(&self, path: &str, _doc: &Doc, body: &[u8]) -> Result<(), String> {
         match Endpoint::parse(path) {
-            Ok(Endpoint::Packument(name)) => documents::packument(name.full, body).map(drop),
-            Ok(Endpoint::Version(name, v)) => documents::manifest(name.full, v, body).map(drop),
-            Ok(Endpoint::DistTags(name)) => documents::dist_tags(name.full, body).map(drop),
+            Ok(Endpoint::Packument(name)) => documents::packument(name.full, body),
+            Ok(Endpoint::Version(name, v)) => documents::manifest(name.full, v, body),
+            Ok(Endpoint::DistTags(name)) => documents::dist_tags(name.full, body),
             _ => Ok(()),
         }
     }
@@ -105,38 +103,26 @@ impl Format for Npm {
     fn rewrite(&self, path: &str, doc: &Doc, body: &[u8], urls: &Urls) -> Result<Rendered, String> {
         match Endpoint::parse(path).map_err(|e| e.to_string())? {
             Endpoint::Packument(name) => {
-                let parsed = documents::packument(name.full, body)?;
-                render(documents::rewrite_packument(&name, parsed, urls), content_type(doc))
+                Ok(Rendered::new(documents::rewrite_packument(&name, body, urls)?, content_type(doc)))
             }
-            Endpoint::Version(name, v) => {
-                render(documents::rewrite_manifest(&name, documents::manifest(name.full, v, body)?, urls), JSON)
-            }
-            Endpoint::DistTags(name) => render(documents::dist_tags(name.full, body)?, JSON),
+            Endpoint::Version(name, v) => Ok(Rendered::new(documents::rewrite_manifest(&name, v, body, urls)?, JSON)),
+            Endpoint::DistTags(name) => documents::dist_tags(name.full, body).map(|()| Rendered::new(body.to_vec(), JSON)),
             other => Err(format!("{other:?} is no npm document")),
         }
     }
 
     fn locate(&self, path: &str, _doc: &Doc, body: &[u8], urls: &Urls) -> Result<Option<Located>, String> {
         let Ok(Endpoint::Tarball(name, file)) = Endpoint::parse(path) else { return Ok(None) };
-        let packument = documents::packument(name.full, body)?;
-        documents::locate(name.full, file, &packument, urls)
+        documents::locate(name.full, file, body, urls)
     }
 
     fn merge(&self, path: &str, doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
         let endpoint = Endpoint::parse(path).map_err(|e| e.to_string())?;
-        let parsed = |check: fn(&str, &[u8]) -> Result<documents::Object, String>, name: &str| {
-            members.iter().map(|m| check(name, &m.body)).collect::<Result<Vec<_>, String>>()
-        };
-        let merged = match endpoint {
-            Endpoint::Packument(name) => {
-                documents::merge_packuments(parsed(documents::packument, name.full)?).map(|d| (d, content_type(doc)))
-            }
-            Endpoint::DistTags(name) => {
-                documents::merge_tags(parsed(documents::dist_tags, name.full)?).map(|d| (d, JSON))
-            }
-            _ => return members.into_iter().next().ok_or_else(|| "no member document".to_string()),
-        };
-        let (merged, ct) = merged.ok_or_else(|| "no member document".to_string())?;
-        render(merged, ct)
+        let bodies: Vec<&[u8]> = members.iter().map(|m| m.body.as_slice()).collect();
+        match endpoint {
+            Endpoint::Packument(name) => Ok(Rendered::new(merge::packuments(name.full, &bodies)?, content_type(doc))),
+            Endpoint::DistTags(name) => Ok(Rendered::new(merge::tags(name.full, &bodies)?, JSON)),
+            _ => members.into_iter().next().ok_or_else(|| "no member document".to_string()),
+        }
     }
 }
