@@ -148,11 +148,12 @@ impl Format for Pypi {
             Page::Index(names) => Page::Index(names),
             Page::Project(mut project) => {
                 let mut files = Vec::with_capacity(project.files.len());
+                let mut listed = std::collections::HashSet::new();
                 for mut f in std::mem::take(&mut project.files) {
                     // Only links this server can serve: http(s), a file name it accepts, once.
                     let servable = urls.resolve(&f.url).is_some()
                         && endpoint::is_valid_file(&f.filename)
-                        && !files.iter().any(|g: &page::DistFile| g.filename == f.filename);
+                        && listed.insert(f.filename.clone());
                     if servable {
                         f.url = urls.public_url(&format!("simple/{}/{}", project.name, f.filename));
                         files.push(f);

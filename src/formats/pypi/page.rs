@@ -4,7 +4,7 @@
 //! Upstream markup never reaches a client: pages are parsed into [`Page`]s and regenerated, so
 //! only the fields listed here survive, every one escaped for its form.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::{html, json};
 
@@ -141,10 +141,11 @@ pub fn merge(pages: Vec<Page>) -> Result<Page, String> {
             Ok(Page::Index(all.into_values().collect()))
         }
         Page::Project(mut project) => {
+            let mut listed: HashSet<String> = project.files.iter().map(|f| f.filename.clone()).collect();
             for page in pages {
                 let Page::Project(other) = page else { continue };
                 for f in other.files {
-                    if project.file(&f.filename).is_none() {
+                    if listed.insert(f.filename.clone()) {
                         project.files.push(f);
                     }
                 }

@@ -15,9 +15,18 @@ use std::fmt::Write as _;
 use super::page::{checked_hash, filename_of, DistFile, Kind, Page, Project, Yanked, HASH_PREFERENCE};
 use tokens::{scan, Attrs, Token};
 
-/// Parses a page of `kind`; `project` is the normalised name a project page is for.
+/// Parses a page of `kind`; `project` is the normalised name a project page is for. Each
+/// anchor is read into what it lists as soon as it closes, so a page of ten thousand files is
+/// never held as tokens or tags besides the files it lists.
 pub fn parse(kind: Kind, project: &str, text: &str) -> Result<Page, String> {
-    let mut anchors: Vec<(Attrs, String)> = Vec::new();
+    let (mut names, mut files) = (Vec::new(), Vec::new());
+    let mut finish = |(attrs, text): (Attrs, String)| -> Result<(), String> {
+        match kind {
+            Kind::Index => names.extend(project_name(&attrs, &text)),
+            Kind::Project => files.extend(dist_file(&attrs)?),
+        }
+        Ok(())
+    };
     let mut open: Option<(Attrs, String)> = None;
     let mut tags = 0usize;
     scan(text, |token| {
@@ -25,7 +34,9 @@ pub fn parse(kind: Kind, project: &str, text: &str) -> Result<Page, String> {
             Token::Start { name, attrs } => {
                 tags += 1;
                 if name == "a" {
-                    anchors.extend(open.replace((attrs, String::new())));
+                    if let Some(anchor) = open.replace((attrs, String::new())) {
+                        finish(anchor)?;
+                    }
                 } else if name == "meta" {
                     check_meta(&attrs)?;
                 }
@@ -33,7 +44,9 @@ pub fn parse(kind: Kind, project: &str, text: &str) -> Result<Page, String> {
             Token::End { name } => {
                 tags += 1;
                 if name == "a" {
-                    anchors.extend(open.take());
+                    if let Some(anchor) = open.take() {
+                        finish(anchor)?;
+                    }
                 }
             }
             Token::Text(t) => {
@@ -44,23 +57,15 @@ pub fn parse(kind: Kind, project: &str, text: &str) -> Result<Page, String> {
         }
         Ok(())
     })?;
-    anchors.extend(open);
+    if let Some(anchor) = open {
+        finish(anchor)?;
+    }
     if tags == 0 {
         return Err("not an HTML page (no markup)".into());
     }
     match kind {
-        Kind::Index => {
-            Ok(Page::Index(anchors.into_iter().filter_map(|(attrs, text)| project_name(&attrs, &text)).collect()))
-        }
-        Kind::Project => {
-            let mut files = Vec::new();
-            for (attrs, _) in anchors {
-                if let Some(f) = dist_file(&attrs)? {
-                    files.push(f);
-                }
-            }
-            Ok(Page::Project(Project { name: project.to_string(), files, versions: None }))
-        }
+        Kind::Index => Ok(Page::Index(names)),
+        Kind::Project => Ok(Page::Project(Project { name: project.to_string(), files, versions: None })),
     }
 }
 
