@@ -21,7 +21,7 @@ use sha2::Digest as _;
 struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -31,11 +31,11 @@ impl Rng {
 
     /// A number in `lo..=hi`.
     fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() % (hi - lo + 1) as u64) as usize
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
     }
 
     fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
+        (0..n).map(|_| self.next_u64() as u8).collect()
     }
 
     fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
@@ -56,19 +56,63 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "cache", "proxy", "registry", "package", "module", "stream", "parse", "render", "version", "release",
-    "tarball", "index", "mirror", "upstream", "client", "server", "config", "options", "utility", "helper",
-    "fast", "small", "robust", "typed", "async", "promise", "buffer", "encode", "decode", "format", "the", "a",
-    "of", "for", "with", "and", "to", "in", "without", "every",
+    "cache", "proxy", "registry", "package", "module", "stream", "parse", "render", "version", "release", "tarball",
+    "index", "mirror", "upstream", "client", "server", "config", "options", "utility", "helper", "fast", "small",
+    "robust", "typed", "async", "promise", "buffer", "encode", "decode", "format", "the", "a", "of", "for", "with",
+    "and", "to", "in", "without", "every",
 ];
 
 const DEPS: &[&str] = &[
-    "lodash", "chalk", "debug", "semver", "commander", "yargs", "glob", "minimatch", "rimraf", "mkdirp",
-    "uuid", "ms", "tslib", "@babel/core", "@babel/runtime", "@types/node", "typescript", "eslint", "prettier",
-    "jest", "mocha", "chai", "sinon", "webpack", "rollup", "esbuild", "@rollup/plugin-node-resolve",
-    "react", "react-dom", "express", "body-parser", "cookie", "qs", "mime-types", "iconv-lite", "safe-buffer",
-    "readable-stream", "inherits", "once", "wrappy", "graceful-fs", "signal-exit", "which", "cross-spawn",
-    "@scope/internal-tooling", "@acme/build-helpers", "source-map", "acorn", "postcss", "ajv",
+    "lodash",
+    "chalk",
+    "debug",
+    "semver",
+    "commander",
+    "yargs",
+    "glob",
+    "minimatch",
+    "rimraf",
+    "mkdirp",
+    "uuid",
+    "ms",
+    "tslib",
+    "@babel/core",
+    "@babel/runtime",
+    "@types/node",
+    "typescript",
+    "eslint",
+    "prettier",
+    "jest",
+    "mocha",
+    "chai",
+    "sinon",
+    "webpack",
+    "rollup",
+    "esbuild",
+    "@rollup/plugin-node-resolve",
+    "react",
+    "react-dom",
+    "express",
+    "body-parser",
+    "cookie",
+    "qs",
+    "mime-types",
+    "iconv-lite",
+    "safe-buffer",
+    "readable-stream",
+    "inherits",
+    "once",
+    "wrappy",
+    "graceful-fs",
+    "signal-exit",
+    "which",
+    "cross-spawn",
+    "@scope/internal-tooling",
+    "@acme/build-helpers",
+    "source-map",
+    "acorn",
+    "postcss",
+    "ajv",
 ];
 
 fn b64(bytes: &[u8]) -> String {
@@ -112,7 +156,7 @@ pub fn npm_packument_with(name: &str, versions: usize, tarball_base: &str, real:
         "{{\"_id\":{n},\"_rev\":\"{versions}-{rev:016x}\",\"name\":{n},\"description\":{d},\
          \"dist-tags\":{{\"latest\":\"{latest}\",\"next\":\"{latest}\",\"legacy\":\"{first}\"}},\"versions\":{{",
         n = js(name),
-        rev = rng.next(),
+        rev = rng.next_u64(),
         d = js(&desc),
         first = npm_version(0),
     );
@@ -194,7 +238,8 @@ fn npm_manifest(out: &mut String, rng: &mut Rng, name: &str, version: &str, base
     out.push_str("],\"exports\":{\".\":{\"types\":\"./dist/index.d.ts\",\"import\":\"./dist/index.mjs\",\"require\":\"./dist/index.cjs\"}");
     for e in 0..14 {
         let sub = rng.pick(WORDS);
-        let _ = write!(out, ",\"./{sub}{e}\":{{\"types\":\"./dist/{sub}{e}.d.ts\",\"default\":\"./dist/{sub}{e}.js\"}}");
+        let _ =
+            write!(out, ",\"./{sub}{e}\":{{\"types\":\"./dist/{sub}{e}.d.ts\",\"default\":\"./dist/{sub}{e}.js\"}}");
     }
     out.push_str("},\"bin\":{\"many\":\"bin/many.js\",\"many-cli\":\"bin/cli.js\"},\"sideEffects\":false,                  \"funding\":{\"type\":\"opencollective\",\"url\":\"https://opencollective.com/example\"},                  \"publishConfig\":{\"access\":\"public\",\"provenance\":true},");
     for field in ["dependencies", "devDependencies", "peerDependencies", "optionalDependencies"] {
@@ -226,8 +271,8 @@ fn npm_manifest(out: &mut String, rng: &mut Rng, name: &str, version: &str, base
          \"signatures\":[{{\"keyid\":\"SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA\",\"sig\":\"{sig}\"}}]}}}}",
         git = hex::encode(rng.bytes(20)),
         bare_file = file.trim_end_matches(".tgz"),
-        stamp = 1_500_000_000_000u64 + rng.next() % 100_000_000_000,
-        tmp = rng.next() % 1_000_000_000,
+        stamp = 1_500_000_000_000u64 + rng.next_u64() % 100_000_000_000,
+        tmp = rng.next_u64() % 1_000_000_000,
         tarball = js(&format!("{base}{name}/-/{file}")),
         files = rng.range(5, 400),
         size = rng.range(10_000, 9_000_000),
@@ -271,7 +316,11 @@ pub fn pypi_project_with(name: &str, files: usize, url_base: &str, real: &[(&str
         "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.1\">\n    \
          <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n"
     );
-    let mut json = format!("{{\"meta\":{{\"_last-serial\":{},\"api-version\":\"1.1\"}},\"name\":{},\"files\":[", rng.next() % 1_000_000, js(name));
+    let mut json = format!(
+        "{{\"meta\":{{\"_last-serial\":{},\"api-version\":\"1.1\"}},\"name\":{},\"files\":[",
+        rng.next_u64() % 1_000_000,
+        js(name)
+    );
     let mut versions = Vec::new();
     for i in 0..files {
         let file = pypi_file(name, i);
@@ -391,10 +440,16 @@ mod tests {
     fn real_entries_carry_the_digests_of_their_bytes() {
         let npm = npm_packument_with("p", 3, "http://up/", &[("0.0.1", &b"tgz"[..])]);
         let v: serde_json::Value = serde_json::from_slice(&npm).unwrap();
-        assert_eq!(v["versions"]["0.0.1"]["dist"]["shasum"], serde_json::json!(hex::encode(sha1::Sha1::digest(b"tgz"))));
+        assert_eq!(
+            v["versions"]["0.0.1"]["dist"]["shasum"],
+            serde_json::json!(hex::encode(sha1::Sha1::digest(b"tgz")))
+        );
         let py = pypi_project_with("p", 4, "/packages/", &[("p-1.0.1-py3-none-any.whl", &b"whl"[..], &b"meta"[..])]);
         let html = String::from_utf8(py.html).unwrap();
-        assert!(html.contains(&format!("/packages/p-1.0.1-py3-none-any.whl#sha256={}", hex::encode(sha2::Sha256::digest(b"whl")))));
+        assert!(html.contains(&format!(
+            "/packages/p-1.0.1-py3-none-any.whl#sha256={}",
+            hex::encode(sha2::Sha256::digest(b"whl"))
+        )));
         let helm = String::from_utf8(helm_index_with(2, 2, &[(1, 1, &b"chart"[..])])).unwrap();
         assert!(helm.contains(&hex::encode(sha2::Sha256::digest(b"chart"))));
     }

@@ -106,7 +106,9 @@ impl Format for Npm {
                 Ok(Rendered::new(documents::rewrite_packument(&name, body, urls)?, content_type(doc)))
             }
             Endpoint::Version(name, v) => Ok(Rendered::new(documents::rewrite_manifest(&name, v, body, urls)?, JSON)),
-            Endpoint::DistTags(name) => documents::dist_tags(name.full, body).map(|()| Rendered::new(body.to_vec(), JSON)),
+            Endpoint::DistTags(name) => {
+                documents::dist_tags(name.full, body).map(|()| Rendered::new(body.to_vec(), JSON))
+            }
             other => Err(format!("{other:?} is no npm document")),
         }
     }

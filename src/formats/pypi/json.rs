@@ -37,9 +37,8 @@ pub fn parse(kind: Kind, project: &str, body: &[u8]) -> Result<Page, String> {
     }
     match kind {
         Kind::Index => {
-            let projects = member::<Vec<&RawValue>>(&top, "projects")
-                .and_then(Result::ok)
-                .ok_or("no \"projects\" array")?;
+            let projects =
+                member::<Vec<&RawValue>>(&top, "projects").and_then(Result::ok).ok_or("no \"projects\" array")?;
             let mut names = Vec::with_capacity(projects.len());
             for p in projects {
                 let p: Value = serde_json::from_str(p.get()).map_err(|e| e.to_string())?;

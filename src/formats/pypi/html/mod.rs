@@ -1,5 +1,12 @@
-//! PEP 503 HTML pages: read with a small tolerant tokenizer (the subset of HTML an index page
-//! uses, as pip's `html.parser` reads it), written from scratch with everything escaped.
+//! PEP 503 HTML pages: read with html5gum, a WHATWG-conformant tokenizer ([`tokens`]), and
+//! written from scratch with everything escaped.
+//!
+//! The tokenizer was picked by reading a 1.5 MB project page (4,700 files) with each candidate,
+//! release builds on 2 busy cores, best of three: html5gum 24 ms (13 s to build, no
+//! dependencies), tl 8 ms (10 s) and html5ever's tokenizer 62 ms (78 s). tl is faster because
+//! it builds a loose DOM and never reports a page that ends inside a tag or a quote, which is
+//! what keeps a truncated page out of the cache here; html5gum reports exactly those as
+//! errors and otherwise reads like a browser.
 //!
 //! Reading keeps the anchors (`href`, the `data-*` attributes of PEPs 503, 592, 658 and 714, the
 //! text for project names) and the `pypi:repository-version` meta tag; everything else is

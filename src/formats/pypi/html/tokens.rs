@@ -196,9 +196,9 @@ pub fn scan<'a>(html: &'a str, mut on: impl FnMut(Token<'a>) -> Result<(), Strin
     fatal.map_or(Ok(()), Err)
 }
 
-/// Decodes character references as HTML text has them decoded (what the tokenizer does to
-/// attribute values and text; kept to pin that behaviour in the tests) (`&amp;`, `&#62;`, `&#x3E;`, the
-/// named references of the HTML standard); an `&` that starts no reference stays as it is.
+/// Decodes character references the way the tokenizer decodes them in text and attribute
+/// values (`&amp;`, `&#62;`, `&#x3E;`, the named references of the HTML standard; an `&` that
+/// starts no reference stays as it is): the tests pin that behaviour here.
 #[cfg(test)]
 pub fn decode(s: &str) -> Cow<'_, str> {
     if !s.contains('&') {
