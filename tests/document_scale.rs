@@ -214,15 +214,17 @@ fn helm(charts: usize, versions: usize) -> Vec<Cost> {
 }
 
 /// Check and locate hold next to nothing; a rewrite holds its output and one entry; a merge
-/// its output and what it must remember of the members (keys, or its rendered entries). A PyPI
-/// page is still read into its whole list of files first (4–7× the page): that bound says
-/// where it stands, not where it should be.
+/// its output and what it must remember of the members (keys, or its rendered entries).
 const BOUNDS: &[(&str, f64)] = &[
     ("npm check", 0.25),
     ("npm locate", 0.25),
     ("npm rewrite", 2.0),
     ("npm merge", 2.0),
-    ("pypi", 8.0),
+    ("pypi HTML check", 0.25),
+    ("pypi JSON check", 0.25),
+    ("pypi HTML locate", 0.25),
+    ("pypi JSON locate", 0.25),
+    ("pypi", 3.0),
     ("helm check", 0.05),
     ("helm locate", 0.05),
     ("helm rewrite", 2.0),

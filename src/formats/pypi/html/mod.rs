@@ -19,30 +19,60 @@ mod tokens;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::page::{checked_hash, filename_of, DistFile, Kind, Page, Project, Yanked, HASH_PREFERENCE};
+use super::page::{checked_hash, filename_of, DistFile, Kind, Page, Project, Step, Yanked, HASH_PREFERENCE};
+use super::writer::ProjectWriter;
 use tokens::{scan, Attrs, Token};
 
-/// Parses a page of `kind`; `project` is the normalised name a project page is for. Each
-/// anchor is read into what it lists as soon as it closes, so a page of ten thousand files is
-/// never held as tokens or tags besides the files it lists.
+/// Parses a page of `kind`; `project` is the normalised name a project page is for.
 pub fn parse(kind: Kind, project: &str, text: &str) -> Result<Page, String> {
-    let (mut names, mut files) = (Vec::new(), Vec::new());
-    let mut finish = |(attrs, text): (Attrs, String)| -> Result<(), String> {
-        match kind {
-            Kind::Index => names.extend(project_name(&attrs, &text)),
-            Kind::Project => files.extend(dist_file(&attrs)?),
+    match kind {
+        Kind::Index => {
+            let mut names = Vec::new();
+            walk_anchors(text, &mut |attrs, text| {
+                names.extend(project_name(&attrs, &text));
+                Ok(Step::Go)
+            })?;
+            Ok(Page::Index(names))
+        }
+        Kind::Project => {
+            let mut files = Vec::new();
+            walk_files(text, &mut |f| {
+                files.push(f);
+                Ok(Step::Go)
+            })?;
+            Ok(Page::Project(Project { name: project.to_string(), files, versions: None }))
+        }
+    }
+}
+
+/// Reads a project page, handing each file to `on` as its anchor closes, keeping none; `on`
+/// stops the reading with [`Step::Stop`].
+pub fn walk_files(text: &str, on: &mut dyn FnMut(DistFile) -> Result<Step, String>) -> Result<(), String> {
+    walk_anchors(text, &mut |attrs, _| match dist_file(&attrs)? {
+        Some(f) => on(f),
+        None => Ok(Step::Go),
+    })
+}
+
+/// Reads a page, handing each anchor (its attributes and text) to `on` as it closes.
+fn walk_anchors(text: &str, on: &mut dyn FnMut(Attrs, String) -> Result<Step, String>) -> Result<(), String> {
+    let mut open: Option<(Attrs, String)> = None;
+    let (mut tags, mut stopped) = (0usize, false);
+    let mut finish = |(attrs, text): (Attrs, String), stopped: &mut bool| -> Result<(), String> {
+        if on(attrs, text)? == Step::Stop {
+            *stopped = true;
+            // Ends the scan; told apart from an error by `stopped`.
+            return Err(String::new());
         }
         Ok(())
     };
-    let mut open: Option<(Attrs, String)> = None;
-    let mut tags = 0usize;
-    scan(text, |token| {
+    let scanned = scan(text, |token| {
         match token {
             Token::Start { name, attrs } => {
                 tags += 1;
                 if name == "a" {
                     if let Some(anchor) = open.replace((attrs, String::new())) {
-                        finish(anchor)?;
+                        finish(anchor, &mut stopped)?;
                     }
                 } else if name == "meta" {
                     check_meta(&attrs)?;
@@ -52,7 +82,7 @@ pub fn parse(kind: Kind, project: &str, text: &str) -> Result<Page, String> {
                 tags += 1;
                 if name == "a" {
                     if let Some(anchor) = open.take() {
-                        finish(anchor)?;
+                        finish(anchor, &mut stopped)?;
                     }
                 }
             }
@@ -63,17 +93,21 @@ pub fn parse(kind: Kind, project: &str, text: &str) -> Result<Page, String> {
             }
         }
         Ok(())
-    })?;
+    });
+    match scanned {
+        Err(_) if stopped => return Ok(()),
+        other => other?,
+    }
     if let Some(anchor) = open {
-        finish(anchor)?;
+        match finish(anchor, &mut stopped) {
+            Err(_) if stopped => return Ok(()),
+            other => other?,
+        }
     }
     if tags == 0 {
         return Err("not an HTML page (no markup)".into());
     }
-    match kind {
-        Kind::Index => Ok(Page::Index(names)),
-        Kind::Project => Ok(Page::Project(Project { name: project.to_string(), files, versions: None })),
-    }
+    Ok(())
 }
 
 fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -162,34 +196,43 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// The start of a page titled `title` (already escaped), up to its first link.
+pub fn head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.0\">\n    \
+         <title>{title}</title>\n  </head>\n  <body>\n    <h1>{title}</h1>\n"
+    )
+}
+
+/// The end of a page, after its last link.
+pub const TAIL: &str = "  </body>\n</html>\n";
+
+/// One file's line of a project page.
+pub fn file_line(out: &mut String, f: &DistFile) {
+    out.push_str("    ");
+    anchor(out, f);
+    out.push_str("<br>\n");
+}
+
 /// Renders a page. Index links are relative (`{name}/`), so a virtual's index leads to the
 /// virtual's own project pages; file URLs are used as given.
 pub fn render(page: &Page) -> String {
-    let title = match page {
-        Page::Index(_) => "Simple index".to_string(),
-        Page::Project(p) => format!("Links for {}", escape(&p.name)),
-    };
-    let mut out = format!(
-        "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.0\">\n    \
-         <title>{title}</title>\n  </head>\n  <body>\n    <h1>{title}</h1>\n"
-    );
     match page {
         Page::Index(names) => {
+            let mut out = head("Simple index");
             for name in names {
                 let href = escape(&super::endpoint::normalise(name));
                 let _ = writeln!(out, "    <a href=\"{href}/\">{}</a><br>", escape(name));
             }
+            out.push_str(TAIL);
+            out
         }
         Page::Project(p) => {
-            for f in &p.files {
-                out.push_str("    ");
-                anchor(&mut out, f);
-                out.push_str("<br>\n");
-            }
+            let mut w = ProjectWriter::new(&p.name, false, 0);
+            p.files.iter().for_each(|f| w.file(f));
+            w.finish(p.versions.as_deref())
         }
     }
-    out.push_str("  </body>\n</html>\n");
-    out
 }
 
 fn anchor(out: &mut String, f: &DistFile) {
