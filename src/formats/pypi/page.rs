@@ -2,7 +2,10 @@
 //! whatever the upstream sent and rendered in whatever form the client asked for.
 //!
 //! Upstream markup never reaches a client: pages are parsed into [`Page`]s and regenerated, so
-//! only the fields listed here survive, every one escaped for its form.
+//! only the fields listed here survive, every one escaped for its form. Project pages list up
+//! to tens of thousands of files, so checking, finding a file, rewriting and merging read them
+//! one file at a time ([`each_file`]) and write as they read ([`super::writer`]): what is held
+//! is the output and one file.
 
 use std::collections::{BTreeMap, HashSet};
 
