@@ -10,6 +10,9 @@
 
 use std::time::Duration;
 
+#[path = "helm/large.rs"]
+mod large;
+
 use artifactapi_e2e::helm::{ChartSource, HelmClient};
 use artifactapi_e2e::{fetch, matrix, raw, sha256_hex, try_fetch, File, Options, Server, Storage, Upstream};
 use reqwest::{Method, StatusCode};

@@ -30,6 +30,8 @@ pub use plan::{Doc, Located, Plan, Rendered, Target, Urls};
 pub mod alpine;
 pub mod docker;
 pub mod files;
+#[cfg(any(test, feature = "testing"))]
+pub mod fixtures;
 pub mod generic;
 pub mod goproxy;
 pub mod helm;

@@ -123,7 +123,9 @@ impl BlobStore for MemoryCached {
                 }
                 Some(Err(e)) if head.is_empty() => return Err(e.into()),
                 Some(Err(e)) => {
-                    return Ok(Box::pin(stream::iter(head.into_iter().map(Ok)).chain(stream::once(async move { Err(e) }))))
+                    return Ok(Box::pin(
+                        stream::iter(head.into_iter().map(Ok)).chain(stream::once(async move { Err(e) })),
+                    ))
                 }
             }
         }

@@ -8,6 +8,7 @@
 //! every tarball URL is on PUBLIC_URL. `edges` covers what a static upstream shows better.
 
 mod edges;
+mod large;
 mod tools;
 
 use std::path::Path;

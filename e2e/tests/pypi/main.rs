@@ -8,6 +8,7 @@
 //! host, digest mismatches, malformed pages and hostile names.
 
 mod edges;
+mod large;
 mod tools;
 
 use std::time::Duration;

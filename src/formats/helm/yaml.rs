@@ -8,6 +8,14 @@
 //! double-quoted (JSON escapes are valid YAML escapes), so no reader can take it for something
 //! else. Anchors are dropped and aliases refused ([`Reader`]): no index generator writes them,
 //! and expanding them is how a small document becomes a huge one.
+//!
+//! The writer is this module's own, not a crate's emitter. yaml-rust2 (the reader here) and its
+//! successor saphyr only dump a whole `Yaml` tree as a document (and their tree keeps no tags);
+//! serde_yaml_ng writes one serialised value per call. The one maintained event-level emitter,
+//! libyaml-safer, could write a rewritten index version by version, but not a virtual's merge:
+//! charts come out in first-seen order across all members, so the merge keeps each chart's
+//! versions as text already written ([`Node::write_flow`]) until the last member is read, which
+//! an event emitter cannot take; it would have to hold every member's entries as trees instead.
 
 use std::str::Chars;
 

@@ -15,6 +15,8 @@
 
 mod documents;
 mod endpoint;
+mod merge;
+mod raw;
 #[cfg(test)]
 mod tests;
 
@@ -44,10 +46,6 @@ fn wants_abbreviated(accept: &[&str]) -> bool {
         let zero = params.any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
         kind.eq_ignore_ascii_case(ABBREVIATED_TYPE) && !zero
     })
-}
-
-fn render(doc: documents::Object, content_type: &str) -> Result<Rendered, String> {
-    serde_json::to_vec(&doc).map(|body| Rendered::new(body, content_type)).map_err(|e| e.to_string())
 }
 
 fn content_type(doc: &Doc) -> &'static str {
@@ -181,9 +179,9 @@ impl Format for Npm {
 
     fn check_document(&self, e: &NpmRequest, body: &[u8]) -> Result<(), String> {
         match &e.kind {
-            Kind::Packument(name) => documents::packument(name.full(), body).map(drop),
-            Kind::Version(name, v) => documents::manifest(name.full(), v, body).map(drop),
-            Kind::DistTags(name) => documents::dist_tags(name.full(), body).map(drop),
+            Kind::Packument(name) => documents::packument(name.full(), body),
+            Kind::Version(name, v) => documents::manifest(name.full(), v, body),
+            Kind::DistTags(name) => documents::dist_tags(name.full(), body),
             _ => Ok(()),
         }
     }
@@ -191,38 +189,29 @@ impl Format for Npm {
     fn rewrite(&self, e: &NpmRequest, doc: &Doc, body: &[u8], urls: &Urls) -> Result<Rendered, String> {
         match &e.kind {
             Kind::Packument(name) => {
-                let parsed = documents::packument(name.full(), body)?;
-                render(documents::rewrite_packument(&name.name(), parsed, urls), content_type(doc))
+                Ok(Rendered::new(documents::rewrite_packument(&name.name(), body, urls)?, content_type(doc)))
             }
-            Kind::Version(name, v) => render(
-                documents::rewrite_manifest(&name.name(), documents::manifest(name.full(), v, body)?, urls),
-                JSON,
-            ),
-            Kind::DistTags(name) => render(documents::dist_tags(name.full(), body)?, JSON),
+            Kind::Version(name, v) => {
+                Ok(Rendered::new(documents::rewrite_manifest(&name.name(), v, body, urls)?, JSON))
+            }
+            Kind::DistTags(name) => {
+                documents::dist_tags(name.full(), body).map(|()| Rendered::new(body.to_vec(), JSON))
+            }
             other => Err(format!("{other:?} is no npm document")),
         }
     }
 
     fn locate(&self, file: &NpmRequest, body: &[u8], urls: &Urls) -> Result<Option<Located>, String> {
         let Kind::Tarball(name, file) = &file.kind else { return Ok(None) };
-        let packument = documents::packument(name.full(), body)?;
-        documents::locate(name.full(), file, &packument, urls)
+        documents::locate(name.full(), file, body, urls)
     }
 
     fn merge(&self, e: &NpmRequest, doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
-        let parsed = |check: fn(&str, &[u8]) -> Result<documents::Object, String>, name: &str| {
-            members.iter().map(|m| check(name, &m.body)).collect::<Result<Vec<_>, String>>()
-        };
-        let merged = match &e.kind {
-            Kind::Packument(name) => {
-                documents::merge_packuments(parsed(documents::packument, name.full())?).map(|d| (d, content_type(doc)))
-            }
-            Kind::DistTags(name) => {
-                documents::merge_tags(parsed(documents::dist_tags, name.full())?).map(|d| (d, JSON))
-            }
-            _ => return members.into_iter().next().ok_or_else(|| "no member document".to_string()),
-        };
-        let (merged, ct) = merged.ok_or_else(|| "no member document".to_string())?;
-        render(merged, ct)
+        let bodies: Vec<&[u8]> = members.iter().map(|m| m.body.as_slice()).collect();
+        match &e.kind {
+            Kind::Packument(name) => Ok(Rendered::new(merge::packuments(name.full(), &bodies)?, content_type(doc))),
+            Kind::DistTags(name) => Ok(Rendered::new(merge::tags(name.full(), &bodies)?, JSON)),
+            _ => members.into_iter().next().ok_or_else(|| "no member document".to_string()),
+        }
     }
 }

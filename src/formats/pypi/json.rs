@@ -6,25 +6,34 @@
 //! strings, an index page `projects` with a `name` each. Keys this server does not know are
 //! dropped, as PEP 691 lets clients do.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use super::page::{checked_hash, DistFile, Kind, Page, Project, Yanked};
+use super::page::{checked_hash, DistFile, Kind, Page, Project, Step, Yanked};
+use super::writer::ProjectWriter;
 
-/// Parses a page of `kind`; `project` is the normalised name of a project page.
+/// The top-level members of a page, values unparsed (borrowed from the body).
+type Top<'a> = HashMap<String, &'a RawValue>;
+
+/// A member of the top level as the type asked for; `None` when absent.
+fn member<'a, T: serde::Deserialize<'a>>(top: &Top<'a>, key: &str) -> Option<Result<T, serde_json::Error>> {
+    top.get(key).map(|v| serde_json::from_str(v.get()))
+}
+
+/// Parses a page of `kind`; `project` is the normalised name of a project page. A project
+/// page of ten thousand files is never one tree: the top level and the `files` list are read
+/// as unparsed values, and each file is parsed in turn.
 pub fn parse(kind: Kind, project: &str, body: &[u8]) -> Result<Page, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
-    let top = v.as_object().ok_or("JSON page is not an object")?;
-    let version = top.get("meta").and_then(|m| m.get("api-version")).and_then(Value::as_str).unwrap_or("");
-    if version.split('.').next() != Some("1") {
-        return Err(format!("unsupported or missing meta.api-version {version:?} (this server reads 1.x)"));
-    }
+    let top = top(body)?;
     match kind {
         Kind::Index => {
-            let projects = top.get("projects").and_then(Value::as_array).ok_or("no \"projects\" array")?;
+            let projects =
+                member::<Vec<&RawValue>>(&top, "projects").and_then(Result::ok).ok_or("no \"projects\" array")?;
             let mut names = Vec::with_capacity(projects.len());
             for p in projects {
+                let p: Value = serde_json::from_str(p.get()).map_err(|e| e.to_string())?;
                 let name = p.get("name").and_then(Value::as_str).ok_or("a project without a \"name\" string")?;
                 if super::endpoint::is_valid_name(name) {
                     names.push(name.to_string());
@@ -33,20 +42,60 @@ pub fn parse(kind: Kind, project: &str, body: &[u8]) -> Result<Page, String> {
             Ok(Page::Index(names))
         }
         Kind::Project => {
-            let files = top.get("files").and_then(Value::as_array).ok_or("no \"files\" array")?;
-            let files = files.iter().enumerate().map(|(i, f)| file(f).map_err(|e| format!("files[{i}]: {e}")));
-            let versions = match top.get("versions") {
-                None | Some(Value::Null) => None,
-                Some(Value::Array(vs)) => Some(
-                    vs.iter()
-                        .map(|v| v.as_str().map(str::to_string).ok_or("a version that is no string"))
-                        .collect::<Result<_, _>>()?,
-                ),
-                Some(_) => return Err("\"versions\" is not an array".into()),
-            };
-            Ok(Page::Project(Project { name: project.to_string(), files: files.collect::<Result<_, _>>()?, versions }))
+            let mut files = Vec::new();
+            let versions = files_of(&top, &mut |f| {
+                files.push(f);
+                Ok(Step::Go)
+            })?;
+            Ok(Page::Project(Project { name: project.to_string(), files, versions }))
         }
     }
+}
+
+/// Reads a project page, handing each file to `on` in turn, keeping none (`on` stops the
+/// reading with [`Step::Stop`]); gives the page's PEP 700 `versions`.
+pub fn walk_files(
+    body: &[u8],
+    on: &mut dyn FnMut(DistFile) -> Result<Step, String>,
+) -> Result<Option<Vec<String>>, String> {
+    let top = top(body)?;
+    files_of(&top, on)
+}
+
+fn top(body: &[u8]) -> Result<Top<'_>, String> {
+    let top: Top = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => "JSON page is not an object".to_string(),
+        _ => format!("invalid JSON: {e}"),
+    })?;
+    let meta = member::<Value>(&top, "meta").and_then(Result::ok);
+    let version = meta.as_ref().and_then(|m| m.get("api-version")).and_then(Value::as_str).unwrap_or("");
+    if version.split('.').next() != Some("1") {
+        return Err(format!("unsupported or missing meta.api-version {version:?} (this server reads 1.x)"));
+    }
+    Ok(top)
+}
+
+fn files_of(top: &Top, on: &mut dyn FnMut(DistFile) -> Result<Step, String>) -> Result<Option<Vec<String>>, String> {
+    let raw = member::<Vec<&RawValue>>(top, "files").and_then(Result::ok).ok_or("no \"files\" array")?;
+    let versions = match member::<Value>(top, "versions").transpose().map_err(|e| e.to_string())? {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(vs)) => Some(
+            vs.into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s),
+                    _ => Err("a version that is no string"),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(_) => return Err("\"versions\" is not an array".into()),
+    };
+    for (i, f) in raw.iter().enumerate() {
+        let f: Value = serde_json::from_str(f.get()).map_err(|e| format!("files[{i}]: {e}"))?;
+        if on(file(&f).map_err(|e| format!("files[{i}]: {e}"))?)? == Step::Stop {
+            break;
+        }
+    }
+    Ok(versions)
 }
 
 fn hashes(v: Option<&Value>, what: &str) -> Result<BTreeMap<String, String>, String> {
@@ -94,27 +143,22 @@ fn file(f: &Value) -> Result<DistFile, String> {
 /// Renders a page. `meta.api-version` is 1.1 (PEP 700) when the page has `versions` and every
 /// file a `size`, else 1.0 with whatever PEP 700 fields there are as extra keys.
 pub fn render(page: &Page) -> Vec<u8> {
-    let v = match page {
-        Page::Index(names) => json!({
-            "meta": { "api-version": "1.0" },
-            "projects": names.iter().map(|n| json!({ "name": n })).collect::<Vec<_>>(),
-        }),
-        Page::Project(p) => {
-            let v11 = p.versions.is_some() && p.files.iter().all(|f| f.size.is_some());
-            let mut top = Map::new();
-            top.insert("meta".into(), json!({ "api-version": if v11 { "1.1" } else { "1.0" } }));
-            top.insert("name".into(), json!(p.name));
-            top.insert("files".into(), Value::Array(p.files.iter().map(render_file).collect()));
-            if let Some(vs) = &p.versions {
-                top.insert("versions".into(), json!(vs));
-            }
-            Value::Object(top)
+    match page {
+        Page::Index(names) => {
+            let projects: Vec<Value> = names.iter().map(|n| json!({ "name": n })).collect();
+            let v = json!({ "meta": { "api-version": "1.0" }, "projects": projects });
+            serde_json::to_vec(&v).unwrap_or_default()
         }
-    };
-    serde_json::to_vec(&v).unwrap_or_default()
+        Page::Project(p) => {
+            let mut w = ProjectWriter::new(&p.name, true, 0);
+            p.files.iter().for_each(|f| w.file(f));
+            w.finish(p.versions.as_deref()).into_bytes()
+        }
+    }
 }
 
-fn render_file(f: &DistFile) -> Value {
+/// One file of a project page as PEP 691 has it.
+pub fn render_file(f: &DistFile) -> Value {
     let mut o = Map::new();
     o.insert("filename".into(), json!(f.filename));
     o.insert("url".into(), json!(f.url));

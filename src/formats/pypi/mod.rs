@@ -17,6 +17,7 @@ mod endpoint;
 mod html;
 mod json;
 mod page;
+mod writer;
 
 pub use endpoint::{normalise, Endpoint, MAX_FILE_BYTES, MAX_NAME_BYTES};
 
@@ -29,7 +30,7 @@ use super::files::{file_target, FileError};
 use super::{file_name, Class, Doc, Format, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request, Urls};
 use crate::paths::{PathError, RepoPath};
 use accept::Form;
-use page::{Kind as PageKind, Page};
+use page::{Kind as PageKind, Page, Step};
 
 pub struct Pypi;
 
@@ -149,9 +150,18 @@ fn parse_page(e: &PypiRequest, body: &[u8]) -> Result<Page, String> {
 fn render(page: &Page, form: Form) -> Rendered {
     match form {
         Form::Json => Rendered::new(json::render(page), accept::JSON_TYPE),
-        Form::HtmlV1 => Rendered::new(html::render(page).into_bytes(), accept::HTML_TYPE),
-        Form::TextHtml => Rendered::new(html::render(page).into_bytes(), accept::TEXT_HTML_TYPE),
+        Form::HtmlV1 | Form::TextHtml => rendered(html::render(page), form),
     }
+}
+
+/// A page written in `form`, with its content type.
+fn rendered(body: String, form: Form) -> Rendered {
+    let content_type = match form {
+        Form::Json => accept::JSON_TYPE,
+        Form::HtmlV1 => accept::HTML_TYPE,
+        Form::TextHtml => accept::TEXT_HTML_TYPE,
+    };
+    Rendered::new(body.into_bytes(), content_type)
 }
 
 /// The digest a file must match, strongest first; `None` when the page gives none this server
@@ -215,40 +225,40 @@ impl Format for Pypi {
     }
 
     fn check_document(&self, e: &PypiRequest, body: &[u8]) -> Result<(), String> {
-        parse_page(e, body).map(|_| ())
+        match page_kind(&e.kind) {
+            Some((PageKind::Project, _)) => page::each_file(body, &mut |_| Ok(Step::Go)).map(drop),
+            _ => parse_page(e, body).map(drop),
+        }
     }
 
     fn rewrite(&self, e: &PypiRequest, doc: &Doc, body: &[u8], urls: &Urls) -> Result<Rendered, String> {
-        let page = match parse_page(e, body)? {
-            Page::Index(names) => Page::Index(names),
-            Page::Project(mut project) => {
-                let mut files = Vec::with_capacity(project.files.len());
-                for mut f in std::mem::take(&mut project.files) {
-                    // Only links this server can serve: http(s), a file name it accepts, once.
-                    let servable = urls.resolve(&f.url).is_some()
-                        && endpoint::is_valid_file(&f.filename)
-                        && !files.iter().any(|g: &page::DistFile| g.filename == f.filename);
-                    if servable {
-                        f.url = urls.public_url(&format!("simple/{}/{}", project.name, f.filename));
-                        files.push(f);
-                    }
-                }
-                project.files = files;
-                Page::Project(project)
-            }
+        let Some((PageKind::Project, project)) = page_kind(&e.kind) else {
+            return Ok(render(&parse_page(e, body)?, form_of(doc)));
         };
-        Ok(render(&page, form_of(doc)))
+        let mut listed = std::collections::HashSet::new();
+        let mut serve = |mut f: page::DistFile| {
+            // Only links this server can serve: http(s), a file name it accepts, once.
+            let servable = urls.resolve(&f.url).is_some()
+                && endpoint::is_valid_file(&f.filename)
+                && listed.insert(f.filename.clone());
+            servable.then(|| {
+                f.url = urls.public_url(&format!("simple/{project}/{}", f.filename));
+                f
+            })
+        };
+        let form = form_of(doc);
+        Ok(rendered(page::rewrite_project(project, body, form == Form::Json, &mut serve)?, form))
     }
 
     fn locate(&self, file: &PypiRequest, body: &[u8], urls: &Urls) -> Result<Option<Located>, String> {
-        let Kind::File { project, file } = &file.kind else { return Ok(None) };
-        let Page::Project(page) = page::parse(PageKind::Project, project, body)? else { return Ok(None) };
-        if let Some(f) = page.file(file) {
+        let Kind::File { file, .. } = &file.kind else { return Ok(None) };
+        if let Some(f) = page::find(body, file)? {
             let Some(url) = urls.resolve(&f.url) else { return Ok(None) };
             return Ok(Some(Located { url: without_fragment(url).into(), integrity: integrity(&f.hashes) }));
         }
         // PEP 658: `{file}.metadata` next to a file whose page advertises it.
-        let Some(f) = file.strip_suffix(".metadata").and_then(|d| page.file(d)) else { return Ok(None) };
+        let Some(dist) = file.strip_suffix(".metadata") else { return Ok(None) };
+        let Some(f) = page::find(body, dist)? else { return Ok(None) };
         let (Some(hashes), Some(mut url)) = (f.metadata.as_ref(), urls.resolve(&f.url)) else { return Ok(None) };
         url.set_fragment(None);
         url.set_path(&format!("{}.metadata", url.path()));
@@ -256,8 +266,13 @@ impl Format for Pypi {
     }
 
     fn merge(&self, e: &PypiRequest, doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
+        let form = form_of(doc);
+        if let Some((PageKind::Project, project)) = page_kind(&e.kind) {
+            let bodies: Vec<&[u8]> = members.iter().map(|m| m.body.as_slice()).collect();
+            return Ok(rendered(page::merge_projects(project, &bodies, form == Form::Json)?, form));
+        }
         let pages = members.iter().map(|m| parse_page(e, &m.body)).collect::<Result<Vec<_>, _>>()?;
-        Ok(render(&page::merge(pages)?, form_of(doc)))
+        Ok(render(&page::merge(pages)?, form))
     }
 }
 

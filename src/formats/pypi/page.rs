@@ -2,10 +2,14 @@
 //! whatever the upstream sent and rendered in whatever form the client asked for.
 //!
 //! Upstream markup never reaches a client: pages are parsed into [`Page`]s and regenerated, so
-//! only the fields listed here survive, every one escaped for its form.
+//! only the fields listed here survive, every one escaped for its form. Project pages list up
+//! to tens of thousands of files, so checking, finding a file, rewriting and merging read them
+//! one file at a time ([`each_file`]) and write as they read ([`super::writer`]): what is held
+//! is the output and one file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
+use super::writer::ProjectWriter;
 use super::{html, json};
 
 /// What a page lists.
@@ -117,11 +121,81 @@ pub fn parse(kind: Kind, project: &str, body: &[u8]) -> Result<Page, String> {
     }
 }
 
-impl Project {
-    /// The file called `filename`, the first one when a page names it twice.
-    pub fn file(&self, filename: &str) -> Option<&DistFile> {
-        self.files.iter().find(|f| f.filename == filename)
+/// Whether a walk over a page's files goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Go,
+    Stop,
+}
+
+/// Reads a project page of either form, handing each file to `on` in page order and keeping
+/// none (ten thousand files are never one list); gives the page's PEP 700 `versions` (JSON).
+pub fn each_file(
+    body: &[u8],
+    on: &mut dyn FnMut(DistFile) -> Result<Step, String>,
+) -> Result<Option<Vec<String>>, String> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    if is_json(body) {
+        json::walk_files(body, on)
+    } else {
+        let text = std::str::from_utf8(body).map_err(|e| format!("page is not UTF-8: {e}"))?;
+        html::walk_files(text, on).map(|()| None)
     }
+}
+
+/// The first file of a project page called `filename`, reading no further than it.
+pub fn find(body: &[u8], filename: &str) -> Result<Option<DistFile>, String> {
+    let mut found = None;
+    each_file(body, &mut |f| {
+        if f.filename != filename {
+            return Ok(Step::Go);
+        }
+        found = Some(f);
+        Ok(Step::Stop)
+    })?;
+    Ok(found)
+}
+
+/// A project page rewritten file by file: `serve` gives each file as it is served (or `None`
+/// to leave it out), written in JSON or else HTML.
+pub fn rewrite_project(
+    name: &str,
+    body: &[u8],
+    json: bool,
+    serve: &mut dyn FnMut(DistFile) -> Option<DistFile>,
+) -> Result<String, String> {
+    // Served URLs are longer than most upstream ones, and JSON names the metadata twice.
+    let mut w = ProjectWriter::new(name, json, body.len() + body.len() / 2);
+    let versions = each_file(body, &mut |f| {
+        if let Some(f) = serve(f) {
+            w.file(&f);
+        }
+        Ok(Step::Go)
+    })?;
+    Ok(w.finish(versions.as_deref()))
+}
+
+/// Members' project pages merged file by file in member order: a file name already listed by
+/// an earlier member keeps that member's entry; PEP 700 versions are the union when the first
+/// member has them.
+pub fn merge_projects(name: &str, members: &[&[u8]], json: bool) -> Result<String, String> {
+    let mut w = ProjectWriter::new(name, json, members.iter().map(|m| m.len()).sum());
+    let mut listed: HashSet<String> = HashSet::new();
+    let mut versions: Option<(Vec<String>, HashSet<String>)> = None;
+    for (i, body) in members.iter().enumerate() {
+        let theirs = each_file(body, &mut |f| {
+            if listed.insert(f.filename.clone()) {
+                w.file(&f);
+            }
+            Ok(Step::Go)
+        })?;
+        match (i, versions.as_mut(), theirs) {
+            (0, _, Some(vs)) => versions = Some((vs.clone(), vs.into_iter().collect())),
+            (_, Some((mine, seen)), Some(vs)) => mine.extend(vs.into_iter().filter(|v| seen.insert(v.clone()))),
+            _ => {}
+        }
+    }
+    Ok(w.finish(versions.as_ref().map(|(vs, _)| vs.as_slice())))
 }
 
 /// Merges virtual members' pages in member order: a file name already listed by an earlier
@@ -141,10 +215,11 @@ pub fn merge(pages: Vec<Page>) -> Result<Page, String> {
             Ok(Page::Index(all.into_values().collect()))
         }
         Page::Project(mut project) => {
+            let mut listed: HashSet<String> = project.files.iter().map(|f| f.filename.clone()).collect();
             for page in pages {
                 let Page::Project(other) = page else { continue };
                 for f in other.files {
-                    if project.file(&f.filename).is_none() {
+                    if listed.insert(f.filename.clone()) {
                         project.files.push(f);
                     }
                 }

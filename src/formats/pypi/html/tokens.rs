@@ -1,13 +1,21 @@
-//! A tolerant HTML tokenizer for index pages: start tags with their attributes (names lower
-//! case, values with character references decoded), end tags, and text.
+//! The HTML tokenizer index pages are read with: `html5gum`, a WHATWG-conformant tokenizer,
+//! giving this module's reader start tags with their attributes (names lower case, values
+//! with character references decoded, the first of two equal names winning), end tags and
+//! text, in page order.
 //!
-//! It follows the HTML tokenizer where index pages need it (quoted and unquoted attribute
-//! values, the first of two equal attribute names wins, comments, doctype and processing
-//! instructions skipped, `script`/`style` contents skipped, a `<` that starts no tag is text)
-//! and refuses what would leave the rest of the page ambiguous: a tag, attribute value or
-//! comment still open at the end of the body.
+//! Everything a browser tolerates is tolerated (a `<` that starts no tag is text, unknown
+//! character references stay as they are, comments, doctypes and processing instructions give
+//! no token), and `script`/`style` contents are skipped (the tokenizer reads them as raw text
+//! the way a browser does, so an anchor inside a script is no link). What is refused is a page
+//! that ends inside a tag, an attribute value, a comment or a doctype: the rest of it would be
+//! ambiguous, so such a page (a truncated download) is never cached.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
+use html5gum::{Emitter, Error, ForwardingEmitter, Span, State, Tokenizer};
 
 /// One piece of a page.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,146 +28,195 @@ pub enum Token<'a> {
 /// The attributes of a tag, names lower case, in page order.
 pub type Attrs = Vec<(String, String)>;
 
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Where the tokenizer is, as far as a message about a page that ends too early needs it.
+#[derive(Debug, Default)]
+struct Open {
+    /// The tag being read: whether it is an end tag, and its name.
+    tag: Option<(bool, Vec<u8>)>,
+    /// The name of the attribute being read.
+    attribute: Option<Vec<u8>>,
+    /// Why the page cannot be read, once known.
+    fatal: Option<String>,
+}
+
+/// The callback emitter, with a `<` that starts no tag flushed as its own text token, and the
+/// state kept for messages about a page that ends in the middle of something.
+struct Emit<'h, E> {
+    inner: E,
+    open: Rc<RefCell<Open>>,
+    html: &'h str,
+}
+
+impl<E: Emitter> ForwardingEmitter for Emit<'_, E> {
+    type Token = E::Token;
+
+    fn inner(&mut self) -> &mut impl Emitter<Token = Self::Token> {
+        &mut self.inner
+    }
+
+    fn emit_string(&mut self, s: &[u8]) {
+        // A `<` that starts no tag is a text token of its own; other characters are gathered
+        // into runs by the callback emitter, which hands them on at a tag or its end-of-file
+        // flush.
+        let lone = s == b"<";
+        if lone {
+            self.inner.emit_eof();
+        }
+        self.inner.emit_string(s);
+        if lone {
+            self.inner.emit_eof();
+        }
+    }
+
+    fn init_start_tag(&mut self) {
+        self.open.borrow_mut().tag = Some((false, Vec::new()));
+        self.inner.init_start_tag();
+    }
+
+    fn init_end_tag(&mut self) {
+        self.open.borrow_mut().tag = Some((true, Vec::new()));
+        self.inner.init_end_tag();
+    }
+
+    fn push_tag_name(&mut self, s: &[u8]) {
+        if let Some((_, name)) = self.open.borrow_mut().tag.as_mut() {
+            name.extend_from_slice(s);
+        }
+        self.inner.push_tag_name(s);
+    }
+
+    fn init_attribute(&mut self) {
+        self.open.borrow_mut().attribute = Some(Vec::new());
+        self.inner.init_attribute();
+    }
+
+    fn push_attribute_name(&mut self, s: &[u8]) {
+        if let Some(name) = self.open.borrow_mut().attribute.as_mut() {
+            name.extend_from_slice(s);
+        }
+        self.inner.push_attribute_name(s);
+    }
+
+    fn emit_current_tag(&mut self) -> Option<State> {
+        let mut open = self.open.borrow_mut();
+        (open.tag, open.attribute) = (None, None);
+        drop(open);
+        self.inner.emit_current_tag()
+    }
+
+    fn emit_error(&mut self, error: Error) {
+        let mut open = self.open.borrow_mut();
+        if open.fatal.is_none() {
+            open.fatal = fatal(error, &open, self.html);
+        }
+        drop(open);
+        self.inner.emit_error(error);
+    }
+}
+
+/// The message for a page that ends inside something; `None` for the errors a browser
+/// recovers from.
+fn fatal(error: Error, open: &Open, html: &str) -> Option<String> {
+    match error {
+        Error::EofInComment => Some("unterminated comment".into()),
+        Error::EofInDoctype => Some("unterminated declaration".into()),
+        Error::EofInTag => {
+            let (end, name) = open.tag.as_ref().map(|(end, n)| (*end, text(n))).unwrap_or_default();
+            if end {
+                return Some(format!("unterminated end tag </{name}"));
+            }
+            let quoted = open.attribute.as_ref().filter(|_| value_left_open(html));
+            Some(match quoted {
+                Some(attr) => format!("unterminated {:?} attribute value in <{name}", text(attr)),
+                None => format!("unterminated tag <{name}"),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Whether a page that ends inside a tag ends inside a quoted attribute value: its last quote
+/// opens a value (it follows an `=`), since no quote comes after it.
+fn value_left_open(html: &str) -> bool {
+    html.rfind(['"', '\'']).is_some_and(|q| html[..q].trim_end().ends_with('='))
+}
+
 /// Calls `on` for each token of `html`, stopping at the first error (its own or `on`'s).
 pub fn scan<'a>(html: &'a str, mut on: impl FnMut(Token<'a>) -> Result<(), String>) -> Result<(), String> {
-    let b = html.as_bytes();
-    let mut pos = 0;
-    while pos < b.len() {
-        let Some(lt) = html[pos..].find('<').map(|i| pos + i) else {
-            on(Token::Text(decode(&html[pos..])))?;
-            break;
-        };
-        if lt > pos {
-            on(Token::Text(decode(&html[pos..lt])))?;
-        }
-        let rest = &html[lt..];
-        if let Some(comment) = rest.strip_prefix("<!--") {
-            let end = comment.find("-->").ok_or("unterminated comment")?;
-            pos = lt + 4 + end + 3;
-        } else if rest.starts_with("<!") || rest.starts_with("<?") {
-            pos = lt + rest.find('>').ok_or("unterminated declaration")? + 1;
-        } else if rest.starts_with("</") && b.get(lt + 2).is_some_and(u8::is_ascii_alphabetic) {
-            let name = tag_name(&rest[2..]);
-            pos = lt + rest.find('>').ok_or_else(|| format!("unterminated end tag </{name}"))? + 1;
-            on(Token::End { name })?;
-        } else if b.get(lt + 1).is_some_and(u8::is_ascii_alphabetic) {
-            let (name, attrs, len) = start_tag(&rest[1..])?;
-            pos = lt + 1 + len;
-            if name == "script" || name == "style" {
-                let close = format!("</{name}");
-                pos = find_ignoring_case(&html[pos..], &close).map_or(b.len(), |i| pos + i);
-            }
-            on(Token::Start { name, attrs })?;
-        } else {
-            on(Token::Text(Cow::Borrowed("<")))?;
-            pos = lt + 1;
-        }
-    }
-    Ok(())
-}
-
-fn find_ignoring_case(haystack: &str, needle: &str) -> Option<usize> {
-    haystack.as_bytes().windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-}
-
-fn tag_name(s: &str) -> String {
-    let end = s.find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>').unwrap_or(s.len());
-    s[..end].to_ascii_lowercase()
-}
-
-/// A start tag after its `<`: name, attributes, and the bytes it took up to and with `>`.
-fn start_tag(s: &str) -> Result<(String, Attrs, usize), String> {
-    let name = tag_name(s);
-    let b = s.as_bytes();
-    let mut i = name.len();
-    let mut attrs: Attrs = Vec::new();
-    let unterminated = || format!("unterminated tag <{name}");
-    loop {
-        while b.get(i).is_some_and(|c| c.is_ascii_whitespace() || *c == b'/') {
-            i += 1;
-        }
-        match b.get(i) {
-            None => return Err(unterminated()),
-            Some(b'>') => return Ok((name, attrs, i + 1)),
-            Some(_) => {}
-        }
-        let start = i;
-        i += 1; // the first character of a name may be anything but whitespace, '/', '>'
-        while b.get(i).is_some_and(|c| !c.is_ascii_whitespace() && !matches!(c, b'/' | b'>' | b'=')) {
-            i += 1;
-        }
-        let attr = s[start..i].to_ascii_lowercase();
-        while b.get(i).is_some_and(u8::is_ascii_whitespace) {
-            i += 1;
-        }
-        let mut value = String::new();
-        if b.get(i) == Some(&b'=') {
-            i += 1;
-            while b.get(i).is_some_and(u8::is_ascii_whitespace) {
-                i += 1;
-            }
-            match b.get(i) {
-                Some(q @ (b'"' | b'\'')) => {
-                    let close = s[i + 1..]
-                        .find(*q as char)
-                        .ok_or_else(|| format!("unterminated {attr:?} attribute value in <{name}"))?;
-                    value = decode(&s[i + 1..i + 1 + close]).into_owned();
-                    i += close + 2;
-                }
-                Some(_) => {
-                    let v = i;
-                    while b.get(i).is_some_and(|c| !c.is_ascii_whitespace() && *c != b'>') {
-                        i += 1;
+    let open = Rc::new(RefCell::new(Open::default()));
+    let mut tag: Option<(String, Attrs)> = None;
+    let mut duplicate = false;
+    let mut raw_text = false;
+    let callback = move |event: CallbackEvent<'_>, _span: Span<()>| -> Option<Token<'static>> {
+        match event {
+            CallbackEvent::OpenStartTag { name } => tag = Some((text(name), Vec::new())),
+            CallbackEvent::AttributeName { name } => {
+                let name = text(name);
+                if let Some((_, attrs)) = tag.as_mut() {
+                    duplicate = attrs.iter().any(|(n, _)| *n == name);
+                    if !duplicate {
+                        attrs.push((name, String::new()));
                     }
-                    value = decode(&s[v..i]).into_owned();
                 }
-                None => return Err(unterminated()),
             }
+            CallbackEvent::AttributeValue { value } if !duplicate => {
+                if let Some((_, value_slot)) = tag.as_mut().and_then(|(_, attrs)| attrs.last_mut()) {
+                    *value_slot = text(value);
+                }
+            }
+            CallbackEvent::CloseStartTag { .. } => {
+                let (name, attrs) = tag.take()?;
+                raw_text = matches!(name.as_str(), "script" | "style");
+                return Some(Token::Start { name, attrs });
+            }
+            CallbackEvent::EndTag { name } => {
+                raw_text = false;
+                return Some(Token::End { name: text(name) });
+            }
+            CallbackEvent::String { value } if !raw_text => return Some(Token::Text(Cow::Owned(text(value)))),
+            _ => {}
         }
-        if !attrs.iter().any(|(n, _)| *n == attr) {
-            attrs.push((attr, value));
+        None
+    };
+    let mut inner = CallbackEmitter::new(callback);
+    inner.naively_switch_states(true);
+    let emitter = Emit { inner, open: Rc::clone(&open), html };
+    for token in Tokenizer::new_with_emitter(html, emitter) {
+        let Ok(token) = token;
+        if let Some(why) = open.borrow_mut().fatal.take() {
+            return Err(why);
         }
+        on(token)?;
     }
+    let fatal = open.borrow_mut().fatal.take();
+    fatal.map_or(Ok(()), Err)
 }
 
-/// Decodes character references (`&amp;`, `&#62;`, `&#x3E;` and the few named ones an index
-/// uses); an `&` that starts no known reference stays as it is.
+/// Decodes character references the way the tokenizer decodes them in text and attribute
+/// values (`&amp;`, `&#62;`, `&#x3E;`, the named references of the HTML standard; an `&` that
+/// starts no reference stays as it is): the tests pin that behaviour here.
+#[cfg(test)]
 pub fn decode(s: &str) -> Cow<'_, str> {
     if !s.contains('&') {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        let reference = rest[1..].find(';').filter(|&n| n <= 32).map(|n| &rest[1..n + 1]);
-        let decoded = reference.and_then(|r| match r {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            "nbsp" => Some('\u{a0}'),
-            _ => {
-                let n = match r.strip_prefix('#')? {
-                    hex if hex.starts_with(['x', 'X']) => u32::from_str_radix(&hex[1..], 16).ok()?,
-                    dec => dec.parse::<u32>().ok()?,
-                };
-                Some(char::from_u32(n).filter(|c| *c != '\0').unwrap_or('\u{fffd}'))
-            }
-        });
-        match (decoded, reference) {
-            (Some(c), Some(r)) => {
-                out.push(c);
-                rest = &rest[r.len() + 2..];
-            }
-            _ => {
-                out.push('&');
-                rest = &rest[1..];
-            }
+    let callback = |event: CallbackEvent<'_>, _span: Span<()>| -> Option<String> {
+        match event {
+            CallbackEvent::String { value } => Some(text(value)),
+            _ => None,
         }
+    };
+    // RCDATA: references are decoded and no `<` starts markup (no end tag is "appropriate").
+    let mut tokenizer = Tokenizer::new_with_emitter(s, CallbackEmitter::new(callback));
+    tokenizer.set_state(State::RcData);
+    for piece in tokenizer {
+        let Ok(piece) = piece;
+        out.push_str(&piece);
     }
-    out.push_str(rest);
     Cow::Owned(out)
 }

@@ -30,17 +30,13 @@ pub fn carries_token(authorization: Option<&str>, token: &str) -> bool {
     } else {
         return false;
     };
-    constant_time_eq(&given, token.as_bytes())
+    crate::http::auth::constant_time_eq(&given, token.as_bytes())
 }
 
 /// The rest of `value` after `scheme ` (the scheme compared without regard to case).
 fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
     let (s, rest) = value.split_once(' ')?;
     s.eq_ignore_ascii_case(scheme).then_some(rest)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Whether the request may write: no `ADMIN_TOKEN`, or it carries it.
