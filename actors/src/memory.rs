@@ -8,17 +8,26 @@
 //! when freed; [`release`] hands back what the heaps hold free after a large piece of work. On
 //! other platforms both do nothing.
 
-/// Large blocks are mapped on their own at and above this size.
+/// Large blocks are mapped on their own at and above this size: above the store's read chunks
+/// and the network's buffers (mapping those would cost a page fault per page of every file
+/// served), below the documents.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MMAP_THRESHOLD: libc::c_int = 256 << 10;
+const MMAP_THRESHOLD: libc::c_int = 4 << 20;
+
+/// Free memory a heap keeps at its top for reuse before it gives it back by itself. Fixing the
+/// mmap threshold also fixes this one, at a default (128 KiB) small enough that the buffers of
+/// every file served would be given back and faulted in again, page by page, chunk after chunk.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const TRIM_THRESHOLD: libc::c_int = 32 << 20;
 
 /// Sets the allocator up to give large blocks back when they are freed. Call once, at start.
 pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; it is called before other threads
-    // allocate and with a documented parameter and value.
+    // allocate and with documented parameters and values.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
     }
 }
 

@@ -172,17 +172,20 @@ impl BlobStore for FsStore {
         if remaining == 0 {
             return Ok(Box::pin(head));
         }
+        // One read ahead: the next chunk is read on the blocking pool while the one before it
+        // is written to the client, so the copy out of the page cache and the socket write
+        // overlap instead of taking turns.
         let file = Arc::new(file);
-        let rest = stream::try_unfold((file, offset, remaining), |(file, offset, remaining)| async move {
-            if remaining == 0 {
-                return Ok(None);
-            }
-            let want = remaining.min(READ_CHUNK as u64);
-            let f = file.clone();
-            let chunk = tokio::task::spawn_blocking(move || read_exact_at(&f, offset, want))
-                .await
-                .map_err(|e| io::Error::other(e.to_string()))??;
-            Ok(Some((chunk, (file, offset + want, remaining - want))))
+        let read = |file: &Arc<std::fs::File>, offset: u64, remaining: u64| {
+            let (f, want) = (file.clone(), remaining.min(READ_CHUNK as u64));
+            (tokio::task::spawn_blocking(move || read_exact_at(&f, offset, want)), offset + want, remaining - want)
+        };
+        let first_read = read(&file, offset, remaining);
+        let rest = stream::try_unfold(Some((file, first_read)), move |state| async move {
+            let Some((file, (pending, offset, remaining))) = state else { return Ok(None) };
+            let chunk = pending.await.map_err(|e| io::Error::other(e.to_string()))??;
+            let next = (remaining > 0).then(|| (file.clone(), read(&file, offset, remaining)));
+            Ok(Some((chunk, next)))
         });
         Ok(Box::pin(head.chain(rest)))
     }
