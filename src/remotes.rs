@@ -92,6 +92,30 @@ pub fn validate_name(name: &str) -> Result<(), FieldError> {
 }
 
 impl RemoteSpec {
+    /// A remote of `package_type` named `name` in front of `base_url`, every other field at its
+    /// default (as a JSON body with only those three fields would give).
+    pub fn new(name: &str, package_type: PackageType, base_url: &str) -> RemoteSpec {
+        RemoteSpec {
+            name: name.to_string(),
+            package_type,
+            base_url: base_url.to_string(),
+            immutable_ttl: 0,
+            mutable_ttl: default_mutable_ttl(),
+            patterns: Vec::new(),
+            blocklist: Vec::new(),
+            mutable_patterns: Vec::new(),
+            immutable_patterns: Vec::new(),
+            ban_tags_enabled: false,
+            ban_tags: Vec::new(),
+            token_realm_hosts: Vec::new(),
+            username: None,
+            password: None,
+            tls_ca: None,
+            tls_insecure_skip_verify: false,
+            allow_private_upstreams: false,
+        }
+    }
+
     /// Validates and compiles the spec.
     pub fn validate(self) -> Result<Remote, FieldError> {
         validate_name(&self.name)?;

@@ -10,52 +10,19 @@
 //! `cargo test --release -p artifactapi --test document_scale -- --ignored --nocapture`.
 //! Time is printed, never asserted: benchmarks, not tests, judge speed.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
 use std::sync::Mutex;
-use std::time::Instant;
 
 use artifactapi::formats::fixtures;
 use artifactapi::formats::helm::Helm;
 use artifactapi::formats::npm::Npm;
 use artifactapi::formats::pypi::Pypi;
 use artifactapi::formats::{Doc, Format, Method, Plan, Rendered, Repo, Request, Urls};
+use common::alloc::Counting;
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
 /// One measurement at a time: the counters are global.
 static ONE: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let now = CURRENT.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -70,12 +37,7 @@ struct Cost {
 
 /// Runs `f`, returning its result and what it cost on `input` bytes.
 fn measure<T>(what: &str, input: usize, f: impl FnOnce() -> T) -> (T, Cost) {
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let t = Instant::now();
-    let out = f();
-    let secs = t.elapsed().as_secs_f64();
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let (out, peak, secs) = common::alloc::measure(f);
     (out, Cost { what: what.to_string(), input, peak, secs })
 }
 

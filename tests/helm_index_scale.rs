@@ -6,34 +6,13 @@
 //! index, clones per entry or keeps copies around fails here. Time is printed, not asserted: benchmarks, not tests,
 //! judge speed.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod common;
+
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use artifactapi::formats::helm::Helm;
 use artifactapi::formats::{Doc, Format, Method, Rendered, Request, Urls};
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+use common::alloc::{measure, Counting};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -56,16 +35,6 @@ fn generated_index() -> String {
     }
     s.push_str("generated: \"2024-01-02T03:04:05.123456789Z\"\n");
     s
-}
-
-/// Runs `f`, returning its result, the peak heap above the start, and the time taken.
-fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, f64) {
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let t = Instant::now();
-    let out = f();
-    let secs = t.elapsed().as_secs_f64();
-    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base), secs)
 }
 
 fn mib(n: usize) -> f64 {

@@ -24,6 +24,13 @@ async fn start(layout: &Layout) -> (Registry, Front, Server) {
     (reg, front, Server::start(Options::new(Storage::Fs, false)).await)
 }
 
+/// Creates a docker virtual `name` in front of the remote `member`.
+async fn docker_virtual(s: &Server, name: &str, member: &str) {
+    let spec = json!({ "name": name, "package_type": "docker", "members": [member] });
+    let resp = s.send_json(reqwest::Method::POST, "/api/v2/virtuals", &spec).await;
+    assert_eq!(resp.status, StatusCode::CREATED, "{}", resp.describe());
+}
+
 async fn content_failing_its_digest(opts: Options) {
     let layout = Layout::build(6, 300_000);
     let reg = Registry::start().await;
@@ -114,14 +121,7 @@ async fn hostile_requests_get_oci_errors_and_reach_no_upstream() {
     let (_reg, front, s) = start(&layout).await;
     s.create_remote(json!({ "name": "hub", "package_type": "docker", "base_url": front.url() })).await;
     s.create_remote(json!({ "name": "gen", "package_type": "generic", "base_url": front.url() })).await;
-    let resp = s
-        .send_json(
-            reqwest::Method::POST,
-            "/api/v2/virtuals",
-            &json!({ "name": "dv", "package_type": "docker", "members": ["hub"] }),
-        )
-        .await;
-    assert_eq!(resp.status, StatusCode::CREATED, "{}", resp.describe());
+    docker_virtual(&s, "dv", "hub").await;
     let hex = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
     let long = format!("/v2/hub/{}/manifests/1.0", "a".repeat(300));
     let huge = format!("/v2/hub/{}/manifests/1.0", "a/".repeat(3000));
@@ -184,14 +184,7 @@ async fn docker_remotes_are_served_on_v2_only() {
     let (_reg, front, s) = start(&layout).await;
     let spec = json!({ "name": "hub", "package_type": "docker", "base_url": front.url(), "blocklist": ["^app$"] });
     s.create_remote(spec).await;
-    let resp = s
-        .send_json(
-            reqwest::Method::POST,
-            "/api/v2/virtuals",
-            &json!({ "name": "dv", "package_type": "docker", "members": ["hub"] }),
-        )
-        .await;
-    assert_eq!(resp.status, StatusCode::CREATED, "{}", resp.describe());
+    docker_virtual(&s, "dv", "hub").await;
     let blob = layout.blobs("amd").pop().expect("a layer");
 
     let r = fetch(s.client().get(s.url(&format!("/v2/hub/app/blobs/{blob}")))).await;

@@ -21,25 +21,7 @@ use crate::virtuals::VirtualSpec;
 const ROUNDS: usize = 25;
 
 fn remote(name: &str, package_type: PackageType) -> RemoteSpec {
-    RemoteSpec {
-        name: name.into(),
-        package_type,
-        base_url: "http://127.0.0.1:9".into(),
-        immutable_ttl: 0,
-        mutable_ttl: 600,
-        patterns: vec![],
-        blocklist: vec![],
-        mutable_patterns: vec![],
-        immutable_patterns: vec![],
-        ban_tags_enabled: false,
-        ban_tags: vec![],
-        token_realm_hosts: vec![],
-        username: None,
-        password: None,
-        tls_ca: None,
-        tls_insecure_skip_verify: false,
-        allow_private_upstreams: false,
-    }
+    RemoteSpec { mutable_ttl: 600, ..RemoteSpec::new(name, package_type, "http://127.0.0.1:9") }
 }
 
 fn virt(name: &str, members: &[&str]) -> VirtualSpec {

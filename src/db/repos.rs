@@ -97,23 +97,15 @@ mod tests {
 
     fn remote(name: &str) -> RemoteSpec {
         RemoteSpec {
-            name: name.into(),
-            package_type: PackageType::Docker,
-            base_url: "https://registry-1.docker.io".into(),
-            immutable_ttl: 0,
             mutable_ttl: 600,
             patterns: vec!["^library/".into()],
-            blocklist: vec![],
-            mutable_patterns: vec![],
-            immutable_patterns: vec![],
             ban_tags_enabled: true,
             ban_tags: vec!["latest".into()],
             token_realm_hosts: vec!["auth.docker.io".into()],
             username: Some("user".into()),
             password: Some("secret".into()),
-            tls_ca: None,
-            tls_insecure_skip_verify: false,
             allow_private_upstreams: true,
+            ..RemoteSpec::new(name, PackageType::Docker, "https://registry-1.docker.io")
         }
     }
 

@@ -75,23 +75,9 @@ mod tests {
     #[test]
     fn expiry_follows_the_class_and_the_remote_ttls() {
         let spec = |immutable_ttl, mutable_ttl| RemoteSpec {
-            name: "r".into(),
-            package_type: PackageType::Generic,
-            base_url: "http://x/".into(),
             immutable_ttl,
             mutable_ttl,
-            patterns: vec![],
-            blocklist: vec![],
-            mutable_patterns: vec![],
-            immutable_patterns: vec![],
-            ban_tags_enabled: false,
-            ban_tags: vec![],
-            token_realm_hosts: vec![],
-            username: None,
-            password: None,
-            tls_ca: None,
-            tls_insecure_skip_verify: false,
-            allow_private_upstreams: false,
+            ..RemoteSpec::new("r", PackageType::Generic, "http://x/")
         };
         let t = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
         let secs = chrono::Duration::seconds;

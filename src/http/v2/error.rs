@@ -43,55 +43,37 @@ pub enum OciCode {
     Unknown,
 }
 
+/// Each code with its wire name.
+const CODES: [(OciCode, &str); 18] = [
+    (OciCode::BlobUnknown, "BLOB_UNKNOWN"),
+    (OciCode::BlobUploadInvalid, "BLOB_UPLOAD_INVALID"),
+    (OciCode::BlobUploadUnknown, "BLOB_UPLOAD_UNKNOWN"),
+    (OciCode::DigestInvalid, "DIGEST_INVALID"),
+    (OciCode::ManifestBlobUnknown, "MANIFEST_BLOB_UNKNOWN"),
+    (OciCode::ManifestInvalid, "MANIFEST_INVALID"),
+    (OciCode::ManifestUnknown, "MANIFEST_UNKNOWN"),
+    (OciCode::NameInvalid, "NAME_INVALID"),
+    (OciCode::NameUnknown, "NAME_UNKNOWN"),
+    (OciCode::PaginationNumberInvalid, "PAGINATION_NUMBER_INVALID"),
+    (OciCode::SizeInvalid, "SIZE_INVALID"),
+    (OciCode::TagInvalid, "TAG_INVALID"),
+    (OciCode::Unauthorized, "UNAUTHORIZED"),
+    (OciCode::Denied, "DENIED"),
+    (OciCode::Unsupported, "UNSUPPORTED"),
+    (OciCode::TooManyRequests, "TOOMANYREQUESTS"),
+    (OciCode::Unavailable, "UNAVAILABLE"),
+    (OciCode::Unknown, "UNKNOWN"),
+];
+
 impl OciCode {
+    /// The wire name (`MANIFEST_UNKNOWN`).
     pub fn as_str(&self) -> &'static str {
-        match self {
-            OciCode::BlobUnknown => "BLOB_UNKNOWN",
-            OciCode::BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
-            OciCode::BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
-            OciCode::DigestInvalid => "DIGEST_INVALID",
-            OciCode::ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
-            OciCode::ManifestInvalid => "MANIFEST_INVALID",
-            OciCode::ManifestUnknown => "MANIFEST_UNKNOWN",
-            OciCode::NameInvalid => "NAME_INVALID",
-            OciCode::NameUnknown => "NAME_UNKNOWN",
-            OciCode::PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
-            OciCode::SizeInvalid => "SIZE_INVALID",
-            OciCode::TagInvalid => "TAG_INVALID",
-            OciCode::Unauthorized => "UNAUTHORIZED",
-            OciCode::Denied => "DENIED",
-            OciCode::Unsupported => "UNSUPPORTED",
-            OciCode::TooManyRequests => "TOOMANYREQUESTS",
-            OciCode::Unavailable => "UNAVAILABLE",
-            OciCode::Unknown => "UNKNOWN",
-        }
+        CODES.iter().find(|(c, _)| c == self).map_or("UNKNOWN", |(_, name)| *name)
     }
 
-    /// The code of its wire name (`MANIFEST_UNKNOWN`).
+    /// The code of its wire name.
     pub fn parse(code: &str) -> Option<OciCode> {
-        use OciCode::*;
-        [
-            BlobUnknown,
-            BlobUploadInvalid,
-            BlobUploadUnknown,
-            DigestInvalid,
-            ManifestBlobUnknown,
-            ManifestInvalid,
-            ManifestUnknown,
-            NameInvalid,
-            NameUnknown,
-            PaginationNumberInvalid,
-            SizeInvalid,
-            TagInvalid,
-            Unauthorized,
-            Denied,
-            Unsupported,
-            TooManyRequests,
-            Unavailable,
-            Unknown,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == code)
+        CODES.iter().find(|(_, name)| *name == code).map(|(c, _)| *c)
     }
 
     /// The status the code usually comes with.

@@ -1,0 +1,3 @@
+//! What the measurement tests share: a counting allocator.
+
+pub mod alloc;
