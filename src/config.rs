@@ -127,6 +127,10 @@ pub struct Config {
     /// configured remote's host.
     #[arg(long = "probe-allow-private", id = "PROBE_ALLOW_PRIVATE", env = "PROBE_ALLOW_PRIVATE", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub probe_allow_private: bool,
+    /// Reads of repositories (proxy, virtual, local, `/v2` pulls) are open to anyone; `false`:
+    /// each needs a token with `read` on the repository (needs `ADMIN_TOKEN`).
+    #[arg(long = "anonymous-reads", id = "ANONYMOUS_READS", env = "ANONYMOUS_READS", default_value = "true", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub anonymous_reads: bool,
     /// Reads of the management API also need the admin token (`/api/v2/health/live` stays open).
     #[arg(long = "admin-token-reads", id = "ADMIN_TOKEN_READS", env = "ADMIN_TOKEN_READS", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub admin_token_reads: bool,
@@ -213,6 +217,9 @@ impl Config {
         }
         if self.admin_token_reads && self.admin_token.is_none() {
             return Err(ConfigError::Line("ADMIN_TOKEN_READS=true needs ADMIN_TOKEN to be set".into()));
+        }
+        if !self.anonymous_reads && self.admin_token.is_none() {
+            return Err(ConfigError::Line("ANONYMOUS_READS=false needs ADMIN_TOKEN to be set".into()));
         }
         Ok(())
     }

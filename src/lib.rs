@@ -4,6 +4,7 @@
 //! (PostgreSQL) and the coordinator (Redis or in-process). The actors that fetch, cache and
 //! store live in the `artifactapi-actors` crate.
 
+pub mod auth;
 pub mod config;
 pub mod coord;
 pub mod db;

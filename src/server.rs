@@ -16,6 +16,7 @@ use artifactapi_actors::storage::s3::{S3Settings, S3Store};
 use artifactapi_actors::storage::{BlobStore, MemoryCached, StagingArea, StorageActor};
 use futures_util::StreamExt;
 
+use crate::auth::Authorizer;
 use crate::config::{Config, StorageBackend};
 use crate::db::{Db, DbSettings, PgCatalog};
 use crate::events::EventBus;
@@ -149,6 +150,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 
     let renders = Arc::new(Renders::new(staging.clone(), storage.clone(), db.clone(), documents, config.gc_grace));
     let serve = Arc::new(Service::new(registry.clone(), store.clone(), renders, config.public_base()));
+    let auth = Authorizer::new(config.admin_token.clone(), config.anonymous_reads);
+    crate::auth::reload(&auth, &db).await;
+    crate::auth::follow(auth.clone(), db.clone(), coord.clone());
     let state = web::Data::new(AppState {
         config: config.clone(),
         replica,
@@ -161,6 +165,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         events,
         observe: observe.clone(),
         serve,
+        auth,
     });
     let addr = config.listen_addr;
     tracing::info!(%addr, public_url = %config.public_base(), storage = ?config.storage_backend, "artifactapi listening");

@@ -39,6 +39,8 @@ pub struct AppState {
     pub observe: Arc<Observer>,
     /// The one request path of remotes and virtuals.
     pub serve: Arc<crate::serve::Service>,
+    /// Credentials: `ADMIN_TOKEN` and the scoped tokens.
+    pub auth: Arc<crate::auth::Authorizer>,
 }
 
 impl AppState {
@@ -57,6 +59,14 @@ impl AppState {
     pub async fn config_changed(&self, name: &str, kind: EventKind) {
         self.announce_config(name).await;
         self.events.emit(Event::new(kind).repo(name));
+    }
+
+    /// Tokens changed: reload them here and tell the other replicas.
+    pub async fn tokens_changed(&self) {
+        crate::auth::reload(&self.auth, &self.db).await;
+        if let Err(e) = self.coord.publish(crate::auth::TOKENS_CHANNEL, "changed").await {
+            tracing::warn!(error = %e, "could not announce a token change to other replicas");
+        }
     }
 
     /// Tells the other replicas that a repository's configuration changed.

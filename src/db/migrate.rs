@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
         file: "0005_rendered_documents.sql",
         sql: include_str!("../../migrations/0005_rendered_documents.sql"),
     },
+    Migration { version: 6, file: "0006_tokens.sql", sql: include_str!("../../migrations/0006_tokens.sql") },
 ];
 
 /// The advisory lock key of migration runs ("aa-migra" in ASCII).

@@ -27,6 +27,7 @@ mod specs;
 pub mod stats;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tokens;
 pub mod virtuals;
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! Authorisation and request bodies of the management API.
 //!
-//! With `ADMIN_TOKEN` set, every write needs `Authorization: Bearer TOKEN`; the comparison does
-//! not stop at the first differing byte. With `ADMIN_TOKEN_READS=true` reads need it too
-//! ([`require_read`]): [`guard_reads`] applies that to every GET and HEAD of the `/api/v2`
-//! scope except the liveness probe, so a route added there is covered without doing anything;
-//! routes outside the scope (`/metrics`) call [`require_read`] themselves. Bodies are read with
-//! a hard size limit so an oversize body costs at most the limit and is answered with 413.
+//! Writes of the management API need `admin` on every repository (`*`): `ADMIN_TOKEN`, or a
+//! scoped token with that grant ([`crate::auth`]); without `ADMIN_TOKEN` the server is open.
+//! With `ADMIN_TOKEN_READS=true` reads need it too ([`require_read`]): [`guard_reads`] applies
+//! that to every GET and HEAD of the `/api/v2` scope except the liveness probe, so a route added
+//! there is covered without doing anything; routes outside the scope (`/metrics`) call
+//! [`require_read`] themselves. Bodies are read with a hard size limit so an oversize body
+//! costs at most the limit and is answered with 413.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -15,33 +16,37 @@ use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
 
 use super::error::ApiError;
+use crate::auth::{AuthError, Principal, Scope};
 use crate::state::AppState;
 
 /// The one management read that never needs the token: load balancers call it.
 pub const LIVENESS_PATH: &str = "/api/v2/health/live";
 
-/// Checks the admin token when one is configured.
-pub fn require_admin(req: &HttpRequest, token: Option<&str>) -> Result<(), ApiError> {
-    let Some(token) = token else { return Ok(()) };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => Ok(()),
-        _ => Err(ApiError::Unauthorized),
+/// The `Authorization` header of a request, if it is text.
+pub fn authorization(req: &HttpRequest) -> Option<&str> {
+    req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing(_) | AuthError::Invalid => ApiError::Unauthorized,
+            AuthError::Forbidden { .. } => ApiError::Forbidden(e.to_string()),
+        }
     }
 }
 
-/// Checks the admin token on a read of the management API when `ADMIN_TOKEN_READS=true`.
+/// Checks that the request may administer: `admin` on `*`.
+pub fn require_admin(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
+    Ok(state.auth.require(authorization(req), "*", Scope::Admin)?)
+}
+
+/// Checks the admin credential on a read of the management API when `ADMIN_TOKEN_READS=true`.
 pub fn require_read(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     if state.config.admin_token_reads {
-        require_admin(req, state.config.admin_token.as_deref())
-    } else {
-        Ok(())
+        require_admin(req, state)?;
     }
+    Ok(())
 }
 
 /// Middleware of the `/api/v2` scope: GET and HEAD requests pass [`require_read`] first, except
@@ -86,19 +91,19 @@ pub async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
 
     #[test]
-    fn admin_token_is_checked_only_when_set() {
-        let none = TestRequest::default().to_http_request();
-        let good = TestRequest::default().insert_header(("Authorization", "Bearer s3cret")).to_http_request();
-        let bad = TestRequest::default().insert_header(("Authorization", "Bearer s3cres")).to_http_request();
-        let basic = TestRequest::default().insert_header(("Authorization", "Basic czNjcmV0")).to_http_request();
-        assert!(require_admin(&none, None).is_ok());
-        assert!(require_admin(&good, Some("s3cret")).is_ok());
-        for req in [&none, &bad, &basic] {
-            assert!(matches!(require_admin(req, Some("s3cret")), Err(ApiError::Unauthorized)));
-        }
+    fn secrets_compare_whole() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn refusals_are_401_or_403() {
+        assert!(matches!(ApiError::from(AuthError::Invalid), ApiError::Unauthorized));
+        assert!(matches!(ApiError::from(AuthError::Missing("x".into())), ApiError::Unauthorized));
+        let forbidden = AuthError::Forbidden { who: "ci".into(), repo: "*".into(), need: Scope::Admin };
+        assert!(matches!(ApiError::from(forbidden), ApiError::Forbidden(m) if m.contains("admin scope")));
     }
 }

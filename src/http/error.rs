@@ -31,7 +31,11 @@ pub enum ApiError {
     MethodNotAllowed { method: String, allow: &'static str },
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
-    #[error("this operation needs `Authorization: Bearer <ADMIN_TOKEN>`")]
+    /// A repository read or write without a credential: 401 with a basic challenge (what pip,
+    /// npm, helm, twine and curl answer), the message saying what is needed.
+    #[error("{0}")]
+    AuthRequired(String),
+    #[error("this operation needs a credential: `Authorization: Bearer <token>` (ADMIN_TOKEN or a scoped token)")]
     Unauthorized,
     #[error("{0}")]
     Unavailable(String),
@@ -76,7 +80,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::AuthRequired(_) => StatusCode::UNAUTHORIZED,
             ApiError::Unavailable(_) | ApiError::RetryLater { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -92,6 +96,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unauthorized => {
                 resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"artifactapi\""));
+            }
+            ApiError::AuthRequired(_) => {
+                resp.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"artifactapi\""));
             }
             ApiError::RetryLater { retry_after, .. } => {
                 resp.insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1).to_string()));

@@ -18,7 +18,7 @@ use crate::remotes::parse_json;
 use crate::state::AppState;
 
 async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<LocalSpec, ApiError> {
-    require_admin(req, state.config.admin_token.as_deref())?;
+    require_admin(req, state)?;
     let body = read_body(req, payload, state.config.max_json_body).await?;
     let spec = parse_json::<LocalSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     spec.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -88,7 +88,7 @@ pub async fn delete(
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, state.config.admin_token.as_deref())?;
+    require_admin(&req, &state)?;
     ApiError::check_repo_name("local", &name)?;
     let deleted = state
         .db

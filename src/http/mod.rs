@@ -10,6 +10,7 @@
 //! - `/api/v2/events`: the live event stream ([`events`]).
 //! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
 //! - `POST /api/v2/probe`: probe an upstream without caching ([`probe`]).
+//! - `/api/v2/tokens[/{id}]`: scoped tokens ([`tokens`]).
 //! - `/metrics`, `/api/v2/stats`, `/api/v2/access-log`: observation ([`observe`]).
 //! - `/v2/...`: the Docker Registry HTTP API V2 for docker remotes and locals ([`v2`]).
 //! - `GET /api/v2/openapi.json`: the OpenAPI document of all of it ([`openapi`]).
@@ -29,6 +30,7 @@ pub mod proxy;
 pub mod remotes;
 pub mod respond;
 pub mod system;
+pub mod tokens;
 pub mod v2;
 pub mod virtuals;
 
@@ -98,6 +100,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/remotes/{name}/objects/{path:.*}")
                     .delete(objects::evict_one)
                     .default_service(web::to(not_allowed("DELETE"))),
+            )
+            .service(
+                web::resource("/tokens")
+                    .get(tokens::list)
+                    .post(tokens::create)
+                    .default_service(web::to(not_allowed("GET, POST"))),
+            )
+            .service(
+                web::resource("/tokens/{id}").delete(tokens::delete).default_service(web::to(not_allowed("DELETE"))),
             )
             .service(web::resource("/probe").post(probe::probe).default_service(web::to(not_allowed("POST"))))
             .service(

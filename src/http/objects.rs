@@ -61,7 +61,7 @@ pub async fn evict_all(
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, state.config.admin_token.as_deref())?;
+    require_admin(&req, &state)?;
     let entry = remote(&state, &name)?;
     let prefix = parse_evict(req.query_string()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let target = prefix.as_deref().map_or(EvictTarget::All, EvictTarget::Prefix);
@@ -79,7 +79,7 @@ fn split_object(raw: &str) -> Option<(&str, &str)> {
     params(("name" = String, Path), ("path" = String, Path)),
     responses((status = 200, description = "`{evicted, bytes}`", body = Object), (status = 404, body = ErrorBody)))]
 pub async fn evict_one(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, state.config.admin_token.as_deref())?;
+    require_admin(&req, &state)?;
     let (name, tail) = split_object(req.uri().path())
         .ok_or_else(|| ApiError::BadRequest("expected /api/v2/remotes/{name}/objects/{path}".into()))?;
     let entry = remote(&state, name)?;

@@ -49,13 +49,27 @@ pub struct ErrorBody {
         super::system::live,
         super::system::gc,
         super::probe::probe,
+        super::tokens::create,
+        super::tokens::list,
+        super::tokens::delete,
         super::events::stream,
         super::observe::metrics,
         super::observe::stats,
         super::observe::access_log,
         openapi_json,
     ),
-    components(schemas(RemoteSpec, VirtualSpec, LocalSpec, PackageType, ErrorBody))
+    components(schemas(
+        RemoteSpec,
+        VirtualSpec,
+        LocalSpec,
+        PackageType,
+        ErrorBody,
+        crate::auth::NewToken,
+        crate::auth::TokenInfo,
+        crate::auth::Grant,
+        crate::auth::Scope,
+        super::tokens::CreatedToken
+    ))
 )]
 pub struct ApiDoc;
 

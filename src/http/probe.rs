@@ -28,7 +28,7 @@ pub async fn probe(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, state.config.admin_token.as_deref())?;
+    require_admin(&req, &state)?;
     let body = read_body(&req, payload, state.config.max_json_body).await?;
     let request: ProbeRequest = parse_json(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let prepared = probe::prepare(request, &state.registry, state.config.probe_allow_private).await?;

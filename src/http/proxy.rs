@@ -48,6 +48,15 @@ pub(super) fn request<'a>(req: &'a HttpRequest, repo: &'a str, path: &'a str, ac
     Request { repo, method: method(req), path, query: req.query_string(), accept }
 }
 
+/// With `ANONYMOUS_READS=false`, reading a repository needs `read` on it: a 401 asks for basic
+/// credentials (what pip, npm, helm and curl answer), a 403 names the scope.
+pub(super) fn require_repo_read(req: &HttpRequest, state: &AppState, repo: &str) -> Result<(), ApiError> {
+    state.auth.require(super::auth::authorization(req), repo, crate::auth::Scope::Read).map(drop).map_err(|e| match e {
+        crate::auth::AuthError::Forbidden { .. } => ApiError::Forbidden(e.to_string()),
+        other => ApiError::AuthRequired(other.to_string()),
+    })
+}
+
 #[utoipa::path(get, path = "/api/v1/remote/{name}/{path}", tag = "proxy",
     params(("name" = String, Path), ("path" = String, Path)),
     responses((status = 200, description = "The file; `X-Cache` says HIT, MISS, STALE or REVALIDATED", body = Vec<u8>),
@@ -69,6 +78,7 @@ async fn serve_remote(req: &HttpRequest, state: &AppState, tap: &mut Tap) -> Res
     tap.target(name, tail);
     let entry = state.registry.get(name).ok_or_else(|| ApiError::not_found("remote", name))?;
     tap.known(state.observe.repo(name, entry.remote.spec.package_type));
+    require_repo_read(req, state, name)?;
     let accept = accept_values(req);
     let outcome = state.serve.remote(&entry, &request(req, name, tail, &accept)).await?;
     respond::outcome(req, state.store.as_ref(), outcome, &format!("{PREFIX}{name}/")).await
@@ -104,6 +114,7 @@ async fn serve_virtual(
     tap.target(name, tail);
     let spec = state.registry.get_virtual(name).ok_or_else(|| ApiError::not_found("virtual", name))?;
     tap.known(state.observe.repo(name, spec.package_type));
+    require_repo_read(req, state, name)?;
     let accept = accept_values(req);
     let reply = state.serve.virtual_repo(&spec, &request(req, name, tail, &accept)).await;
     *unavailable = reply.unavailable;

@@ -16,7 +16,7 @@ use crate::remotes::{parse_json, RemoteSpec};
 use crate::state::AppState;
 
 async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<RemoteSpec, ApiError> {
-    require_admin(req, state.config.admin_token.as_deref())?;
+    require_admin(req, state)?;
     let body = read_body(req, payload, state.config.max_json_body).await?;
     parse_json::<RemoteSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
@@ -86,7 +86,7 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     ApiError::check_repo_name("remote", &name)?;
-    require_admin(&req, state.config.admin_token.as_deref())?;
+    require_admin(&req, &state)?;
     let deleted = state
         .db
         .delete_remote(&name)

@@ -101,7 +101,7 @@ struct GcRequest {
         description = "`{\"dry_run\": bool, \"grace_seconds\": N}`, both optional"),
     responses((status = 200, description = "The GC report", body = Object), (status = 400, body = ErrorBody)))]
 pub async fn gc(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, state.config.admin_token.as_deref())?;
+    require_admin(&req, &state)?;
     let body = read_body(&req, payload, state.config.max_json_body).await?;
     let request: GcRequest = if body.is_empty() {
         GcRequest::default()

@@ -18,7 +18,7 @@ use crate::virtuals::VirtualSpec;
 
 /// Reads, parses and checks a spec on its own (the catalog checks the members as it writes).
 async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<VirtualSpec, ApiError> {
-    require_admin(req, state.config.admin_token.as_deref())?;
+    require_admin(req, state)?;
     let body = read_body(req, payload, state.config.max_json_body).await?;
     let spec = parse_json::<VirtualSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     spec.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -87,7 +87,7 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     ApiError::check_repo_name("virtual", &name)?;
-    require_admin(&req, state.config.admin_token.as_deref())?;
+    require_admin(&req, &state)?;
     if !state.db.delete_virtual(&name).await? {
         return Err(ApiError::not_found("virtual", name.as_str()));
     }

@@ -198,7 +198,7 @@ impl From<ApiError> for OciError {
         let code = match &e {
             ApiError::NotFound { .. } | ApiError::Missing(_) | ApiError::Gone(_) => OciCode::NameUnknown,
             ApiError::Forbidden(_) => OciCode::Denied,
-            ApiError::Unauthorized => OciCode::Unauthorized,
+            ApiError::Unauthorized | ApiError::AuthRequired(_) => OciCode::Unauthorized,
             ApiError::MethodNotAllowed { .. } => OciCode::Unsupported,
             ApiError::PayloadTooLarge { .. } => OciCode::SizeInvalid,
             ApiError::Unavailable(_) | ApiError::RetryLater { .. } => OciCode::Unavailable,

@@ -85,6 +85,7 @@ async fn route(
         let t = entry.remote.spec.package_type;
         check_docker(repo, "remote", t)?;
         tap.known(state.observe.repo(repo, t));
+        local::auth::require_read(req, state, repo, false)?;
         return remote::handle(req, state, &entry, request.method, &parsed).await;
     }
     if let Some(local) = registry.get_local(repo) {
@@ -109,7 +110,7 @@ fn base(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, OciError> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(OciError::method_not_allowed(req.method().as_str(), "GET, HEAD", "/v2/"));
     }
-    if !local::auth::has_write_credential(req, state) {
+    if !local::auth::has_credential(req, state) {
         return Err(local::auth::challenge());
     }
     Ok(HttpResponse::Ok().content_type("application/json").body("{}"))

@@ -42,9 +42,9 @@ pub async fn handle(
     // An upload's status is part of a push, so it needs the write credential too.
     let read = (method == Method::GET || method == Method::HEAD) && !matches!(endpoint.op, Op::Upload(_));
     if read {
-        auth::require_read(req, state)?;
+        auth::require_read(req, state, &local.name, state.config.admin_token_reads)?;
     } else {
-        auth::require_write(req, state)?;
+        auth::require_write(req, state, &local.name)?;
     }
     let dl = state.docker_local();
     match (endpoint.op, method) {
