@@ -134,6 +134,10 @@ pub struct Config {
     /// Reads of the management API also need the admin token (`/api/v2/health/live` stays open).
     #[arg(long = "admin-token-reads", id = "ADMIN_TOKEN_READS", env = "ADMIN_TOKEN_READS", default_value = "false", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub admin_token_reads: bool,
+    /// Largest file uploaded to a local repository (generic files, npm tarballs, wheels, charts,
+    /// module zips), in bytes; larger ones get 413 and nothing is stored.
+    #[arg(long = "local-max-upload", id = "LOCAL_MAX_UPLOAD", env = "LOCAL_MAX_UPLOAD", default_value_t = 10 << 30)]
+    pub local_max_upload: u64,
     /// Package indexes rendered (rewritten or merged) at the same time; each needs memory of
     /// about twice its document's size while it runs.
     #[arg(long = "render-concurrency", id = "RENDER_CONCURRENCY", env = "RENDER_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]

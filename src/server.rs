@@ -149,7 +149,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     crate::docker_local::purge::start(config.docker_upload_max_age, coord.clone(), db.clone(), store.clone());
 
     let renders = Arc::new(Renders::new(staging.clone(), storage.clone(), db.clone(), documents, config.gc_grace));
-    let serve = Arc::new(Service::new(registry.clone(), store.clone(), renders, config.public_base()));
+    let serve = Arc::new(Service::new(registry.clone(), db.clone(), store.clone(), renders, config.public_base()));
     let auth = Authorizer::new(config.admin_token.clone(), config.anonymous_reads);
     crate::auth::reload(&auth, &db).await;
     crate::auth::follow(auth.clone(), db.clone(), coord.clone());

@@ -44,6 +44,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The files of local repositories.
+    pub fn local_files(&self) -> crate::locals::files::LocalFiles {
+        crate::locals::files::LocalFiles {
+            db: self.db.clone(),
+            store: self.store.clone(),
+            storage: self.storage.clone(),
+            staging: self.staging.clone(),
+            max_upload: self.config.local_max_upload,
+        }
+    }
+
     /// The operations of local docker repositories.
     pub fn docker_local(&self) -> crate::docker_local::upload::DockerLocal {
         crate::docker_local::upload::DockerLocal {

@@ -62,3 +62,27 @@ pub async fn request_with_headers(port: u16, method: &str, target: &str, headers
         .unwrap_or_else(|| panic!("raw request {target:?}: no status line in {head:?}"));
     RawResponse { status, head, rest: buf[split..].to_vec() }
 }
+
+/// Sends the head of `METHOD target` with `headers` and the first bytes of its body `partial`,
+/// then drops the connection before the rest (a client that dies mid-upload). Whatever the
+/// server answered by then is returned (possibly nothing).
+pub async fn request_cut_off(port: u16, method: &str, target: &str, headers: &[&str], partial: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect for raw request");
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    let head = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write raw head");
+    stream.write_all(partial).await.expect("write partial body");
+    stream.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(0);
+    buf.truncate(n);
+    drop(stream);
+    // Give the server a moment to notice the connection went away.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    buf
+}

@@ -95,7 +95,7 @@ mod tests {
     use crate::virtuals::VirtualSpec;
 
     fn local(name: &str, package_type: PackageType) -> LocalSpec {
-        LocalSpec { name: name.into(), package_type }
+        LocalSpec::new(name, package_type)
     }
 
     #[tokio::test]

@@ -49,7 +49,7 @@ impl Change {
                 db.insert_remote(&remote(name, PackageType::Generic)).await.unwrap()
             }
             Change::DeleteLocal | Change::RetypeLocal => {
-                db.insert_local(&LocalSpec { name: name.into(), package_type: PackageType::Generic }).await.unwrap()
+                db.insert_local(&LocalSpec::new(name, PackageType::Generic)).await.unwrap()
             }
         }
     }
@@ -59,10 +59,9 @@ impl Change {
             Change::DeleteRemote => db.delete_remote(name).await?,
             Change::DeleteLocal => db.delete_local(name).await?,
             Change::RetypeRemote => db.update_remote(name, &remote(name, PackageType::Goproxy)).await.map(|()| true)?,
-            Change::RetypeLocal => db
-                .update_local(name, &LocalSpec { name: name.into(), package_type: PackageType::Goproxy })
-                .await
-                .map(|()| true)?,
+            Change::RetypeLocal => {
+                db.update_local(name, &LocalSpec::new(name, PackageType::Goproxy)).await.map(|()| true)?
+            }
         };
         assert!(existed, "{self:?} {name}: the member existed");
         Ok(())
@@ -172,7 +171,7 @@ async fn the_schema_refuses_a_broken_member_whoever_writes() {
     let (tdb, db) = TestDatabase::migrated().await;
     db.insert_remote(&remote("r1", PackageType::Generic)).await.unwrap();
     db.insert_remote(&remote("g1", PackageType::Goproxy)).await.unwrap();
-    db.insert_local(&LocalSpec { name: "l1".into(), package_type: PackageType::Generic }).await.unwrap();
+    db.insert_local(&LocalSpec::new("l1", PackageType::Generic)).await.unwrap();
     db.insert_virtual(&virt("v", &["r1", "l1"])).await.unwrap();
     db.insert_virtual(&VirtualSpec { package_type: PackageType::Goproxy, ..virt("w", &["g1"]) }).await.unwrap();
     let client = db.client().await.unwrap();

@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0005_rendered_documents.sql"),
     },
     Migration { version: 6, file: "0006_tokens.sql", sql: include_str!("../../migrations/0006_tokens.sql") },
+    Migration {
+        version: 7,
+        file: "0007_local_packages.sql",
+        sql: include_str!("../../migrations/0007_local_packages.sql"),
+    },
 ];
 
 /// The advisory lock key of migration runs ("aa-migra" in ASCII).

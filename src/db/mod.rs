@@ -17,6 +17,8 @@ pub mod access_log;
 pub mod catalog;
 pub mod docker_local;
 mod error;
+pub mod local_files;
+pub mod local_packages;
 pub mod locals;
 pub mod membership;
 pub mod migrate;

@@ -111,7 +111,7 @@ mod tests {
     #[tokio::test]
     async fn purges_idle_uploads_and_orphaned_parts() {
         let (tdb, db) = TestDatabase::migrated().await;
-        db.insert_local(&LocalSpec { name: "loc".into(), package_type: PackageType::Docker }).await.unwrap();
+        db.insert_local(&LocalSpec::new("loc", PackageType::Docker)).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::new(dir.path()).unwrap();
         let staging = StagingArea::new(dir.path().join("staging")).unwrap();

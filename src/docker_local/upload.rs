@@ -22,7 +22,7 @@ use artifactapi_actors::storage::{
     parts::PROMOTE_MAX, BlobStore, Commit, CommitPart, Committed, PartKey, Staged, StagingArea, StorageActor,
 };
 use artifactapi_actors::Digest;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
@@ -30,9 +30,6 @@ use super::chunk::{self, ChunkRange};
 use super::{Error, Repository};
 use crate::db::docker_local::uploads::{Appended, UploadState};
 use crate::db::Db;
-
-/// Bytes gathered before each write to the staging file (request bodies arrive in small pieces).
-const WRITE_BUFFER: usize = 256 * 1024;
 
 /// What the registry operations of local docker repositories need. Cheap to clone.
 #[derive(Clone)]
@@ -64,39 +61,15 @@ pub fn blob_location(repo: &Repository, digest: &Digest) -> String {
 
 impl DockerLocal {
     /// Streams `body` into a new staging file.
-    pub async fn stage<S, E>(&self, mut body: S) -> Result<Staged, Error>
+    pub async fn stage<S, E>(&self, body: S) -> Result<Staged, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let io = |e: std::io::Error| Error::Store(e.into());
-        let mut w = self.staging.create().await.map_err(io)?;
-        let mut buf = BytesMut::new();
-        loop {
-            let chunk = match body.next().await {
-                None => break,
-                Some(Ok(chunk)) => chunk,
-                Some(Err(e)) => {
-                    w.abort().await;
-                    return Err(Error::Body(e.to_string()));
-                }
-            };
-            buf.extend_from_slice(&chunk);
-            if buf.len() >= WRITE_BUFFER {
-                if let Err(e) = w.write(&buf).await {
-                    w.abort().await;
-                    return Err(io(e));
-                }
-                buf.clear();
-            }
-        }
-        if !buf.is_empty() {
-            if let Err(e) = w.write(&buf).await {
-                w.abort().await;
-                return Err(io(e));
-            }
-        }
-        w.finish().await.map_err(io)
+        crate::locals::files::stage(&self.staging, body, u64::MAX).await.map_err(|e| match e {
+            crate::locals::files::StageError::Io(e) => Error::Store(e.into()),
+            other => Error::Body(other.to_string()),
+        })
     }
 
     /// `POST .../blobs/uploads/`: a new, empty upload.

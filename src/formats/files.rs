@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::{Class, Format, PackageType, Plan, ProtocolError, Repo, Request, Target};
+use super::{Class, Format, LocalPlan, PackageType, Plan, ProtocolError, Repo, Request, Target};
 use crate::paths::{PathError, RepoPath};
 
 /// The classification of a path-based type.
@@ -56,5 +56,10 @@ impl<T: PathRules> Format for T {
 
     fn plan(&self, e: &RepoPath, _repo: &Repo<'_>) -> Result<Plan<RepoPath>, FileError> {
         Ok(Plan::Bytes(file_target(e)))
+    }
+
+    /// A local serves the file stored at the path.
+    fn local_plan(&self, e: &RepoPath) -> Option<LocalPlan> {
+        Some(LocalPlan::File(e.as_str().to_string()))
     }
 }

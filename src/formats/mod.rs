@@ -25,6 +25,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use local::{LocalPackages, LocalPlan, LocalTag, LocalVersion};
 pub use plan::{Doc, Located, Plan, Rendered, Target, Urls};
 
 pub mod alpine;
@@ -35,6 +36,7 @@ pub mod fixtures;
 pub mod generic;
 pub mod goproxy;
 pub mod helm;
+pub mod local;
 pub mod npm;
 pub mod plan;
 pub mod puppet;
@@ -186,6 +188,25 @@ pub trait Format: Send + Sync + 'static {
     /// first one winning on conflicts).
     fn merge(&self, _e: &Self::Endpoint, _doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
         members.into_iter().next().ok_or_else(|| "no member document".to_string())
+    }
+
+    /// How a local repository of this type answers `e` (its read side); `None`: locals of this
+    /// type serve nothing there (a 404).
+    fn local_plan(&self, _e: &Self::Endpoint) -> Option<LocalPlan> {
+        None
+    }
+
+    /// The document `e` of a local repository, generated from what it holds, every file URL
+    /// pointing at `urls.public`. Only asked for endpoints whose [`Format::local_plan`] is a
+    /// document.
+    fn local_document(
+        &self,
+        _e: &Self::Endpoint,
+        _doc: &Doc,
+        _packages: &LocalPackages,
+        _urls: &Urls,
+    ) -> Result<Rendered, String> {
+        Err(format!("local {} repositories generate no documents", Self::TYPE))
     }
 }
 

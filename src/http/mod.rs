@@ -6,6 +6,7 @@
 //! - `/api/v1/virtual/{name}/{path}`, `/api/v2/virtuals[/{name}]`: virtual repositories
 //!   ([`proxy`], [`virtuals`]).
 //! - `/api/v2/locals[/{name}]`: local repository configuration ([`locals`]).
+//! - `/api/v1/local/{name}/{path}`: local repositories' files and indexes ([`local`]).
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
 //! - `/api/v2/events`: the live event stream ([`events`]).
 //! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
@@ -21,6 +22,7 @@
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod local;
 pub mod locals;
 pub mod objects;
 pub mod observe;
@@ -118,6 +120,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/metrics").get(observe::metrics).default_service(web::to(not_allowed("GET"))))
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
     .route("/api/v1/virtual/{tail:.*}", web::route().to(proxy::virtual_repo))
+    .route("/api/v1/local/{tail:.*}", web::route().to(local::local))
     .configure(v2::configure)
     .default_service(web::to(not_found));
 }

@@ -31,6 +31,7 @@ pub struct ErrorBody {
         super::remotes::replace,
         super::remotes::delete,
         super::proxy::virtual_repo,
+        super::local::local,
         super::v2::v2,
         super::virtuals::list,
         super::virtuals::get,

@@ -26,7 +26,7 @@ fn split<'a>(raw: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
     raw.strip_prefix(prefix)?.split_once('/')
 }
 
-fn method(req: &HttpRequest) -> Method {
+pub(super) fn method(req: &HttpRequest) -> Method {
     match req.method().as_str() {
         "GET" => Method::Get,
         "HEAD" => Method::Head,

@@ -19,6 +19,9 @@
 //! 6. virtual repositories walk their members through the same steps ([`virtuals`]) and decide
 //!    "absent" or "down" from the typed errors, never from HTTP statuses.
 //!
+//! Local repositories are read through the same formats ([`locals`]): a stored file, or a
+//! document generated from what the local holds, rendered once per state of the local.
+//!
 //! Docker remotes are served on `/v2` only: the generic routes refuse them
 //! ([`ServeError::WrongRoute`]), so no second route reaches a registry upstream around the
 //! docker rules or shares its cache keys.
@@ -26,6 +29,7 @@
 mod documents;
 mod error;
 mod fetch;
+mod locals;
 pub mod renders;
 #[cfg(test)]
 mod renders_tests;
@@ -106,6 +110,7 @@ pub struct VirtualReply {
 /// The serving service: one per process, shared by all HTTP workers.
 pub struct Service {
     registry: Arc<Registry>,
+    db: crate::db::Db,
     store: Arc<dyn BlobStore>,
     renders: Arc<Renders>,
     /// `PUBLIC_URL` without a trailing slash.
@@ -125,8 +130,14 @@ fn refused<E: formats::ProtocolError>(repo: &str, e: E) -> ServeError {
 }
 
 impl Service {
-    pub fn new(registry: Arc<Registry>, store: Arc<dyn BlobStore>, renders: Arc<Renders>, public_base: String) -> Self {
-        Service { registry, store, renders, public_base }
+    pub fn new(
+        registry: Arc<Registry>,
+        db: crate::db::Db,
+        store: Arc<dyn BlobStore>,
+        renders: Arc<Renders>,
+        public_base: String,
+    ) -> Self {
+        Service { registry, db, store, renders, public_base }
     }
 
     /// `GET|HEAD /api/v1/remote/{name}/{path}`.

@@ -1,8 +1,9 @@
-//! Virtual repositories: one name in front of several remotes.
+//! Virtual repositories: one name in front of several remotes and locals.
 //!
 //! The request is parsed once, for the virtual's package type; then each member is tried in
-//! order through the same steps a remote request takes ([`Service::member`]), so each member's
-//! own access rules, classification, cache and breaker apply. The first member that has the
+//! order through the same steps a remote request takes ([`Service::member`]; a local member
+//! through [`Service::local_member`]), so each member's own access rules, classification, cache
+//! and breaker apply. The first member that has the
 //! file answers. A member whose answer [`ServeError::is_absent`] is passed over; one that
 //! [`ServeError::is_down`] is passed over too and named in the reply's `unavailable`, and when
 //! no member had the file the answer is then a 502 naming it rather than a 404 that would be
@@ -20,7 +21,7 @@ use sha2::Digest as _;
 use super::documents::{blocking, read_whole};
 use super::renders::{RenderKey, RenderedRef};
 use super::{repo_of, Body, Outcome, ServeError, Service, VirtualReply};
-use crate::formats::{Doc, Format, Plan, Rendered, Repo, Request};
+use crate::formats::{Doc, Format, LocalPlan, Plan, Rendered, Repo, Request};
 use crate::virtuals::VirtualSpec;
 
 /// The cache status a merged answer reports: the least fresh of its parts.
@@ -86,8 +87,12 @@ impl Service {
         down: &mut Vec<String>,
     ) -> Result<Outcome, ServeError> {
         for member in &spec.members {
-            let Some(entry) = self.registry.get(member) else { continue };
-            match self.member(f, &entry, e).await {
+            let answer = match (self.registry.get(member), self.registry.get_local(member)) {
+                (Some(entry), _) => self.member(f, &entry, e).await,
+                (None, Some(local)) => self.local_member(f, &local, e).await,
+                (None, None) => continue,
+            };
+            match answer {
                 Ok(outcome) => return Ok(outcome),
                 Err(err) if err.is_absent() => {}
                 Err(err) if err.is_down() => down.push(member.clone()),
@@ -110,15 +115,25 @@ impl Service {
         let mut parts: Vec<RenderedRef> = Vec::new();
         let mut status = CacheStatus::Hit;
         for member in &spec.members {
-            let Some(entry) = self.registry.get(member) else { continue };
-            let repo = repo_of(&entry);
-            if entry.remote.rules.check_access(&f.subject(e, &repo)).is_err() {
-                continue;
-            }
-            let rendered = match f.plan(e, &repo) {
-                Ok(Plan::Document(target, member_doc)) => self.document(f, &entry, e, target, member_doc).await,
-                Ok(_) => continue,
-                Err(err) => Err(super::refused(member, err)),
+            let rendered = match (self.registry.get(member), self.registry.get_local(member)) {
+                (Some(entry), _) => {
+                    let repo = repo_of(&entry);
+                    if entry.remote.rules.check_access(&f.subject(e, &repo)).is_err() {
+                        continue;
+                    }
+                    match f.plan(e, &repo) {
+                        Ok(Plan::Document(target, member_doc)) => self.document(f, &entry, e, target, member_doc).await,
+                        Ok(_) => continue,
+                        Err(err) => Err(super::refused(member, err)),
+                    }
+                }
+                (None, Some(local)) => match f.local_plan(e) {
+                    Some(LocalPlan::Document { package, doc }) => {
+                        self.local_rendered(f, &local, e, package, doc).await.map(|r| (r, CacheStatus::Hit))
+                    }
+                    _ => continue,
+                },
+                (None, None) => continue,
             };
             match rendered {
                 Ok((part, s)) => {

@@ -17,7 +17,7 @@ use crate::locals::LocalSpec;
 async fn setup() -> (TestDatabase, Db, PgCatalog) {
     let (tdb, db) = TestDatabase::migrated().await;
     for name in ["loc", "other"] {
-        db.insert_local(&LocalSpec { name: name.into(), package_type: PackageType::Docker }).await.unwrap();
+        db.insert_local(&LocalSpec::new(name, PackageType::Docker)).await.unwrap();
     }
     let catalog = PgCatalog::new(db.clone());
     (tdb, db, catalog)

@@ -1,0 +1,133 @@
+//! Storing what clients upload to local repositories: streamed into a staging file that hashes
+//! it as it arrives (never held in memory, bounded by the configured limit), committed to the
+//! blob store by the storage actor (published only if it hashes to what the client promised),
+//! then recorded. A body that breaks off, exceeds the limit or fails its digest leaves nothing
+//! behind.
+
+use std::sync::Arc;
+
+use actix::Addr;
+use artifactapi_actors::digest::Digest;
+use artifactapi_actors::storage::{BlobStore, Commit, Committed, Staged, StagingArea, StorageActor};
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+
+use super::LocalError;
+use crate::db::local_files::LocalFile;
+use crate::db::Db;
+
+/// Bytes gathered before each write to the staging file (request bodies arrive in small pieces).
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Why a body could not be staged.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("upload larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("reading the upload: {0}")]
+    Body(String),
+    #[error("staging the upload: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<StageError> for LocalError {
+    fn from(e: StageError) -> Self {
+        match e {
+            StageError::TooLarge { limit } => LocalError::TooLarge { limit },
+            StageError::Body(m) => LocalError::Body(m),
+            StageError::Io(e) => LocalError::Unavailable(format!("staging the upload: {e}")),
+        }
+    }
+}
+
+/// Streams `body` into a new staging file, refusing more than `limit` bytes.
+pub async fn stage<S, E>(staging: &StagingArea, mut body: S, limit: u64) -> Result<Staged, StageError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut w = staging.create().await?;
+    let mut buf = BytesMut::new();
+    let mut total = 0u64;
+    loop {
+        let chunk = match body.next().await {
+            None => break,
+            Some(Ok(chunk)) => chunk,
+            Some(Err(e)) => {
+                w.abort().await;
+                return Err(StageError::Body(e.to_string()));
+            }
+        };
+        total += chunk.len() as u64;
+        if total > limit {
+            w.abort().await;
+            return Err(StageError::TooLarge { limit });
+        }
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= WRITE_BUFFER {
+            if let Err(e) = w.write(&buf).await {
+                w.abort().await;
+                return Err(e.into());
+            }
+            buf.clear();
+        }
+    }
+    if !buf.is_empty() {
+        if let Err(e) = w.write(&buf).await {
+            w.abort().await;
+            return Err(e.into());
+        }
+    }
+    Ok(w.finish().await?)
+}
+
+/// The files of local repositories. Cheap to clone.
+#[derive(Clone)]
+pub struct LocalFiles {
+    pub db: Db,
+    pub store: Arc<dyn BlobStore>,
+    pub storage: Addr<StorageActor>,
+    pub staging: StagingArea,
+    /// Largest upload accepted, in bytes.
+    pub max_upload: u64,
+}
+
+impl LocalFiles {
+    /// Streams an upload into staging (see [`stage`]).
+    pub async fn stage<S, E>(&self, body: S) -> Result<Staged, LocalError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        Ok(stage(&self.staging, body, self.max_upload).await?)
+    }
+
+    /// Commits staged bytes as a blob, checked against `expected` when the client named a
+    /// digest (a mismatch publishes nothing).
+    pub async fn commit(&self, staged: Staged, expected: Option<Digest>) -> Result<Committed, LocalError> {
+        let committed = self
+            .storage
+            .send(Commit { staged, expected, object: None })
+            .await
+            .map_err(|e| LocalError::Unavailable(format!("storage actor: {e}")))??;
+        Ok(committed)
+    }
+
+    /// Stores `bytes` (a body already in memory, a generated file) as a blob.
+    pub async fn commit_bytes(&self, bytes: &[u8]) -> Result<Committed, LocalError> {
+        let body = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::copy_from_slice(bytes))]);
+        let staged = self.stage(body).await?;
+        self.commit(staged, None).await
+    }
+
+    /// The file record of committed bytes at `path`.
+    pub fn file(path: &str, committed: &Committed, content_type: Option<&str>) -> LocalFile {
+        LocalFile {
+            path: path.to_string(),
+            digest: committed.digest,
+            size: committed.size,
+            content_type: content_type.map(str::to_string),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+}
