@@ -59,11 +59,11 @@ bin:
 	$(CARGO) build -p artifactapi
 
 test: bin
-	$(CARGO) test --workspace --exclude $(E2E_CRATE)
-	$(CARGO) test -p $(E2E_CRATE)
+	$(CARGO) test --no-fail-fast --workspace --exclude $(E2E_CRATE)
+	$(CARGO) test --no-fail-fast -p $(E2E_CRATE)
 
 e2e: bin
-	$(CARGO) test -p $(E2E_CRATE)
+	$(CARGO) test --no-fail-fast -p $(E2E_CRATE)
 
 bench:
 	bench/run.sh

@@ -88,6 +88,9 @@ fn reads_need_a_grant_only_without_anonymous_reads_and_nothing_without_admin_tok
     assert!(!open.enforcing());
     assert_eq!(open.require(None, "npm-local", Scope::Write), Ok(Principal::Anonymous));
     assert_eq!(open.require(None, "*", Scope::Admin), Ok(Principal::Anonymous));
+    let made_up = Some("Bearer not-needed");
+    assert_eq!(open.require(made_up, "npm-local", Scope::Write), Ok(Principal::Anonymous), "npm's stale token");
+    assert_eq!(closed.require(made_up, "npm-local", Scope::Read).unwrap_err().status(), 401);
 }
 
 #[test]

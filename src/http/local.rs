@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::openapi::ErrorBody;
 use super::proxy::{accept_values, request, require_repo_read};
 use super::respond;
-use crate::auth::{AuthError, Scope};
+use crate::auth::{AuthError, Principal, Scope};
 use crate::formats::PackageType;
 use crate::locals::{self, generic, LocalError, LocalSpec, WriteRequest};
 use crate::observe::body::RecordedBody;
@@ -44,8 +44,8 @@ impl From<LocalError> for ApiError {
 }
 
 /// A write needs `write` on the local: 401 with a basic challenge without a credential.
-fn require_write(req: &HttpRequest, state: &AppState, repo: &str) -> Result<(), ApiError> {
-    state.auth.require(authorization(req), repo, Scope::Write).map(drop).map_err(|e| match e {
+fn require_write(req: &HttpRequest, state: &AppState, repo: &str) -> Result<Principal, ApiError> {
+    state.auth.require(authorization(req), repo, Scope::Write).map_err(|e| match e {
         AuthError::Forbidden { .. } => ApiError::Forbidden(e.to_string()),
         other => ApiError::AuthRequired(other.to_string()),
     })
@@ -100,8 +100,8 @@ async fn serve_local(
         let outcome = state.serve.local(&spec, &request(req, name, tail, &accept)).await?;
         return respond::outcome(req, state.store.as_ref(), outcome, &format!("{PREFIX}{name}/")).await;
     }
-    require_write(req, state, name)?;
-    write(req, payload, state, &spec, tail).await
+    let principal = require_write(req, state, name)?;
+    write(req, payload, state, &spec, tail, &principal).await
 }
 
 /// The write side of the local's package type.
@@ -111,8 +111,8 @@ async fn write(
     state: &AppState,
     spec: &LocalSpec,
     tail: &str,
+    principal: &Principal,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = state.auth.principal(authorization(req))?;
     let public_base = state.config.public_base();
     let headers = req
         .headers()
@@ -124,7 +124,7 @@ async fn write(
         path: tail,
         query: req.query_string(),
         headers,
-        principal: &principal,
+        principal,
         public_base: &public_base,
     };
     let reply = locals::write(&state.local_files(), spec, &write, Box::pin(body(payload))).await?;
