@@ -256,23 +256,34 @@ async fn assert_metrics(s: &Server, l: &Ledger, before: &Scrape, up: &Upstream, 
     assert_eq!(after.types.get("artifactapi_request_duration_seconds").map(String::as_str), Some("histogram"));
 }
 
-/// The access log lists every request, newest first, as the client saw it.
+/// The access log lists every request as the client saw it, newest first. A request is
+/// recorded when its body has been sent, which can be after the client has read it and sent the
+/// next one, so the rows are compared as a set, and their order by id (newest recorded first).
 async fn assert_access_log(s: &Server, l: &Ledger) {
     let rows = access_log(s, "repo=gen&limit=1000", l.of("gen").len()).await;
-    let mut listed: Vec<Value> = rows.clone();
-    listed.reverse();
-    for (row, seen) in listed.iter().zip(l.of("gen")) {
-        let want = (seen.method, seen.path.as_str(), seen.status, seen.cache.as_deref(), seen.bytes);
-        let got = (
-            row["method"].as_str().unwrap(),
-            row["path"].as_str().unwrap(),
-            row["status"].as_u64().unwrap() as u16,
-            row["cache_status"].as_str(),
-            row["bytes"].as_u64().unwrap(),
-        );
-        assert_eq!(got, want, "{row}");
-        assert_eq!(row["client"], "127.0.0.1");
-    }
+    let ids: Vec<u64> = rows.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    let mut want: Vec<_> = l
+        .of("gen")
+        .iter()
+        .map(|seen| (seen.method, seen.path.clone(), seen.status, seen.cache.clone(), seen.bytes))
+        .collect();
+    let mut got: Vec<_> = rows
+        .iter()
+        .map(|row| {
+            assert_eq!(row["client"], "127.0.0.1");
+            (
+                row["method"].as_str().unwrap(),
+                row["path"].as_str().unwrap().to_string(),
+                row["status"].as_u64().unwrap() as u16,
+                row["cache_status"].as_str().map(str::to_string),
+                row["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
     let stale = access_log(s, "repo=gen&cache=stale", l.count("gen", "STALE") as usize).await;
     assert!(stale.iter().all(|r| r["cache_status"] == "STALE"));
     let errors = access_log(s, "status=4xx", 3).await;
