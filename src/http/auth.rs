@@ -70,6 +70,18 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
 }
 
+/// The JSON body of an admin request: the caller is checked for `admin` first, then the body
+/// (at most `MAX_JSON_BODY` bytes) is parsed into `T`; a bad body is a 400 naming the field.
+pub async fn admin_json<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<T, ApiError> {
+    require_admin(req, state)?;
+    let body = read_body(req, payload, state.config.max_json_body).await?;
+    crate::remotes::parse_json::<T>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
 /// Reads a request body of at most `limit` bytes.
 pub async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     let announced =

@@ -9,18 +9,15 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use artifactapi_actors::events::EventKind;
 
-use super::auth::{read_body, require_admin};
+use super::auth::{admin_json, require_admin};
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use crate::db::{DbError, MembershipError};
 use crate::locals::LocalSpec;
-use crate::remotes::parse_json;
 use crate::state::AppState;
 
 async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<LocalSpec, ApiError> {
-    require_admin(req, state)?;
-    let body = read_body(req, payload, state.config.max_json_body).await?;
-    let spec = parse_json::<LocalSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let spec: LocalSpec = admin_json(req, payload, state).await?;
     spec.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(spec)
 }

@@ -3,11 +3,10 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::auth::{read_body, require_admin};
+use super::auth::admin_json;
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use crate::probe::{self, ProbeError, ProbeRequest};
-use crate::remotes::parse_json;
 use crate::state::AppState;
 
 impl From<ProbeError> for ApiError {
@@ -28,9 +27,7 @@ pub async fn probe(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, &state)?;
-    let body = read_body(&req, payload, state.config.max_json_body).await?;
-    let request: ProbeRequest = parse_json(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let request: ProbeRequest = admin_json(&req, payload, &state).await?;
     let prepared = probe::prepare(request, &state.registry, state.config.probe_allow_private).await?;
     let report = probe::run(prepared, state.config.upstream_connect_timeout, state.config.upstream_read_timeout).await;
     Ok(HttpResponse::Ok().json(report))

@@ -9,16 +9,14 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use artifactapi_actors::events::EventKind;
 
-use super::auth::{read_body, require_admin};
+use super::auth::{admin_json, require_admin};
 use super::error::ApiError;
 use super::openapi::ErrorBody;
-use crate::remotes::{parse_json, RemoteSpec};
+use crate::remotes::RemoteSpec;
 use crate::state::AppState;
 
 async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<RemoteSpec, ApiError> {
-    require_admin(req, state)?;
-    let body = read_body(req, payload, state.config.max_json_body).await?;
-    parse_json::<RemoteSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))
+    admin_json(req, payload, state).await
 }
 
 #[utoipa::path(get, path = "/api/v2/remotes", tag = "remotes",

@@ -5,11 +5,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::auth::{read_body, require_admin};
+use super::auth::{admin_json, require_admin};
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use crate::auth::{tokens, NewToken, TokenInfo};
-use crate::remotes::parse_json;
 use crate::state::AppState;
 
 /// A created token: its details and, this once, its secret.
@@ -31,9 +30,7 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, &state)?;
-    let body = read_body(&req, payload, state.config.max_json_body).await?;
-    let new = parse_json::<NewToken>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let new: NewToken = admin_json(&req, payload, &state).await?;
     let now = chrono::Utc::now();
     new.validate(now).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let secret = tokens::secret();

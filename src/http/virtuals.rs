@@ -8,19 +8,16 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use artifactapi_actors::events::EventKind;
 
-use super::auth::{read_body, require_admin};
+use super::auth::{admin_json, require_admin};
 use super::error::ApiError;
 use super::openapi::ErrorBody;
 use crate::db::MembershipError;
-use crate::remotes::parse_json;
 use crate::state::AppState;
 use crate::virtuals::VirtualSpec;
 
 /// Reads, parses and checks a spec on its own (the catalog checks the members as it writes).
 async fn read_spec(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<VirtualSpec, ApiError> {
-    require_admin(req, state)?;
-    let body = read_body(req, payload, state.config.max_json_body).await?;
-    let spec = parse_json::<VirtualSpec>(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let spec: VirtualSpec = admin_json(req, payload, state).await?;
     spec.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(spec)
 }
