@@ -1,0 +1,106 @@
+//! Real sizes and figures. A package with 400 published versions: its packument is generated
+//! from the stored versions, `npm view` lists them all and `npm install` picks from them. Then
+//! the figures the README quotes: `npm publish` and `npm install` (fresh cache) of the same
+//! package against an npm local and against verdaccio, the upstream the remote tests use,
+//! printed side by side (single runs on a shared machine: an indication, not a benchmark).
+
+use std::time::{Duration, Instant};
+
+use artifactapi_e2e::{fetch, Options, Server, Storage};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use super::bodies::{publish_body, tarball};
+use super::tools::{npm, write_package, Verdaccio};
+use super::{create_local, get, home_with_token, install, node, npm_ok, registry, token, ADMIN, INSTALL_ACCEPT, LOCAL};
+
+const VERSIONS: usize = 400;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_of_hundreds_of_versions_and_the_figures_beside_verdaccio() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let s = Server::start(Options::new(Storage::Fs, false).admin_token(ADMIN)).await;
+    create_local(&s, LOCAL).await;
+    let secret = token(&s, "ci", LOCAL, "write").await;
+    let reg = registry(&s, LOCAL);
+
+    let started = Instant::now();
+    let puts = futures_util::stream::iter(0..VERSIONS)
+        .map(|i| {
+            let version = format!("1.{i}.0");
+            let tgz = tarball("big-x", &version, &format!("module.exports = () => '{version}';\n"));
+            let body = serde_json::to_vec(&publish_body("big-x", &version, &tgz, None)).unwrap();
+            let req = s.client().put(s.url(&format!("/api/v1/local/{LOCAL}/big-x"))).bearer_auth(&secret).body(body);
+            async move { fetch(req).await }
+        })
+        .buffer_unordered(4);
+    let statuses: Vec<StatusCode> = puts.map(|r| r.status).collect().await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED), "{statuses:?}");
+    let publish_all = started.elapsed();
+
+    let started = Instant::now();
+    let full = get(&s, LOCAL, "big-x", "application/json").await;
+    let first_render = started.elapsed();
+    assert_eq!(full.status, StatusCode::OK, "{}", full.describe());
+    let doc = full.json();
+    assert_eq!(doc["versions"].as_object().map(|m| m.len()), Some(VERSIONS));
+    assert_eq!(doc["time"].as_object().map(|m| m.len()), Some(VERSIONS + 2));
+    let short = get(&s, LOCAL, "big-x", INSTALL_ACCEPT).await;
+    assert_eq!(short.json()["versions"].as_object().map(|m| m.len()), Some(VERSIONS));
+
+    let home = home_with_token(root, "dev", &reg, &secret);
+    let view = npm_ok(&s, &home, root, &reg, &["view", "big-x", "versions", "--json"]).await;
+    let listed: Value = serde_json::from_str(&view.stdout).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(VERSIONS));
+    let app = install(&s, &root.join("pin"), &reg, &["big-x@~1.150.0"]).await;
+    assert_eq!(node(&app, "big-x", ""), "1.150.0");
+    eprintln!(
+        "npm local, {VERSIONS} versions: published by PUT (4 at a time) in {publish_all:?}; full packument of {} KB \
+         (abbreviated {} KB) generated in {first_render:?}",
+        full.body.len() / 1024,
+        short.body.len() / 1024
+    );
+
+    // The same publish and install with npm against the local and against verdaccio.
+    let v = Verdaccio::start().await;
+    let (local_publish, local_install) = publish_and_install(&s, root, "local", &reg, &home).await;
+    let vhome = root.join("verdaccio-home");
+    let vreg = v.url();
+    let (v_publish, v_install) = {
+        let dir = write_package(&root.join("v"), "timed-x", "1.0.0", &[], "module.exports = () => 'timed';\n");
+        let t = Instant::now();
+        v.publish(&dir).await;
+        let publish = t.elapsed();
+        let t = Instant::now();
+        let app = install(&s, &vhome, &vreg, &["timed-x"]).await;
+        let took = t.elapsed();
+        assert_eq!(node(&app, "timed-x", ""), "timed");
+        (publish, took)
+    };
+    eprintln!(
+        "npm publish: local {local_publish:?}, verdaccio {v_publish:?}; npm install (fresh cache): local \
+         {local_install:?}, verdaccio {v_install:?}"
+    );
+}
+
+/// `npm publish` then `npm install` (fresh cache) of a small package; how long each took.
+async fn publish_and_install(
+    s: &Server,
+    root: &std::path::Path,
+    label: &str,
+    reg: &str,
+    home: &std::path::Path,
+) -> (Duration, Duration) {
+    let dir = write_package(&root.join(label), "timed-x", "1.0.0", &[], "module.exports = () => 'timed';\n");
+    let t = Instant::now();
+    let run = npm(home, &dir, &["publish", "--registry", reg]).await;
+    let publish = t.elapsed();
+    assert!(run.ok, "npm publish: {}", run.text);
+    let t = Instant::now();
+    let app = install(s, &root.join(format!("{label}-install")), reg, &["timed-x"]).await;
+    let took = t.elapsed();
+    assert_eq!(node(&app, "timed-x", ""), "timed");
+    (publish, took)
+}
