@@ -8,9 +8,20 @@ use sha2::Digest as _;
 
 /// A gzipped tar of `package/package.json` (naming `name@version`) and `package/index.js`.
 pub fn tarball(name: &str, version: &str, js: &str) -> Vec<u8> {
+    tarball_with(name, version, js, &[])
+}
+
+/// [`tarball`] with `package/data.bin` holding `data` too (stored, not compressed).
+pub fn tarball_with(name: &str, version: &str, js: &str, data: &[u8]) -> Vec<u8> {
     let manifest = json!({ "name": name, "version": version, "main": "index.js", "license": "MIT" }).to_string();
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
-    for (path, content) in [("package/package.json", manifest.as_bytes()), ("package/index.js", js.as_bytes())] {
+    let level = if data.is_empty() { flate2::Compression::fast() } else { flate2::Compression::none() };
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), level));
+    let files = [
+        ("package/package.json", manifest.as_bytes()),
+        ("package/index.js", js.as_bytes()),
+        ("package/data.bin", data),
+    ];
+    for (path, content) in files.into_iter().filter(|(p, c)| !c.is_empty() || !p.ends_with("data.bin")) {
         let mut header = tar::Header::new_gnu();
         header.set_size(content.len() as u64);
         header.set_mode(0o644);

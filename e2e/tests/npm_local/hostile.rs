@@ -166,6 +166,19 @@ async fn credentials_whoami_and_login() {
     let web = fetch(s.client().post(s.url(&format!("/api/v1/local/{LOCAL}/-/v1/login")))).await;
     assert_eq!(web.status, StatusCode::NOT_FOUND, "npm falls back to the couch login: {}", web.describe());
 
+    // The real `npm login`: the web login is refused, npm asks for a user name and password,
+    // and stores the token it is handed; `npm whoami` then names the token.
+    let login_home = tmp.path().join("login");
+    let (ok, text) = npm_login(&login_home, &reg, "bob", &writer).await;
+    assert!(ok, "npm login: {text}\n{}", s.log_tail(20));
+    let npmrc = std::fs::read_to_string(login_home.join("npmrc")).unwrap_or_default();
+    assert!(npmrc.contains(&writer), "npm stored the token: {npmrc}");
+    let who = npm(&login_home, tmp.path(), &["whoami", "--registry", &reg]).await;
+    assert_eq!(who.stdout.trim(), "writer", "{}", who.text);
+    let (ok, text) = npm_login(&tmp.path().join("login2"), &reg, "bob", "hunter2").await;
+    // npm prints its own text for a 401 here; the reason is in the body checked above.
+    assert!(!ok && text.contains("E401"), "npm login with a password: {text}");
+
     // The writer publishes; the base64 of the body is what npm sent.
     let r = put(&s, "pkg-a", Some(&writer), body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
@@ -175,4 +188,37 @@ async fn credentials_whoami_and_login() {
         base64::engine::general_purpose::STANDARD.encode(&served.body),
         base64::engine::general_purpose::STANDARD.encode(&tgz)
     );
+}
+
+/// `npm login` typing `user` and `password` at its prompts; whether it succeeded and what it said.
+async fn npm_login(home: &std::path::Path, reg: &str, user: &str, password: &str) -> (bool, String) {
+    use tokio::io::AsyncWriteExt;
+    std::fs::create_dir_all(home).unwrap();
+    std::fs::write(home.join("npmrc"), "").unwrap();
+    let mut child = tokio::process::Command::new("npm")
+        .args(["login", "--registry", reg])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("npm_config_userconfig", home.join("npmrc"))
+        .env("npm_config_cache", home.join("cache"))
+        .env("npm_config_update_notifier", "false")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("npm");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for line in [user, password] {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let _ = stdin.write_all(format!("{line}\n").as_bytes()).await;
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("npm login finishes")
+        .expect("npm login output");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
 }

@@ -1,5 +1,7 @@
 //! Real sizes and figures. A package with 400 published versions: its packument is generated
-//! from the stored versions, `npm view` lists them all and `npm install` picks from them. Then
+//! from the stored versions, `npm view` lists them all and `npm install` picks from them. A
+//! 64 MiB tarball (an 85 MiB publish body) is published while the server's peak resident memory
+//! grows by far less than the body, and installs byte for byte. Then
 //! the figures the README quotes: `npm publish` and `npm install` (fresh cache) of the same
 //! package against an npm local and against verdaccio, the upstream the remote tests use,
 //! printed side by side (single runs on a shared machine: an indication, not a benchmark).
@@ -11,7 +13,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::bodies::{publish_body, tarball};
+use super::bodies::{publish_body, sri512, tarball, tarball_with};
 use super::tools::{npm, write_package, Verdaccio};
 use super::{create_local, get, home_with_token, install, node, npm_ok, registry, token, ADMIN, INSTALL_ACCEPT, LOCAL};
 
@@ -103,4 +105,54 @@ async fn publish_and_install(
     let took = t.elapsed();
     assert_eq!(node(&app, "timed-x", ""), "timed");
     (publish, took)
+}
+
+/// The peak resident memory of process `pid`, in bytes (`VmHWM`).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+    kb.unwrap_or(0) * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_tarball_publishes_in_flat_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(Options::new(Storage::Fs, false).admin_token(ADMIN)).await;
+    create_local(&s, LOCAL).await;
+    let secret = token(&s, "ci", LOCAL, "write").await;
+    let tgz = tarball_with(
+        "huge-x",
+        "1.0.0",
+        "module.exports = () => 'huge';\n",
+        &artifactapi_e2e::pattern_bytes(64 << 20, 5),
+    );
+    let body = serde_json::to_vec(&publish_body("huge-x", "1.0.0", &tgz, None)).unwrap();
+    // A warm-up publish of a small package, so the baseline includes the publish path itself.
+    let small = serde_json::to_vec(&publish_body("small-x", "1.0.0", &tarball("small-x", "1.0.0", ""), None)).unwrap();
+    let put = |name: &str, body: Vec<u8>| {
+        s.client().put(s.url(&format!("/api/v1/local/{LOCAL}/{name}"))).bearer_auth(&secret).body(body)
+    };
+    assert_eq!(fetch(put("small-x", small)).await.status, StatusCode::CREATED);
+    let before = peak_rss(s.pid());
+    let started = Instant::now();
+    let r = fetch(put("huge-x", body.clone())).await;
+    let took = started.elapsed();
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
+    let grew = peak_rss(s.pid()).saturating_sub(before);
+    eprintln!(
+        "npm local: a {} MiB publish body ({} MiB tarball) stored in {took:?}; peak RSS grew by {} MiB",
+        body.len() >> 20,
+        tgz.len() >> 20,
+        grew >> 20
+    );
+    assert!(grew < (body.len() as u64) / 3, "peak RSS grew by {grew} bytes for a body of {}", body.len());
+
+    let reg = registry(&s, LOCAL);
+    let app = install(&s, &tmp.path().join("client"), &reg, &["huge-x"]).await;
+    assert_eq!(std::fs::read(app.join("node_modules/huge-x/data.bin")).unwrap().len(), 64 << 20);
+    let doc = get(&s, LOCAL, "huge-x", INSTALL_ACCEPT).await.json();
+    assert_eq!(doc["versions"]["1.0.0"]["dist"]["integrity"], sri512(&tgz));
 }

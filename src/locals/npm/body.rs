@@ -330,7 +330,7 @@ mod tests {
         let cases: Vec<(Vec<Vec<u8>>, u64, &str)> = vec![
             (vec![publish_json("!!!!").into_bytes()], 1 << 20, "not base64"),
             (vec![publish_json("YW\\nJj").into_bytes()], 1 << 20, "has an escape"),
-            (vec![publish_json(&ok)[..60].as_bytes().to_vec()], 1 << 20, "ends in the middle"),
+            (vec![publish_json(&ok).as_bytes()[..60].to_vec()], 1 << 20, "ends in the middle"),
             (vec![publish_json(&ok).into_bytes()], 20, "larger than 20"),
             (
                 vec![format!(r#"{{"_attachments":{{"a":{{"data":"{ok}"}},"b":{{"data":"{ok}"}}}}}}"#).into_bytes()],
