@@ -1,10 +1,11 @@
 //! npm local repositories with the real npm 11 client against the real binary: `npm whoami`,
-//! `npm publish` (scoped and not, with `--tag`), `npm view`, `npm install`, `npm dist-tag
-//! add|rm|ls`, `npm deprecate`, `npm unpublish` of a version and of a package, a republished
-//! version refused with npm's 403; two replicas sharing the database and the storage (published
-//! through one, installed from the other); every spelling of a scoped name. `hostile` covers
-//! what the real client cannot send (bad bodies, races, limits, credentials), `virtuals` a
-//! local shadowing a remote, `large` hundreds of versions and the figures beside verdaccio.
+//! `npm ping`, `npm publish` (scoped and not, with `--tag`), `npm view`, `npm install`,
+//! `npm dist-tag add|rm|ls`, `npm deprecate`, `npm unpublish` of a version and of a package, a
+//! republished version refused with npm's 403; two replicas sharing the database and the
+//! storage (published through one, installed from the other); every spelling of a scoped name.
+//! `hostile` covers what the real client cannot send (bad bodies, races, limits, credentials)
+//! and `npm login`, `virtuals` a local shadowing a remote, `large` hundreds of versions, a
+//! 64 MiB tarball and the figures beside verdaccio.
 
 #[path = "npm/tools.rs"]
 mod tools;
@@ -104,6 +105,8 @@ async fn npm_publishes_and_installs_from_a_local(opts: Options) {
 
     let who = npm_ok(&a, &home, root, &reg_a, &["whoami"]).await;
     assert_eq!(who.stdout.trim(), "ci-publisher");
+    let ping = npm_ok(&a, &home, root, &reg_a, &["ping"]).await;
+    assert!(ping.text.contains("PONG"), "{}", ping.text);
 
     let util =
         write_package(root, "@acme/util", "1.0.0", &[], "module.exports = (s, n) => String(s).padStart(n, '*');\n");

@@ -1,7 +1,10 @@
 //! `/api/v1/local/{name}/{path}`: local repositories of every type but docker (which is served
 //! on `/v2`). Reads go through the serving service like remotes' ([`crate::serve`]); writes to
 //! the write side of the local's package type ([`crate::locals`]). Reads need `read` on the
-//! local when `ANONYMOUS_READS=false`; writes need `write`. Errors are `{"error": ...}`.
+//! local when `ANONYMOUS_READS=false`; writes need `write`. Errors are `{"error": ...}` (npm's
+//! error shape too). npm's account endpoints (`-/whoami`, `-/ping`, the login) are about the
+//! caller, not a package: they are answered before any scope is checked
+//! ([`crate::locals::npm::account`]).
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};

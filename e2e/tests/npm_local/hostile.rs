@@ -3,7 +3,8 @@
 //! mismatches, malformed JSON, a body over LOCAL_MAX_UPLOAD, a publish cut off mid-body, racing
 //! publishes of one version (exactly one wins, the others get npm's 403), publishing without a
 //! token (401, also from the real npm client) and with a read-only one (403 naming the
-//! scope); `npm login` with a token as the password, and with anything else.
+//! scope); the real `npm login` with a token as the password (then `npm whoami`), and with
+//! anything else (401).
 
 use artifactapi_e2e::{fetch, raw, Fetched, Options, Server, Storage};
 use base64::Engine as _;
