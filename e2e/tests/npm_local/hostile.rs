@@ -4,7 +4,8 @@
 //! publishes of one version (exactly one wins, the others get npm's 403), publishing without a
 //! token (401, also from the real npm client) and with a read-only one (403 naming the
 //! scope); the real `npm login` with a token as the password (then `npm whoami`), and with
-//! anything else (401).
+//! anything else (401); with `ANONYMOUS_READS=false`, `npm install` with a read token, and a
+//! 401 without one.
 
 use artifactapi_e2e::{fetch, raw, Fetched, Options, Server, Storage};
 use base64::Engine as _;
@@ -222,4 +223,32 @@ async fn npm_login(home: &std::path::Path, reg: &str, user: &str, password: &str
         .expect("npm login output");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_anonymous_reads_off_npm_installs_with_a_read_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(Options::new(Storage::Fs, false).admin_token(ADMIN).env("ANONYMOUS_READS", "false")).await;
+    create_local(&s, LOCAL).await;
+    let writer = token(&s, "writer", LOCAL, "write").await;
+    let reader = token(&s, "reader", LOCAL, "read").await;
+    let tgz = tarball("pkg-r", "1.0.0", "module.exports = () => 'read';\n");
+    assert_eq!(
+        put(&s, "pkg-r", Some(&writer), bytes(&publish_body("pkg-r", "1.0.0", &tgz, None))).await.status,
+        StatusCode::CREATED
+    );
+    let reg = registry(&s, LOCAL);
+
+    let anon = get(&s, LOCAL, "pkg-r", INSTALL_ACCEPT).await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED, "{}", anon.describe());
+    assert!(anon.json()["error"].as_str().is_some_and(|e| e.contains("read access")), "{}", anon.describe());
+    let home = tmp.path().join("anon");
+    let app = home.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let run = npm(&home, &app, &["install", "--registry", &reg, "--prefix", app.to_str().unwrap(), "pkg-r"]).await;
+    assert!(!run.ok && run.text.contains("401"), "npm install without a token: {}", run.text);
+
+    let home = home_with_token(tmp.path(), "reader", &reg, &reader);
+    let app = super::install(&s, &home, &reg, &["pkg-r"]).await;
+    assert_eq!(super::node(&app, "pkg-r", ""), "read");
 }
