@@ -7,6 +7,8 @@
 //! anything else (401); with `ANONYMOUS_READS=false`, `npm install` with a read token, and a
 //! 401 without one.
 
+use std::time::Duration;
+
 use artifactapi_e2e::{fetch, raw, Fetched, Options, Server, Storage};
 use base64::Engine as _;
 use reqwest::StatusCode;
@@ -96,6 +98,15 @@ async fn hostile_publishes_are_refused_and_leave_nothing() {
     let target = format!("/api/v1/local/{LOCAL}/victim");
     let _ = raw::request_cut_off(s.port(), "PUT", &target, &headers, &body[..body.len() / 2]).await;
     nothing_of(&s, "victim").await;
+    // Neither the refused bodies nor the cut-off one left a staged file behind.
+    let staging = s.data_dir().join("staging");
+    artifactapi_e2e::poll_until(
+        "an empty staging folder",
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || async { (std::fs::read_dir(&staging).map(|d| d.count()).unwrap_or(0) == 0).then_some(()) },
+    )
+    .await;
 
     // Eight publishes of one version at once: exactly one wins, the others get npm's 403.
     let mut racing = Vec::new();
