@@ -6,14 +6,15 @@
 //! take them, through [`crate::formats::npm::canonical_raw`]; traversal refused by the path
 //! parser). A publish is the packument `PUT` with the tarball in `_attachments` ([`publish`],
 //! the body read by [`body`]); a `PUT` without attachments changes `deprecated` fields or
-//! drops versions (`npm unpublish pkg@version`); `DELETE {name}/-rev/{rev}` unpublishes the
-//! whole package. The versions are rows of `local_packages` (`crate::db::local_packages`), the
+//! drops versions (`npm unpublish pkg@version`), and `DELETE {name}/-rev/{rev}` unpublishes the
+//! whole package ([`changes`], with the dist-tags). The versions are rows of `local_packages` (`crate::db::local_packages`), the
 //! tarballs files of the local; the packuments are generated from them on the read side
 //! ([`crate::formats::npm::local`]). [`account`] answers the few reads and writes that are about
 //! the caller rather than a package, before any scope is checked.
 
 pub mod account;
 pub mod body;
+pub mod changes;
 pub mod publish;
 
 use serde::Serialize;
@@ -124,10 +125,10 @@ pub async fn write(
 ) -> Result<WriteReply, LocalError> {
     match WriteEndpoint::parse(req.method, req.path, &spec.name)? {
         WriteEndpoint::Packument(name) => publish::put(files, spec, req, &name, body).await,
-        WriteEndpoint::DeletePackage(name) => publish::unpublish_all(files, spec, &name).await,
-        WriteEndpoint::DeleteTarball(name, file) => publish::delete_tarball(files, spec, &name, &file).await,
-        WriteEndpoint::SetTag(name, tag) => publish::set_tag(files, spec, &name, &tag, body).await,
-        WriteEndpoint::DeleteTag(name, tag) => publish::delete_tag(files, spec, &name, &tag).await,
+        WriteEndpoint::DeletePackage(name) => changes::unpublish_all(files, spec, &name).await,
+        WriteEndpoint::DeleteTarball(name, file) => changes::delete_tarball(files, spec, &name, &file).await,
+        WriteEndpoint::SetTag(name, tag) => changes::set_tag(files, spec, &name, &tag, body).await,
+        WriteEndpoint::DeleteTag(name, tag) => changes::delete_tag(files, spec, &name, &tag).await,
     }
 }
 
