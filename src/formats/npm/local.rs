@@ -22,7 +22,7 @@ use super::{Kind, NpmRequest, PackageName, ABBREVIATED, FULL};
 use crate::formats::{Doc, LocalPackages, LocalPlan, LocalVersion, Urls};
 
 /// The fields of a version manifest the abbreviated packument keeps (npm's registry docs).
-const ABBREVIATED_FIELDS: [&str; 17] = [
+const ABBREVIATED_FIELDS: [&str; 21] = [
     "name",
     "version",
     "deprecated",
@@ -33,14 +33,22 @@ const ABBREVIATED_FIELDS: [&str; 17] = [
     "bundledDependencies",
     "peerDependencies",
     "peerDependenciesMeta",
+    "acceptDependencies",
     "bin",
     "directories",
     "dist",
     "engines",
+    "funding",
     "_hasShrinkwrap",
     "hasInstallScript",
     "os",
+    "cpu",
+    "libc",
 ];
+
+/// The lifecycle scripts that make a package one with an install script, as registries derive
+/// `hasInstallScript` for the abbreviated packument.
+const INSTALL_SCRIPTS: [&str; 3] = ["preinstall", "install", "postinstall"];
 
 /// The path of a version's tarball in the local: where `npm publish` stores it and where the
 /// packument's `dist.tarball` points. `name` is `name` or `@scope/name`; the file is named like
@@ -85,11 +93,18 @@ fn dist_tags(name: &str, packages: &LocalPackages) -> Map<String, Value> {
 /// A stored version's manifest as clients get it: `dist.tarball` on PUBLIC_URL.
 fn manifest(v: &LocalVersion, urls: &Urls, abbreviated: bool) -> Value {
     let mut m = match &v.metadata {
-        Value::Object(m) if abbreviated => m
-            .iter()
-            .filter(|(k, _)| ABBREVIATED_FIELDS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        Value::Object(m) if abbreviated => {
+            let mut short: Map<String, Value> = m
+                .iter()
+                .filter(|(k, _)| ABBREVIATED_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let scripts = m.get("scripts").and_then(Value::as_object);
+            if scripts.is_some_and(|s| INSTALL_SCRIPTS.iter().any(|k| s.contains_key(*k))) {
+                short.insert("hasInstallScript".into(), Value::Bool(true));
+            }
+            short
+        }
         Value::Object(m) => m.clone(),
         _ => Map::new(),
     };
@@ -244,6 +259,11 @@ mod tests {
             short["versions"]["2.0.0"].get("scripts").is_none() && short["versions"]["2.0.0"].get("readme").is_none()
         );
         assert_eq!(short["versions"]["2.0.0"]["dependencies"], serde_json::json!({"a": "^1"}));
+        assert!(short["versions"]["2.0.0"].get("hasInstallScript").is_none(), "a script named x is none");
+        let mut scripted = packages.clone();
+        scripted.versions[0].metadata["scripts"] = serde_json::json!({"postinstall": "node build.js"});
+        let scripted = packument("x", &scripted, &urls(), true);
+        assert_eq!(scripted["versions"]["1.0.0"]["hasInstallScript"], true);
         assert_eq!(short["modified"], "2023-11-14T22:13:40.000Z");
 
         // The merge of virtuals accepts the generated documents.
