@@ -56,6 +56,8 @@ async fn hostile_publishes_are_refused_and_leave_nothing() {
     // Refused bodies: (body, status, part of the message).
     let other = tarball("other-pkg", "1.0.0", "module.exports = 2;\n");
     let wrong_version = tarball("victim", "2.0.0", "");
+    let mut bad_tag = publish_body("victim", "1.0.0", &tgz, None);
+    bad_tag["dist-tags"] = json!({ "../x": "1.0.0" });
     let mut two = publish_body("victim", "1.0.0", &tgz, None);
     two["versions"]["1.0.1"] = two["versions"]["1.0.0"].clone();
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
@@ -79,6 +81,7 @@ async fn hostile_publishes_are_refused_and_leave_nothing() {
         (bytes(&publish_body("victim", "1.0.0", &tgz, Some(json!({ "tarball": "x" })))), 400, "neither integrity"),
         (bytes(&publish_body("other", "1.0.0", &tgz, None)), 400, "names the package \"other\""),
         (bytes(&two), 400, "one version"),
+        (bytes(&bad_tag), 400, "dist-tags: npm version or tag \"../x\" is malformed"),
         (b"{\"name\": \"victim\", \"versions\": {".to_vec(), 400, "ends in the middle"),
         (b"{\"name\": \"victim\", \"versions\": [}]}".to_vec(), 400, "not valid JSON"),
         (b"{\"name\": [\"victim\"]}".to_vec(), 400, "name: invalid type"),

@@ -21,7 +21,7 @@ use super::{changes, ok};
 use crate::db::local_packages::{LocalTag, LocalVersion};
 use crate::db::DbError;
 use crate::formats::npm::local::tarball_path;
-use crate::formats::npm::MAX_NAME_BYTES;
+use crate::formats::npm::{check_version, MAX_NAME_BYTES};
 use crate::locals::files::LocalFiles;
 use crate::locals::{LocalError, LocalSpec, UploadBody, WriteReply, WriteRequest};
 
@@ -142,6 +142,12 @@ async fn check_publish(b: &Body, name: &str, a: &Attachment) -> Result<(String, 
     if let Some(length) = b.attachments.get(&a.file).and_then(|x| x.get("length")).and_then(Value::as_u64) {
         if length != a.staged.size {
             return Err(invalid(format!("the tarball is {} bytes, its length says {length}", a.staged.size)));
+        }
+    }
+    for (tag, v) in &b.dist_tags {
+        check_version(tag).map_err(|e| invalid(format!("dist-tags: {e}")))?;
+        if is_semver(tag) || !v.is_string() {
+            return Err(invalid(format!("dist-tags: {tag:?} must be a name, not a version, naming a version")));
         }
     }
     check_digests(manifest, version, a)?;
