@@ -1,7 +1,8 @@
 //! An npm virtual with a local and a remote (verdaccio): listed first, the local shadows a name
 //! both have entirely (the remote's packument is never even fetched: dependency confusion), and
 //! names only the remote has merge as before; listed after the remote, the local's versions merge
-//! into the remote's. npm installs through the virtual, each tarball from the member holding it.
+//! into the remote's (dist-tags likewise). npm installs through the virtual, each tarball from
+//! the member holding it; a tarball asked of the virtual comes from the first member having it.
 
 use artifactapi_e2e::{Options, Server, Storage};
 use reqwest::{Method, StatusCode};
@@ -66,6 +67,18 @@ async fn a_local_listed_first_shadows_a_remote_package() {
     assert_eq!(merged["dist-tags"]["latest"], "9.0.0", "the first member's tag wins");
     let local_tgz = get(&s, LOCAL, "@acme/util/-/util-1.0.0.tgz", "*/*").await;
     assert_eq!(local_tgz.status, StatusCode::OK);
+
+    // A tarball asked of the virtual comes from the first member that has it; dist-tags merge
+    // by the same rule as packuments.
+    for virt in ["first", "last"] {
+        let url = s.url(&format!("/api/v1/virtual/{virt}/@acme/util/-/util-1.0.0.tgz"));
+        let r = artifactapi_e2e::fetch(s.client().get(url)).await;
+        assert_eq!((r.status, &r.body), (StatusCode::OK, &local_tgz.body), "{virt}: {}", r.describe());
+    }
+    let tags = fetch_doc(&s, "first", "-/package/@acme%2futil/dist-tags").await;
+    assert_eq!(tags, json!({ "latest": "1.0.0" }));
+    let tags = fetch_doc(&s, "last", "-/package/@acme%2futil/dist-tags").await;
+    assert_eq!(tags, json!({ "latest": "9.0.0" }));
 }
 
 async fn fetch_doc(s: &Server, name: &str, path: &str) -> serde_json::Value {
