@@ -238,12 +238,10 @@ async fn record(
     a: Attachment,
     principal: &str,
 ) -> Result<WriteReply, LocalError> {
+    // Whether the version was published before is the catalog's decision, in the transaction
+    // that records it. A refused tarball's blob is referenced by nothing (or is the same bytes
+    // as the published one): garbage collection removes it.
     let repo = spec.name.as_str();
-    let existing = files.db.local_packages(repo, Some(name)).await?;
-    if existing.versions.iter().any(|v| v.version == version) {
-        a.staged.discard().await;
-        return Err(republish(name, &version));
-    }
     let (sha512, sha1) = (a.sha512, a.sha1);
     let committed = files.commit(a.staged, None).await?;
     let path = tarball_path(name, &version);
