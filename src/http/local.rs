@@ -1,7 +1,10 @@
 //! `/api/v1/local/{name}/{path}`: local repositories of every type but docker (which is served
 //! on `/v2`). Reads go through the serving service like remotes' ([`crate::serve`]); writes to
 //! the write side of the local's package type ([`crate::locals`]). Reads need `read` on the
-//! local when `ANONYMOUS_READS=false`; writes need `write`. Errors are `{"error": ...}`.
+//! local when `ANONYMOUS_READS=false`; writes need `write`. Errors are `{"error": ...}` (npm's
+//! error shape too). npm's account endpoints (`-/whoami`, `-/ping`, the login) are about the
+//! caller, not a package: they are answered before any scope is checked
+//! ([`crate::locals::npm::account`]).
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -14,7 +17,7 @@ use super::proxy::{accept_values, request, require_repo_read};
 use super::respond;
 use crate::auth::{AuthError, Principal, Scope};
 use crate::formats::PackageType;
-use crate::locals::{self, generic, LocalError, LocalSpec, WriteRequest};
+use crate::locals::{self, generic, npm, LocalError, LocalSpec, WriteReply, WriteRequest};
 use crate::observe::body::RecordedBody;
 use crate::observe::Tap;
 use crate::state::AppState;
@@ -29,6 +32,7 @@ impl From<LocalError> for ApiError {
                 ApiError::BadRequest(message)
             }
             LocalError::Forbidden(_) => ApiError::Forbidden(message),
+            LocalError::Unauthorized(_) => ApiError::AuthRequired(message),
             LocalError::NotFound(_) => ApiError::Missing(message),
             LocalError::NotAllowed(_) => {
                 ApiError::MethodNotAllowed { method: message, allow: "GET, HEAD, PUT, DELETE" }
@@ -89,6 +93,12 @@ async fn serve_local(
             "{name} is a docker repository: push and pull through the registry API, /v2/{name}/{{image}}/..."
         )));
     }
+    if spec.package_type == PackageType::Npm {
+        if let Some(account) = npm::account::Account::parse(super::proxy::method(req), tail) {
+            let reply = npm::account::answer(&state.auth, name, account, authorization(req), Box::pin(body(payload)));
+            return Ok(respond_with(reply.await?));
+        }
+    }
     let method = req.method().clone();
     if method == Method::GET || method == Method::HEAD {
         require_repo_read(req, state, name)?;
@@ -128,6 +138,10 @@ async fn write(
         public_base: &public_base,
     };
     let reply = locals::write(&state.local_files(), spec, &write, Box::pin(body(payload))).await?;
+    Ok(respond_with(reply))
+}
+
+fn respond_with(reply: WriteReply) -> HttpResponse {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
-    Ok(HttpResponse::build(status).insert_header((header::CONTENT_TYPE, reply.content_type)).body(reply.body))
+    HttpResponse::build(status).insert_header((header::CONTENT_TYPE, reply.content_type)).body(reply.body)
 }

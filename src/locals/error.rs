@@ -26,6 +26,9 @@ pub enum LocalError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// No credential, or one that is no token, where the protocol needs one (401).
+    #[error("{0}")]
+    Unauthorized(String),
     /// Larger than the configured limit (413).
     #[error("upload larger than {limit} bytes")]
     TooLarge { limit: u64 },
@@ -43,6 +46,7 @@ impl LocalError {
     pub fn status(&self) -> u16 {
         match self {
             LocalError::Invalid(_) | LocalError::DigestMismatch { .. } | LocalError::Body(_) => 400,
+            LocalError::Unauthorized(_) => 401,
             LocalError::Forbidden(_) => 403,
             LocalError::NotFound(_) => 404,
             LocalError::NotAllowed(_) => 405,

@@ -12,7 +12,11 @@
 //! Package indexes ([`Plan::Document`]) are merged instead: each member renders its own copy
 //! (so file URLs point at the member that serves them), the package type merges them
 //! ([`crate::formats::Format::merge`]), and the merge is kept like any rendering, keyed by the
-//! members' renderings, so it is made once per combination of member copies.
+//! members' renderings, so it is made once per combination of member copies. A local member
+//! that has the package a per-package document is about (an npm packument, a PyPI project
+//! page) shadows it in every member after it: those are not asked, so a name published in the
+//! local can never be taken over by a remote listed later (dependency confusion). Documents of
+//! a whole repository (a helm `index.yaml`) are merged from every member.
 
 use artifactapi_actors::digest::Digest;
 use artifactapi_actors::remote::CacheStatus;
@@ -115,6 +119,7 @@ impl Service {
         let mut parts: Vec<RenderedRef> = Vec::new();
         let mut status = CacheStatus::Hit;
         for member in &spec.members {
+            let mut shadows = false;
             let rendered = match (self.registry.get(member), self.registry.get_local(member)) {
                 (Some(entry), _) => {
                     let repo = repo_of(&entry);
@@ -129,6 +134,7 @@ impl Service {
                 }
                 (None, Some(local)) => match f.local_plan(e) {
                     Some(LocalPlan::Document { package, doc }) => {
+                        shadows = package.is_some();
                         self.local_rendered(f, &local, e, package, doc).await.map(|r| (r, CacheStatus::Hit))
                     }
                     _ => continue,
@@ -139,6 +145,10 @@ impl Service {
                 Ok((part, s)) => {
                     status = worse(status, s);
                     parts.push(part);
+                    if shadows {
+                        // A local that has this package shadows it in every later member.
+                        break;
+                    }
                 }
                 Err(err) if err.is_absent() => {}
                 Err(err) if err.is_down() => down.push(member.clone()),

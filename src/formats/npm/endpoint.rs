@@ -76,7 +76,7 @@ fn too_long(what: &str, len: usize, max: usize) -> EndpointError {
 }
 
 /// Splits a package name off the front of `path`; returns it and the rest (after its `/`).
-fn split_name(path: &str) -> Result<(Name<'_>, Option<&str>), EndpointError> {
+pub fn split_name(path: &str) -> Result<(Name<'_>, Option<&str>), EndpointError> {
     let first_end = path.find('/').unwrap_or(path.len());
     let name_end = if path.starts_with('@') {
         if first_end == path.len() {
@@ -103,7 +103,8 @@ fn split_name(path: &str) -> Result<(Name<'_>, Option<&str>), EndpointError> {
     Ok((Name { full, base }, rest))
 }
 
-fn check_version(v: &str) -> Result<(), EndpointError> {
+/// Checks a version or dist-tag as it may appear in a path.
+pub fn check_version(v: &str) -> Result<(), EndpointError> {
     if v.len() > MAX_VERSION_BYTES {
         return Err(too_long("version", v.len(), MAX_VERSION_BYTES));
     }

@@ -15,6 +15,7 @@
 
 mod documents;
 mod endpoint;
+pub mod local;
 mod merge;
 mod raw;
 #[cfg(test)]
@@ -22,9 +23,12 @@ mod tests;
 
 use std::borrow::Cow;
 
-pub use endpoint::{Endpoint, EndpointError, Name, MAX_NAME_BYTES};
+pub use endpoint::{canonical_raw, check_version, split_name, Endpoint, EndpointError, Name, MAX_NAME_BYTES};
 
-use super::{Class, Doc, Format, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request, Target, Urls};
+use super::{
+    Class, Doc, Format, LocalPackages, LocalPlan, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request,
+    Target, Urls,
+};
 use crate::paths::{PathError, RepoPath};
 
 pub struct Npm;
@@ -213,5 +217,23 @@ impl Format for Npm {
             Kind::DistTags(name) => Ok(Rendered::new(merge::tags(name.full(), &bodies)?, JSON)),
             _ => members.into_iter().next().ok_or_else(|| "no member document".to_string()),
         }
+    }
+
+    fn local_plan(&self, e: &NpmRequest) -> Option<LocalPlan> {
+        local::plan(e)
+    }
+
+    fn local_document(
+        &self,
+        e: &NpmRequest,
+        doc: &Doc,
+        packages: &LocalPackages,
+        urls: &Urls,
+    ) -> Result<Rendered, String> {
+        let ty = match &e.kind {
+            Kind::Packument(_) => content_type(doc),
+            _ => JSON,
+        };
+        Ok(Rendered::new(local::document(e, doc, packages, urls)?, ty))
     }
 }
