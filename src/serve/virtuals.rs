@@ -12,7 +12,9 @@
 //! Package indexes ([`Plan::Document`]) are merged instead: each member renders its own copy
 //! (so file URLs point at the member that serves them), the package type merges them
 //! ([`crate::formats::Format::merge`]), and the merge is kept like any rendering, keyed by the
-//! members' renderings, so it is made once per combination of member copies.
+//! members' renderings, so it is made once per combination of member copies. A member document
+//! a local generated is marked ([`Rendered::from_local`]) so the type can let a local listed
+//! first shadow a remote's package of the same name.
 
 use artifactapi_actors::digest::Digest;
 use artifactapi_actors::remote::CacheStatus;
@@ -112,7 +114,7 @@ impl Service {
         doc: Doc,
         down: &mut Vec<String>,
     ) -> Result<Outcome, ServeError> {
-        let mut parts: Vec<RenderedRef> = Vec::new();
+        let mut parts: Vec<(RenderedRef, bool)> = Vec::new();
         let mut status = CacheStatus::Hit;
         for member in &spec.members {
             let rendered = match (self.registry.get(member), self.registry.get_local(member)) {
@@ -135,10 +137,11 @@ impl Service {
                 },
                 (None, None) => continue,
             };
+            let from_local = self.registry.get(member).is_none();
             match rendered {
                 Ok((part, s)) => {
                     status = worse(status, s);
-                    parts.push(part);
+                    parts.push((part, from_local));
                 }
                 Err(err) if err.is_absent() => {}
                 Err(err) if err.is_down() => down.push(member.clone()),
@@ -149,8 +152,9 @@ impl Service {
             return Err(none_had_it(&spec.name, path, down));
         }
         let mut combined = sha2::Sha256::new();
-        for p in &parts {
+        for (p, from_local) in &parts {
             combined.update(p.digest.hex().as_bytes());
+            combined.update(if *from_local { b"L" } else { b"R" });
         }
         let source = Digest::from_bytes(combined.finalize().into());
         let key = RenderKey::new(&spec.name, path, doc, source);
@@ -158,9 +162,9 @@ impl Service {
         let what = format!("virtual {name}: merging {path:?}");
         let job = async move {
             let mut members = Vec::with_capacity(parts.len());
-            for p in &parts {
+            for (p, from_local) in &parts {
                 let body = read_whole(&*store, &what, &p.digest, p.size).await?;
-                members.push(Rendered::new(body, p.content_type.clone()));
+                members.push(Rendered { from_local: *from_local, ..Rendered::new(body, p.content_type.clone()) });
             }
             blocking(move || f.merge(&e, &doc, members))
                 .await?
