@@ -13,6 +13,7 @@ pub mod error;
 pub mod files;
 pub mod generic;
 pub mod goproxy;
+pub mod helm;
 
 use std::pin::Pin;
 
@@ -81,6 +82,7 @@ pub async fn write(
     match spec.package_type {
         PackageType::Generic => generic::write(files, spec, req, body).await,
         PackageType::Goproxy => goproxy::write(files, spec, req, body).await,
+        PackageType::Helm => helm::write(files, spec, req, body).await,
         t => Err(LocalError::NotAllowed(format!("{} on a {t} local", req.method))),
     }
 }
