@@ -148,6 +148,14 @@ async fn charts_published_and_installed_with_helm(opts: Options) {
     }
     let got = fetch(s.client().get(s.url(&format!("/api/v1/local/{LOCAL}/charts/web-1.1.0.tgz.prov")))).await;
     assert_eq!(got.body, prov);
+    // ChartMuseum's read API.
+    let listed = fetch(s.client().get(s.url(&format!("/api/v1/local/{LOCAL}/api/charts")))).await;
+    assert_eq!(listed.json()["web"][0]["version"], "1.1.0", "{}", listed.describe());
+    assert_eq!(listed.json()["db"][0]["digest"], sha256_hex(bytes(&p, "db", "0.1.0")));
+    let web = fetch(s.client().get(s.url(&format!("/api/v1/local/{LOCAL}/api/charts/web")))).await;
+    assert_eq!(web.json().as_array().map(Vec::len), Some(2), "{}", web.describe());
+    let none = fetch(s.client().get(s.url(&format!("/api/v1/local/{LOCAL}/api/charts/nothing")))).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "{}", none.describe());
 
     // helm repo add, update, show.
     let t = Instant::now();

@@ -178,6 +178,60 @@ pub fn index(packages: &LocalPackages, urls: &Urls) -> Result<Rendered, String> 
     Ok(Rendered::new(out.into_bytes(), CONTENT_TYPE))
 }
 
+/// ChartMuseum's read API on a local: `api/charts` (every chart) or `api/charts/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Api {
+    All,
+    Chart(String),
+}
+
+impl Api {
+    /// The API request `path` is, if any.
+    pub fn parse(path: &str) -> Option<Api> {
+        let rest = path.strip_prefix("api/charts")?;
+        match rest.trim_end_matches('/') {
+            "" => Some(Api::All),
+            name => {
+                let name = name.strip_prefix('/')?;
+                check_name(name).ok().map(|()| Api::Chart(name.to_string()))
+            }
+        }
+    }
+
+    /// The package the answer is generated from (every package: `None`).
+    pub fn package(&self) -> Option<String> {
+        match self {
+            Api::All => None,
+            Api::Chart(name) => Some(name.clone()),
+        }
+    }
+}
+
+/// The JSON ChartMuseum answers: `{name: [version, ...]}` for every chart, `[version, ...]`
+/// for one; versions newest first, each its index entry with `urls`.
+pub fn api(which: &Api, packages: &LocalPackages, urls: &Urls) -> Result<Rendered, String> {
+    let mut versions: Vec<_> = packages.published().collect();
+    versions.sort_by(|a, b| a.package.cmp(&b.package).then(b.created_at.cmp(&a.created_at)));
+    let mut charts: Map<String, Value> = Map::new();
+    for v in versions {
+        let mut entry = match &v.metadata {
+            Value::Object(m) => m.clone(),
+            _ => return Err(format!("{}@{}: stored metadata is not an object", v.package, v.version)),
+        };
+        let file = format!("{CHARTS}/{}-{}.tgz", v.package, v.version);
+        entry.insert("urls".into(), Value::Array(vec![Value::String(urls.public_url(&file))]));
+        let list = charts.entry(v.package.clone()).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = list {
+            list.push(Value::Object(entry));
+        }
+    }
+    let body = match which {
+        Api::All => Value::Object(charts),
+        Api::Chart(name) => charts.remove(name).unwrap_or_else(|| Value::Array(Vec::new())),
+    };
+    Ok(Rendered::new(serde_json::to_vec(&body).map_err(|e| e.to_string())?, "application/json"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +345,36 @@ mod tests {
         let text = String::from_utf8(merged.body).unwrap();
         assert!(!text.contains("9.9.9") && text.matches("\n  - ").count() == 30_000);
         println!("index.yaml of 30,000 local chart versions: {} MiB in {took:?}", text.len() >> 20);
+    }
+
+    #[test]
+    fn chartmuseum_read_api() {
+        let cases: &[(&str, Option<Api>)] = &[
+            ("api/charts", Some(Api::All)),
+            ("api/charts/", Some(Api::All)),
+            ("api/charts/web", Some(Api::Chart("web".into()))),
+            ("api/charts/web/1.0.0", None),
+            ("api/charts/.x", None),
+            ("api/chartsx", None),
+            ("index.yaml", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(Api::parse(path), *want, "{path}");
+        }
+        let now = chrono::Utc::now();
+        let v = |name: &str, version: &str| LocalVersion {
+            package: name.into(),
+            version: version.into(),
+            metadata: serde_json::json!({ "name": name, "version": version }),
+            published: true,
+            created_at: now,
+            updated_at: now,
+        };
+        let packages = LocalPackages { versions: vec![v("a", "1.0.0"), v("b", "2.0.0")], tags: vec![] };
+        let urls = Urls { public: "http://h/api/v1/local/l/".into(), base: String::new(), document: String::new() };
+        let all: Value = serde_json::from_slice(&api(&Api::All, &packages, &urls).unwrap().body).unwrap();
+        assert_eq!(all["b"][0]["urls"][0], "http://h/api/v1/local/l/charts/b-2.0.0.tgz");
+        let one: Value = serde_json::from_slice(&api(&Api::Chart("a".into()), &packages, &urls).unwrap().body).unwrap();
+        assert_eq!(one[0]["version"], "1.0.0");
     }
 }

@@ -14,8 +14,8 @@
 //! (the defence against dependency confusion).
 //!
 //! A helm local ([`local`]) serves the charts uploaded to it under `charts/{name}-{version}.tgz`
-//! (and `.prov`) and an `index.yaml` generated from their `Chart.yaml` files; the write side is
-//! `crate::locals::helm`.
+//! (and `.prov`), an `index.yaml` generated from their `Chart.yaml` files and ChartMuseum's
+//! `api/charts[/{name}]` listings; the write side is `crate::locals::helm`.
 
 mod endpoint;
 mod index;
@@ -172,18 +172,25 @@ impl Format for Helm {
                 Some(LocalPlan::File(format!("{}/{}{prov}", endpoint::CHARTS, c.file)))
             }
             Kind::Listed(_) => None,
-            Kind::File { .. } => Some(LocalPlan::File(e.path.as_str().to_string())),
+            Kind::File { .. } => match local::Api::parse(e.path.as_str()) {
+                Some(api) => Some(LocalPlan::Document { package: api.package(), doc: INDEX_DOC }),
+                None => Some(LocalPlan::File(e.path.as_str().to_string())),
+            },
         }
     }
 
+    /// `index.yaml`, or ChartMuseum's `api/charts[/{name}]` JSON.
     fn local_document(
         &self,
-        _e: &HelmRequest,
+        e: &HelmRequest,
         _doc: &Doc,
         packages: &LocalPackages,
         urls: &Urls,
     ) -> Result<Rendered, String> {
-        local::index(packages, urls)
+        match local::Api::parse(e.path.as_str()) {
+            Some(api) => local::api(&api, packages, urls),
+            None => local::index(packages, urls),
+        }
     }
 }
 
