@@ -196,10 +196,10 @@ async fn charts_published_and_installed_with_helm(opts: Options) {
 
     // The same client steps against the static chart server the remote tests use.
     let t = Instant::now();
-    HelmClient::new().show("up", &up.base_url(), &["other"]).await.unwrap();
+    HelmClient::new().show("up", &up.base_url(), &["web", "other"]).await.unwrap();
     let show_upstream = t.elapsed();
     println!(
-        "helm local ({:?}): publish (PUT) {publish:?}; helm repo add+update+show of 2 charts from the local {show_local:?}, of 1 chart from the static upstream {show_upstream:?}",
+        "helm local ({:?}): publish (PUT) {publish:?}; helm repo add+update+show of 2 charts from the local {show_local:?}, of 2 charts from the static upstream {show_upstream:?}",
         s.storage()
     );
 
