@@ -190,6 +190,13 @@ pub trait Format: Send + Sync + 'static {
         members.into_iter().next().ok_or_else(|| "no member document".to_string())
     }
 
+    /// Whether the document `e` is about one package only (a goproxy `@v/list`), so that once a
+    /// local member of a virtual has it, the remote members after it are not asked at all: their
+    /// copy would be shadowed whole, and asking would tell them the name of a private package.
+    fn shadowed_whole(&self, _e: &Self::Endpoint) -> bool {
+        false
+    }
+
     /// How a local repository of this type answers `e` (its read side); `None`: locals of this
     /// type serve nothing there (a 404).
     fn local_plan(&self, _e: &Self::Endpoint) -> Option<LocalPlan> {

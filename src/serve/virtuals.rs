@@ -116,8 +116,10 @@ impl Service {
     ) -> Result<Outcome, ServeError> {
         let mut parts: Vec<(RenderedRef, bool)> = Vec::new();
         let mut status = CacheStatus::Hit;
+        let whole = f.shadowed_whole(e);
         for member in &spec.members {
             let rendered = match (self.registry.get(member), self.registry.get_local(member)) {
+                (Some(_), _) if whole && parts.iter().any(|(_, from_local)| *from_local) => continue,
                 (Some(entry), _) => {
                     let repo = repo_of(&entry);
                     if entry.remote.rules.check_access(&f.subject(e, &repo)).is_err() {

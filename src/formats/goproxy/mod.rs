@@ -10,7 +10,8 @@
 //! A goproxy local serves the `.info`, `.mod` and `.zip` files of its published versions as
 //! stored, and generates `@v/list` and `@latest` from the versions (the write side is
 //! `crate::locals::goproxy`). In a virtual, a local listed before a remote shadows the remote's
-//! versions of a module it has: `@v/list` then lists the local's versions only.
+//! versions of a module it has: `@v/list` then lists the local's versions only, and the remotes
+//! after it are not asked (a private module's path never reaches a public proxy).
 
 mod endpoint;
 pub mod versions;
@@ -156,6 +157,12 @@ impl Format for Goproxy {
             body.push('\n');
         }
         Ok(Rendered::new(body.into_bytes(), LIST_TYPE))
+    }
+
+    /// `@v/list` is about one module: a local that has it shadows the remotes after it, which
+    /// are then not asked.
+    fn shadowed_whole(&self, e: &GoRequest) -> bool {
+        e.kind == Kind::List
     }
 
     fn local_plan(&self, e: &GoRequest) -> Option<LocalPlan> {
