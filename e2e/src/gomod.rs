@@ -1,5 +1,6 @@
 //! Go modules for the goproxy tests: module zips written byte by byte (stored, no
-//! compression: `go` accepts any valid zip) and the real `go` command run against a GOPROXY
+//! compression: `go` accepts any valid zip), module versions as `.info`/`.mod`/`.zip` and static
+//! GOPROXY trees, main modules that use them, and the real `go` command run against a GOPROXY
 //! URL with everything it writes kept under a directory of the test's own.
 
 use std::path::Path;
@@ -53,6 +54,57 @@ pub fn zip_stored(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     out.extend_from_slice(&cd_offset.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out
+}
+
+/// One module version: its `.info`, `.mod` and `.zip` (`files` are the module's files besides
+/// `go.mod`, under `{path}@{version}/`).
+pub struct Module {
+    pub encoded: String,
+    pub version: String,
+    pub info: Vec<u8>,
+    pub go_mod: String,
+    pub zip: Vec<u8>,
+}
+
+impl Module {
+    pub fn new(path: &str, encoded: &str, version: &str, go_mod: &str, files: &[(&str, String)]) -> Module {
+        let mut entries = vec![(format!("{path}@{version}/go.mod"), go_mod.as_bytes().to_vec())];
+        entries.extend(files.iter().map(|(n, b)| (format!("{path}@{version}/{n}"), b.as_bytes().to_vec())));
+        Module {
+            encoded: encoded.into(),
+            version: version.into(),
+            info: format!(r#"{{"Version":"{version}","Time":"2024-01-02T03:04:05Z"}}"#).into_bytes(),
+            go_mod: go_mod.into(),
+            zip: zip_stored(&entries),
+        }
+    }
+
+    /// The path of its `ext` file in the GOPROXY layout.
+    pub fn file(&self, ext: &str) -> String {
+        format!("{}/@v/{}.{ext}", self.encoded, self.version)
+    }
+
+    /// Writes the version into a static GOPROXY tree under `root`.
+    pub fn write_tree(&self, root: &Path) {
+        let dir = root.join(&self.encoded).join("@v");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("list"), format!("{}\n", self.version)).unwrap();
+        std::fs::write(dir.join(format!("{}.info", self.version)), &self.info).unwrap();
+        std::fs::write(dir.join(format!("{}.mod", self.version)), &self.go_mod).unwrap();
+        std::fs::write(dir.join(format!("{}.zip", self.version)), &self.zip).unwrap();
+    }
+}
+
+/// A main module importing `imports` (requiring `requires`), in a new directory under `root`.
+pub fn app(root: &Path, name: &str, requires: &[(&str, &str)], body: &str, imports: &[&str]) -> std::path::PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let req: String = requires.iter().map(|(m, v)| format!("require {m} {v}\n")).collect();
+    std::fs::write(dir.join("go.mod"), format!("module example.com/{name}\n\ngo 1.19\n\n{req}")).unwrap();
+    let imp: String = imports.iter().map(|i| format!("\t\"{i}\"\n")).collect();
+    let main = format!("package main\n\nimport (\n\t\"fmt\"\n{imp})\n\nfunc main() {{ fmt.Println({body}) }}\n");
+    std::fs::write(dir.join("main.go"), main).unwrap();
+    dir
 }
 
 /// The output of `go {args}` run in `dir` with `GOPROXY=proxy` (`GOSUMDB=off`,

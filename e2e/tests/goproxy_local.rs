@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use artifactapi_e2e::gomod::{go, zip_stored};
+use artifactapi_e2e::gomod::{app, go, zip_stored, Module};
 use artifactapi_e2e::{fetch, matrix, poll_until, raw, Options, Server, Storage, Upstream};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -34,43 +34,6 @@ async fn token(s: &Server, name: &str, grants: &[(&str, &str)]) -> String {
     let r = s.send_json(Method::POST, "/api/v2/tokens", &json!({ "name": name, "scopes": scopes })).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
     r.json()["token"].as_str().unwrap_or_default().to_string()
-}
-
-/// One module version: its `.info`, `.mod` and `.zip`.
-struct Module {
-    encoded: String,
-    version: String,
-    info: Vec<u8>,
-    go_mod: String,
-    zip: Vec<u8>,
-}
-
-impl Module {
-    fn new(path: &str, encoded: &str, version: &str, go_mod: &str, files: &[(&str, String)]) -> Module {
-        let mut entries = vec![(format!("{path}@{version}/go.mod"), go_mod.as_bytes().to_vec())];
-        entries.extend(files.iter().map(|(n, b)| (format!("{path}@{version}/{n}"), b.as_bytes().to_vec())));
-        Module {
-            encoded: encoded.into(),
-            version: version.into(),
-            info: format!(r#"{{"Version":"{version}","Time":"2024-01-02T03:04:05Z"}}"#).into_bytes(),
-            go_mod: go_mod.into(),
-            zip: zip_stored(&entries),
-        }
-    }
-
-    fn file(&self, ext: &str) -> String {
-        format!("{}/@v/{}.{ext}", self.encoded, self.version)
-    }
-
-    /// Writes the version into a static GOPROXY tree under `root`.
-    fn write_tree(&self, root: &Path) {
-        let dir = root.join(&self.encoded).join("@v");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("list"), format!("{}\n", self.version)).unwrap();
-        std::fs::write(dir.join(format!("{}.info", self.version)), &self.info).unwrap();
-        std::fs::write(dir.join(format!("{}.mod", self.version)), &self.go_mod).unwrap();
-        std::fs::write(dir.join(format!("{}.zip", self.version)), &self.zip).unwrap();
-    }
 }
 
 fn lib(version: &str, says: &str) -> Module {
@@ -102,18 +65,6 @@ async fn upload(s: &Server, secret: &str, m: &Module) {
 
 fn local_get(s: &Server, path: &str) -> reqwest::RequestBuilder {
     s.client().get(s.url(&format!("/api/v1/local/{LOCAL}/{path}")))
-}
-
-/// A main module importing `imports` (requiring `requires`), in a new directory under `root`.
-fn app(root: &Path, name: &str, requires: &[(&str, &str)], body: &str, imports: &[&str]) -> std::path::PathBuf {
-    let dir = root.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let req: String = requires.iter().map(|(m, v)| format!("require {m} {v}\n")).collect();
-    std::fs::write(dir.join("go.mod"), format!("module example.com/{name}\n\ngo 1.19\n\n{req}")).unwrap();
-    let imp: String = imports.iter().map(|i| format!("\t\"{i}\"\n")).collect();
-    let main = format!("package main\n\nimport (\n\t\"fmt\"\n{imp})\n\nfunc main() {{ fmt.Println({body}) }}\n");
-    std::fs::write(dir.join("main.go"), main).unwrap();
-    dir
 }
 
 /// `go mod download` + `go build` + run in `dir` through `proxy`; the program's output and the
