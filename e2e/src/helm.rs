@@ -29,6 +29,17 @@ async def main(cmd, args):
         await helm.RepoAdd(config).run(name, url)
         await helm.RepoUpdate(config).run(name)
         return {chart: await helm.Show(config).chart(f"{name}/{chart}") for chart in charts}
+    if cmd == "show-auth":
+        name, url, user, password, charts = args[0], args[1], args[2], args[3], args[4:]
+        await helm.RepoAdd(config).run(name, url, username=user, password=password)
+        await helm.RepoUpdate(config).run(name)
+        return {chart: await helm.Show(config).chart(f"{name}/{chart}") for chart in charts}
+    if cmd == "push":
+        host, user, password, chart, remote = args
+        if user:
+            await helm.RegistryLogin(config).run(host, user, password, plain_http=True)
+        await helm.Push(config).run(chart, remote, plain_http=True)
+        return True
     raise SystemExit(f"unknown command {cmd}")
 
 print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2:]))))
@@ -111,6 +122,7 @@ impl HelmClient {
             .env("HELM_CACHE_HOME", h.join("cache"))
             .env("HELM_REPOSITORY_CACHE", h.join("cache/repository"))
             .env("HELM_DATA_HOME", h.join("data"))
+            .env("HELM_REGISTRY_CONFIG", h.join("config/registry.json"))
             .stdin(Stdio::null())
             .output()
             .await
@@ -126,6 +138,39 @@ impl HelmClient {
         } else {
             Err(format!("helm {args:?} failed ({}):\n{stdout}{}", out.status, String::from_utf8_lossy(&out.stderr)))
         }
+    }
+
+    /// `helm repo add NAME URL --username USER --password PASSWORD`, then as [`Self::show`].
+    pub async fn show_with_auth(
+        &self,
+        name: &str,
+        url: &str,
+        (user, password): (&str, &str),
+        charts: &[&str],
+    ) -> Result<BTreeMap<String, String>, String> {
+        let mut args = vec!["show-auth".to_string(), name.into(), url.into(), user.into(), password.into()];
+        args.extend(charts.iter().map(|c| c.to_string()));
+        let out = self.run(&args).await?;
+        serde_json::from_str(out.trim()).map_err(|e| format!("show output {out:?}: {e}"))
+    }
+
+    /// `helm registry login HOST` (when `login` is given) and `helm push CHART REMOTE`
+    /// (`oci://HOST/...`), over plain HTTP.
+    pub async fn push(
+        &self,
+        chart: &Path,
+        remote: &str,
+        host: &str,
+        login: Option<(&str, &str)>,
+    ) -> Result<(), String> {
+        let (user, password) = login.unwrap_or(("", ""));
+        let args = ["push", host, user, password, &chart.display().to_string(), remote].map(str::to_string).to_vec();
+        self.run(&args).await.map(|_| ())
+    }
+
+    /// The directory packaged charts are written to.
+    pub fn packages_dir(&self) -> PathBuf {
+        self.home.path().join("packages")
     }
 
     /// `helm package` of each chart; the archives' bytes by `(name, version)`.

@@ -24,6 +24,7 @@
 //! - [`s3`]: start `s3s-fs` on a free port.
 //! - [`upstream`]: the upstream HTTP servers and their fault modes.
 //! - [`counting`]: a counting reverse proxy in front of a real upstream server.
+//! - [`gomod`]: module zips and the real `go` command, for the goproxy tests.
 //! - [`helm`]: the real helm client (helm-sdkpy), with a Helm home of its own per client.
 //! - [`client`]: response snapshots, streaming hashes and concurrent GETs.
 //! - [`oci_client`]: a raw Registry API V2 client (uploads, manifests, OCI errors).
@@ -36,6 +37,7 @@ pub mod client;
 pub mod counting;
 pub mod db;
 pub mod docker;
+pub mod gomod;
 pub mod helm;
 pub mod oci_client;
 pub mod prom;

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use artifactapi_e2e::gomod::zip_stored;
 use artifactapi_e2e::{matrix, File, Options, Server, Upstream};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -21,56 +22,6 @@ const LIB_ENC: &str = "example.com/!org/!lib";
 const GREET: &str = "example.com/app/greet";
 const VERSION: &str = "v1.0.0";
 const INFO: &str = r#"{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}"#;
-
-/// The stored form of a zip entry: no compression, as `go` accepts any valid zip.
-fn zip_stored(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-            }
-        }
-        !crc
-    }
-    let (mut out, mut central) = (Vec::new(), Vec::new());
-    for (name, data) in entries {
-        let (crc, len, offset) = (crc32(data), data.len() as u32, out.len() as u32);
-        let common = |v: &mut Vec<u8>| {
-            v.extend_from_slice(&20u16.to_le_bytes()); // version needed
-            v.extend_from_slice(&0u16.to_le_bytes()); // flags
-            v.extend_from_slice(&0u16.to_le_bytes()); // stored
-            v.extend_from_slice(&0u16.to_le_bytes()); // time
-            v.extend_from_slice(&0x21u16.to_le_bytes()); // 1980-01-01
-            v.extend_from_slice(&crc.to_le_bytes());
-            v.extend_from_slice(&len.to_le_bytes());
-            v.extend_from_slice(&len.to_le_bytes());
-            v.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            v.extend_from_slice(&0u16.to_le_bytes()); // extra
-        };
-        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        common(&mut out);
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes()); // version made by
-        common(&mut central);
-        central.extend_from_slice(&[0; 10]); // comment length, disk, internal and external attributes
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name.as_bytes());
-    }
-    let (cd_offset, cd_size, n) = (out.len() as u32, central.len() as u32, entries.len() as u16);
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&cd_size.to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
-}
 
 /// Writes one module version of the GOPROXY tree under `root`; `files` are the module's files.
 fn write_module(root: &Path, module: &str, encoded: &str, go_mod: &str, files: &[(&str, &str)]) {

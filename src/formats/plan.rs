@@ -94,11 +94,15 @@ pub struct Located {
 pub struct Rendered {
     pub body: Vec<u8>,
     pub content_type: String,
+    /// Set on a virtual's member document that a local repository generated: a format's
+    /// [`super::Format::merge`] lets a local listed before a remote shadow the remote's package
+    /// of the same name (the defence against dependency confusion).
+    pub from_local: bool,
 }
 
 impl Rendered {
     pub fn new(body: Vec<u8>, content_type: impl Into<String>) -> Self {
-        Rendered { body, content_type: content_type.into() }
+        Rendered { body, content_type: content_type.into(), from_local: false }
     }
 }
 

@@ -8,9 +8,12 @@
 //! each package type is its own module here; the read side goes through the one request path
 //! (`crate::serve`), which generates documents from what is stored.
 
+pub mod bodies;
 pub mod error;
 pub mod files;
 pub mod generic;
+pub mod goproxy;
+pub mod helm;
 pub mod npm;
 
 use std::pin::Pin;
@@ -80,6 +83,8 @@ pub async fn write(
     match spec.package_type {
         PackageType::Generic => generic::write(files, spec, req, body).await,
         PackageType::Npm => npm::write(files, spec, req, body).await,
+        PackageType::Goproxy => goproxy::write(files, spec, req, body).await,
+        PackageType::Helm => helm::write(files, spec, req, body).await,
         t => Err(LocalError::NotAllowed(format!("{} on a {t} local", req.method))),
     }
 }

@@ -14,9 +14,11 @@
 //! ([`crate::formats::Format::merge`]), and the merge is kept like any rendering, keyed by the
 //! members' renderings, so it is made once per combination of member copies. A local member
 //! that has the package a per-package document is about (an npm packument, a PyPI project
-//! page) shadows it in every member after it: those are not asked, so a name published in the
-//! local can never be taken over by a remote listed later (dependency confusion). Documents of
-//! a whole repository (a helm `index.yaml`) are merged from every member.
+//! page, a goproxy `@v/list`) shadows it in every member after it: those are not asked, so a
+//! name published in the local can never be taken over by a remote listed later (dependency
+//! confusion). Documents of a whole repository (a helm `index.yaml`) are merged from every
+//! member; a member document a local generated is marked ([`Rendered::from_local`]) so the
+//! type's merge can let the local's packages shadow the same names of later members.
 
 use artifactapi_actors::digest::Digest;
 use artifactapi_actors::remote::CacheStatus;
@@ -116,7 +118,7 @@ impl Service {
         doc: Doc,
         down: &mut Vec<String>,
     ) -> Result<Outcome, ServeError> {
-        let mut parts: Vec<RenderedRef> = Vec::new();
+        let mut parts: Vec<(RenderedRef, bool)> = Vec::new();
         let mut status = CacheStatus::Hit;
         for member in &spec.members {
             let mut shadows = false;
@@ -141,10 +143,11 @@ impl Service {
                 },
                 (None, None) => continue,
             };
+            let from_local = self.registry.get(member).is_none();
             match rendered {
                 Ok((part, s)) => {
                     status = worse(status, s);
-                    parts.push(part);
+                    parts.push((part, from_local));
                     if shadows {
                         // A local that has this package shadows it in every later member.
                         break;
@@ -159,8 +162,9 @@ impl Service {
             return Err(none_had_it(&spec.name, path, down));
         }
         let mut combined = sha2::Sha256::new();
-        for p in &parts {
+        for (p, from_local) in &parts {
             combined.update(p.digest.hex().as_bytes());
+            combined.update(if *from_local { b"L" } else { b"R" });
         }
         let source = Digest::from_bytes(combined.finalize().into());
         let key = RenderKey::new(&spec.name, path, doc, source);
@@ -168,9 +172,9 @@ impl Service {
         let what = format!("virtual {name}: merging {path:?}");
         let job = async move {
             let mut members = Vec::with_capacity(parts.len());
-            for p in &parts {
+            for (p, from_local) in &parts {
                 let body = read_whole(&*store, &what, &p.digest, p.size).await?;
-                members.push(Rendered::new(body, p.content_type.clone()));
+                members.push(Rendered { from_local: *from_local, ..Rendered::new(body, p.content_type.clone()) });
             }
             blocking(move || f.merge(&e, &doc, members))
                 .await?

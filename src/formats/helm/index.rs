@@ -85,7 +85,8 @@ pub fn locate(
 
 /// The members' rendered indexes as one: charts and versions in first-seen order, the first
 /// member's entry winning for a version several list, the first member's other fields, and
-/// `generated` set to `generated`.
+/// `generated` set to `generated`. A chart a local member lists is left out of every remote
+/// member after it: the local shadows it.
 pub fn merge(members: Vec<Rendered>, generated: &str) -> Result<Rendered, String> {
     if members.is_empty() {
         return Err("no member index to merge".into());
@@ -93,6 +94,7 @@ pub fn merge(members: Vec<Rendered>, generated: &str) -> Result<Rendered, String
     let mut all = Merge::default();
     for (i, member) in members.iter().enumerate() {
         all.first = i == 0;
+        all.local = member.from_local;
         walk(&member.body, &mut all)?;
     }
     let mut out = Out::with_capacity(members.iter().map(|m| m.body.len()).sum());
@@ -214,6 +216,12 @@ impl Visit for Find<'_> {
 struct Merge {
     /// Whether the member being walked is the first.
     first: bool,
+    /// Whether the member being walked is a local.
+    local: bool,
+    /// Charts listed by local members so far.
+    shadowing: HashSet<String>,
+    /// Whether the current chart is shadowed (its versions are skipped).
+    skip: bool,
     /// The first member's top-level fields in order; `None` marks where `entries` was.
     fields: Vec<(Node, Option<Node>)>,
     charts: Vec<Chart>,
@@ -244,6 +252,13 @@ impl Visit for Merge {
     }
 
     fn chart(&mut self, key: &Node, name: &str) -> bool {
+        if self.local {
+            self.shadowing.insert(name.to_owned());
+        } else if self.shadowing.contains(name) {
+            self.skip = true;
+            return false;
+        }
+        self.skip = false;
         let charts = &mut self.charts;
         self.current = *self.by_name.entry(name.to_owned()).or_insert_with(|| {
             charts.push(Chart { key: key.clone(), versions: HashSet::new(), lines: String::new() });
@@ -253,6 +268,9 @@ impl Visit for Merge {
     }
 
     fn version(&mut self, _chart: &str, entry: Node) -> Result<Step, String> {
+        if self.skip {
+            return Ok(Step::Go);
+        }
         let Some(chart) = self.charts.get_mut(self.current) else { return Ok(Step::Go) };
         if let Some(version) = entry.get("version").and_then(Node::text) {
             if chart.versions.insert(version.to_owned()) {

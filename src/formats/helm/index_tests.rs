@@ -303,3 +303,28 @@ fn merges_members_chart_by_chart_first_member_winning() {
     assert_eq!(alone["entries"], Value::Mapping(Mapping::new()));
     assert!(merge(Vec::new(), "now").is_err());
 }
+
+#[test]
+fn a_local_member_shadows_the_charts_it_has_in_later_remotes() {
+    let member = |name: &str, body: &str, from_local: bool| {
+        let mut u = urls("");
+        u.public = format!("http://proxy:8080/api/v1/remote/{name}/");
+        Rendered { from_local, ..rewrite("", body.as_bytes(), &u).unwrap() }
+    };
+    let local = member("l", "apiVersion: v1\nentries:\n  web:\n  - {version: 1.0.0, urls: [w.tgz]}\n", true);
+    let remote = || {
+        member(
+            "r",
+            "apiVersion: v1\nentries:\n  web:\n  - {version: 9.9.9, urls: [w9.tgz]}\n  other:\n  - {version: 1.0.0, urls: [o.tgz]}\n",
+            false,
+        )
+    };
+    let versions =
+        |index: &Value, chart: &str| -> Vec<String> { urls_of(index, chart).into_iter().map(|(v, _)| v).collect() };
+    let merged: Value = serde_yaml_ng::from_slice(&merge(vec![local.clone(), remote()], "now").unwrap().body).unwrap();
+    assert_eq!(versions(&merged, "web"), ["1.0.0"], "the remote's web is shadowed");
+    assert_eq!(versions(&merged, "other"), ["1.0.0"]);
+    // A remote listed before the local is merged version by version, as between remotes.
+    let merged: Value = serde_yaml_ng::from_slice(&merge(vec![remote(), local], "now").unwrap().body).unwrap();
+    assert_eq!(versions(&merged, "web"), ["9.9.9", "1.0.0"]);
+}

@@ -9,20 +9,31 @@
 //! archives (`.tgz`) and provenance files (`.prov`) are versioned and never change; one asked
 //! for by its upstream path (`mychart-1.0.0.tgz`) is served as the upstream's bytes, unchecked.
 //! A virtual repository merges its members' indexes chart by chart and version by version, the
-//! first member winning, each chart URL pointing at the member that serves it.
+//! first member winning, each chart URL pointing at the member that serves it; a chart name
+//! a local member lists is taken from the locals only, never from a remote listed after them
+//! (the defence against dependency confusion).
+//!
+//! A helm local ([`local`]) serves the charts uploaded to it under `charts/{name}-{version}.tgz`
+//! (and `.prov`), an `index.yaml` generated from their `Chart.yaml` files and ChartMuseum's
+//! `api/charts[/{name}]` listings; the write side is `crate::locals::helm`.
 
 mod endpoint;
 mod index;
+mod local;
 mod walk;
 mod yaml;
 
-pub use endpoint::{Endpoint, MAX_FILE_BYTES, MAX_NAME_BYTES, MAX_VERSION_BYTES};
+pub use endpoint::{check_name, check_version, Endpoint, MAX_FILE_BYTES, MAX_NAME_BYTES, MAX_VERSION_BYTES};
 pub use index::{CONTENT_TYPE, MAX_RENDERED, MAX_VERSIONS};
+pub use local::{chart_metadata, ChartMeta, MAX_CHART_YAML};
 
 use std::borrow::Cow;
 
 use super::files::{file_target, FileError};
-use super::{Class, Doc, Format, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request, Urls};
+use super::{
+    Class, Doc, Format, LocalPackages, LocalPlan, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request,
+    Urls,
+};
 use crate::paths::{PathError, RepoPath};
 
 pub struct Helm;
@@ -148,6 +159,38 @@ impl Format for Helm {
     fn merge(&self, _e: &HelmRequest, _doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         index::merge(members, &now)
+    }
+
+    /// `index.yaml` is generated; charts are the stored files, by their own path or by the
+    /// listed form of the path (`charts/{chart}/{version}/{chart}-{version}.tgz`).
+    fn local_plan(&self, e: &HelmRequest) -> Option<LocalPlan> {
+        match &e.kind {
+            Kind::Index { dir } if dir.is_empty() => Some(LocalPlan::Document { package: None, doc: INDEX_DOC }),
+            Kind::Index { .. } => None,
+            Kind::Listed(c) if c.dir.is_empty() && c.file == format!("{}-{}.tgz", c.chart, c.version) => {
+                let prov = if c.prov { endpoint::PROV } else { "" };
+                Some(LocalPlan::File(format!("{}/{}{prov}", endpoint::CHARTS, c.file)))
+            }
+            Kind::Listed(_) => None,
+            Kind::File { .. } => match local::Api::parse(e.path.as_str()) {
+                Some(api) => Some(LocalPlan::Document { package: api.package(), doc: INDEX_DOC }),
+                None => Some(LocalPlan::File(e.path.as_str().to_string())),
+            },
+        }
+    }
+
+    /// `index.yaml`, or ChartMuseum's `api/charts[/{name}]` JSON.
+    fn local_document(
+        &self,
+        e: &HelmRequest,
+        _doc: &Doc,
+        packages: &LocalPackages,
+        urls: &Urls,
+    ) -> Result<Rendered, String> {
+        match local::Api::parse(e.path.as_str()) {
+            Some(api) => local::api(&api, packages, urls),
+            None => local::index(packages, urls),
+        }
     }
 }
 
