@@ -127,7 +127,10 @@ async fn write(
         principal,
         public_base: &public_base,
     };
-    let reply = locals::write(&state.local_files(), spec, &write, Box::pin(body(payload))).await?;
+    let reply = match locals::write(&state.local_files(), spec, &write, Box::pin(body(payload))).await {
+        Err(e) if spec.package_type == PackageType::Pypi => return Ok(super::local_pypi::upload_error(e)),
+        other => other?,
+    };
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
     Ok(HttpResponse::build(status).insert_header((header::CONTENT_TYPE, reply.content_type)).body(reply.body))
 }

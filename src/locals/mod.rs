@@ -11,6 +11,7 @@
 pub mod error;
 pub mod files;
 pub mod generic;
+pub mod pypi;
 
 use std::pin::Pin;
 
@@ -78,6 +79,7 @@ pub async fn write(
 ) -> Result<WriteReply, LocalError> {
     match spec.package_type {
         PackageType::Generic => generic::write(files, spec, req, body).await,
+        PackageType::Pypi => pypi::write(files, spec, req, body).await,
         t => Err(LocalError::NotAllowed(format!("{} on a {t} local", req.method))),
     }
 }
