@@ -302,12 +302,24 @@ async fn measure_against_pypiserver() {
     let s = Server::start(Options::new(Storage::Fs, false).admin_token(ADMIN)).await;
     let pypi_dir = dist_dir(root, "pypiserver", &[]);
     let port = artifactapi_e2e::server::free_port();
-    let mut pypi = std::process::Command::new(tools::venv("pypi-server"))
-        .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-a", ".", "-P", ".", "--log-stream", "none"])
-        .arg(&pypi_dir)
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    /// Stops the pypiserver however the measurement ends.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _pypi = Stop(
+        std::process::Command::new(tools::venv("pypi-server"))
+            .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-a", ".", "-P", ".", "--log-stream", "none"])
+            .arg(&pypi_dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let dists: Vec<Dist> = [build(root, &alpha("1.0.0"), true).await, build(root, &beta(), false).await].concat();
     let files: Vec<&Path> = dists.iter().map(|d| d.path.as_path()).collect();
@@ -334,10 +346,22 @@ async fn measure_against_pypiserver() {
             assert_installed(&pip_install(index, root, &format!("{tag}-{round}"), "beta-app").await).await;
             install.push(started.elapsed().as_secs_f64());
         }
+        // What each request costs once published: the project page pip reads, and a wheel.
+        let wheel = match *tag {
+            "local" => format!("{index}{}/{}", dists[0].project, dists[0].file),
+            _ => format!("http://127.0.0.1:{port}/packages/{}", dists[0].file),
+        };
+        let project_page = format!("{index}{}/", dists[0].project);
+        for (what, url) in [("JSON page", &project_page), ("wheel", &wheel)] {
+            let started = Instant::now();
+            for _ in 0..50 {
+                let r = fetch(s.client().get(url.as_str()).header("accept", PIP_ACCEPT)).await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.describe());
+            }
+            eprintln!("{label}: GET {what} {:.2} ms each", started.elapsed().as_secs_f64() * 1000.0 / 50.0);
+        }
         up.sort_by(f64::total_cmp);
         install.sort_by(f64::total_cmp);
         eprintln!("{label}: twine upload of 3 files median {:.3}s (min {:.3}s); pip install beta-app median {:.3}s (min {:.3}s)", up[2], up[0], install[2], install[0]);
     }
-    let _ = pypi.kill();
-    let _ = pypi.wait();
 }
