@@ -1,6 +1,7 @@
 //! PyPI local repositories with the real clients against the real binary: wheels and an sdist
 //! built by pip and `build`, published with twine (basic auth, the token as password),
-//! installed with pip and uv from the local, from a second replica, and through a virtual whose
+//! installed with pip and uv from the local, from a second replica (with `ANONYMOUS_READS=false`,
+//! the read token as basic auth in the index URL), and through a virtual whose
 //! local member shadows a pypiserver remote's project of the same name; yank and unyank through
 //! the management API; pages in both forms with hashes, requires-python and PEP 658 metadata.
 //! `hostile` sends what twine never would: broken, lying, oversized and racing uploads.
@@ -222,24 +223,34 @@ matrix!(twine_pip_and_uv_with_a_local_and_a_virtual);
 async fn published_on_one_replica_installed_from_the_other() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    let a = Server::start(Options::new(Storage::S3, true).admin_token(ADMIN)).await;
-    let b = Server::start(Options::new(Storage::S3, true).admin_token(ADMIN).shared_with(&a)).await;
+    // Reads need a token here: pip and uv send it as basic auth, from the index URL.
+    let opts = || Options::new(Storage::S3, true).admin_token(ADMIN).env("ANONYMOUS_READS", "false");
+    let a = Server::start(opts()).await;
+    let b = Server::start(opts().shared_with(&a)).await;
     pypi_local(&a, "pyl").await;
     let writer = token(&a, "ci", &[("pyl", "write")]).await;
+    let reader = token(&a, "reader", &[("pyl", "read")]).await;
     let dists: Vec<Dist> = [build(root, &alpha("1.0.0"), true).await, build(root, &beta(), false).await].concat();
     let files: Vec<&Path> = dists.iter().map(|d| d.path.as_path()).collect();
     // The local and the token reach replica b through the coordinator.
+    let index = b.url("/api/v1/local/pyl/simple/");
     artifactapi_e2e::poll_until(
-        "the local on replica b",
+        "the local and the token on replica b",
         std::time::Duration::from_secs(5),
         std::time::Duration::from_millis(100),
-        || async { (page(&b, "local/pyl", "simple/", PIP_ACCEPT).await.status == StatusCode::OK).then_some(()) },
+        || async {
+            let r = fetch(b.client().get(&index).basic_auth("pip", Some(&reader))).await;
+            (r.status == StatusCode::OK).then_some(())
+        },
     )
     .await;
     let (ok, out) = twine(&a.url("/api/v1/local/pyl/"), Some(&writer), &files, &[]).await;
     assert!(ok, "{out}");
-    assert_installed(&pip_install(&b.url("/api/v1/local/pyl/simple/"), root, "pip", "beta-app").await).await;
-    assert_installed(&uv_install(&b.url("/api/v1/local/pyl/simple/"), root, "uv", "beta-app").await).await;
+    let anonymous = fetch(b.client().get(format!("{index}beta-app/"))).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{}", anonymous.describe());
+    let with_token = index.replacen("http://", &format!("http://pip:{reader}@"), 1);
+    assert_installed(&pip_install(&with_token, root, "pip", "beta-app").await).await;
+    assert_installed(&uv_install(&with_token, root, "uv", "beta-app").await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
