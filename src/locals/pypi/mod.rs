@@ -212,3 +212,69 @@ async fn upload(files: &LocalFiles, spec: &LocalSpec, form: UploadForm) -> Resul
     })?;
     Ok(record)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use artifactapi_actors::storage::Staged;
+
+    const FILE: &str = "alpha_lib-1.0.0-py3-none-any.whl";
+
+    /// A change to a good form, and what the refusal must say.
+    type Case = (&'static str, Box<dyn Fn(&mut UploadForm)>);
+
+    fn form(edit: &dyn Fn(&mut UploadForm)) -> UploadForm {
+        let digest = Digest::of(b"wheel bytes");
+        let mut f = UploadForm {
+            action: Some("file_upload".into()),
+            name: Some("Alpha_Lib".into()),
+            version: Some("1.0.0".into()),
+            filetype: Some("bdist_wheel".into()),
+            sha256_digest: Some(digest.hex().to_uppercase()),
+            content: Some((FILE.into(), Staged { path: "/nonexistent".into(), digest, size: 11 })),
+            ..Default::default()
+        };
+        edit(&mut f);
+        f
+    }
+
+    #[test]
+    fn forms_are_checked_against_themselves_and_the_bytes() {
+        let ok = check(&form(&|_| {})).unwrap();
+        assert_eq!((ok.dist.project.as_str(), ok.filename.as_str()), ("alpha-lib", FILE));
+        let cases: Vec<Case> = vec![
+            (":action: required", Box::new(|f| f.action = None)),
+            (":action: \"submit\" is not supported", Box::new(|f| f.action = Some("submit".into()))),
+            ("name: required", Box::new(|f| f.name = Some("  ".into()))),
+            ("version: required", Box::new(|f| f.version = None)),
+            ("filetype: required", Box::new(|f| f.filetype = None)),
+            ("sha256_digest: required", Box::new(|f| f.sha256_digest = None)),
+            ("content: required", Box::new(|f| f.content = None)),
+            ("name: \"../alpha\" is not", Box::new(|f| f.name = Some("../alpha".into()))),
+            ("filetype: \"sdist\", but", Box::new(|f| f.filetype = Some("sdist".into()))),
+            ("is not a file of project \"beta\"", Box::new(|f| f.name = Some("beta".into()))),
+            ("is not version \"1.0.1\"", Box::new(|f| f.version = Some("1.0.1".into()))),
+            ("sha256_digest: \"abc\"", Box::new(|f| f.sha256_digest = Some("abc".into()))),
+            ("content digest mismatch", Box::new(|f| f.sha256_digest = Some(Digest::of(b"x").hex()))),
+            (
+                "content: \"../alpha_lib-1.0.0-py3-none-any.whl\" is not",
+                Box::new(|f| {
+                    if let Some((name, _)) = f.content.as_mut() {
+                        *name = format!("../{FILE}");
+                    }
+                }),
+            ),
+        ];
+        for (want, edit) in cases {
+            let err = check(&form(&*edit)).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains(want), "{want}: got {err:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_get_the_reason_phrase_twine_shows() {
+        assert_eq!(reason_phrase(&exists(FILE, "pyl")), Some(EXISTS));
+        assert!(reason_phrase(&LocalError::TooLarge { limit: 1 }).is_some_and(|r| r.contains("too large")));
+        assert_eq!(reason_phrase(&LocalError::NotFound("x".into())), None);
+    }
+}
