@@ -4,7 +4,8 @@
 //! the read token as basic auth in the index URL), and through a virtual whose
 //! local member shadows a pypiserver remote's project of the same name; yank and unyank through
 //! the management API; pages in both forms with hashes, requires-python and PEP 658 metadata.
-//! `hostile` sends what twine never would: broken, lying, oversized and racing uploads.
+//! At size: a project of 400 files and a 96 MiB file. `hostile` sends what twine never would:
+//! broken, lying, oversized and racing uploads.
 
 #[allow(dead_code)]
 #[path = "pypi/tools.rs"]
@@ -275,6 +276,14 @@ async fn a_project_of_hundreds_of_files_generates_its_page() {
     assert_eq!(v["meta"]["api-version"], "1.1");
     let html = page(&s, "local/pyl", "simple/big-project/", "text/html").await.text();
     assert_eq!(html.matches("#sha256=").count(), FILES);
+    // A file of real size streams through the form into storage and back.
+    let big = hostile::sdist("big-project", "2.0", artifactapi_e2e::pattern_bytes(96 << 20, 9));
+    let started = Instant::now();
+    let r = hostile::upload(&s, ADMIN, &big.fields(), Some((&big.file, &big.bytes))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.describe());
+    eprintln!("a 96 MiB upload: {:?}", started.elapsed());
+    let got = fetch(s.client().get(s.url(&format!("/api/v1/local/pyl/{}", big.served_at())))).await;
+    assert_eq!(artifactapi_e2e::sha256_hex(&got.body), big.sha256);
     // pip finds the newest of them.
     let tmp = tempfile::tempdir().unwrap();
     let out = tools::output(
