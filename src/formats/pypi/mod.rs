@@ -10,7 +10,9 @@
 //! against the page's digest before it is cached. PEP 658 metadata (`{file}.metadata`) is
 //! served when the page advertises it. Project names are normalised by redirect
 //! ([`endpoint`]). Files on an index are never replaced once uploaded, so they are immutable;
-//! pages are mutable. Virtual repositories union the members' pages ([`page::merge`]).
+//! pages are mutable. Virtual repositories union the members' pages ([`page::merge`]), except
+//! that a local member's project page shadows the members after it. Local repositories
+//! generate their pages from the files uploaded to them ([`local`]).
 
 mod accept;
 mod endpoint;
