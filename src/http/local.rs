@@ -137,7 +137,10 @@ async fn write(
         principal,
         public_base: &public_base,
     };
-    let reply = locals::write(&state.local_files(), spec, &write, Box::pin(body(payload))).await?;
+    let reply = match locals::write(&state.local_files(), spec, &write, Box::pin(body(payload))).await {
+        Err(e) if spec.package_type == PackageType::Pypi => return Ok(super::local_pypi::upload_error(e)),
+        other => other?,
+    };
     Ok(respond_with(reply))
 }
 

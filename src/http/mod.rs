@@ -23,6 +23,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod local;
+pub mod local_pypi;
 pub mod locals;
 pub mod objects;
 pub mod observe;
@@ -91,6 +92,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .put(locals::replace)
                     .delete(locals::delete)
                     .default_service(web::to(not_allowed("GET, PUT, DELETE"))),
+            )
+            .service(
+                web::resource("/locals/{name}/pypi/yank")
+                    .post(local_pypi::yank)
+                    .default_service(web::to(not_allowed("POST"))),
+            )
+            .service(
+                web::resource("/locals/{name}/pypi/unyank")
+                    .post(local_pypi::unyank)
+                    .default_service(web::to(not_allowed("POST"))),
             )
             .service(
                 web::resource("/remotes/{name}/objects")

@@ -43,6 +43,8 @@ pub struct ErrorBody {
         super::locals::create,
         super::locals::replace,
         super::locals::delete,
+        super::local_pypi::yank,
+        super::local_pypi::unyank,
         super::objects::list,
         super::objects::evict_all,
         super::objects::evict_one,
@@ -69,7 +71,9 @@ pub struct ErrorBody {
         crate::auth::TokenInfo,
         crate::auth::Grant,
         crate::auth::Scope,
-        super::tokens::CreatedToken
+        super::tokens::CreatedToken,
+        crate::locals::pypi::yank::YankRequest,
+        crate::locals::pypi::yank::YankReply
     ))
 )]
 pub struct ApiDoc;

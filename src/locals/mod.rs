@@ -15,6 +15,7 @@ pub mod generic;
 pub mod goproxy;
 pub mod helm;
 pub mod npm;
+pub mod pypi;
 
 use std::pin::Pin;
 
@@ -85,6 +86,7 @@ pub async fn write(
         PackageType::Npm => npm::write(files, spec, req, body).await,
         PackageType::Goproxy => goproxy::write(files, spec, req, body).await,
         PackageType::Helm => helm::write(files, spec, req, body).await,
+        PackageType::Pypi => pypi::write(files, spec, req, body).await,
         t => Err(LocalError::NotAllowed(format!("{} on a {t} local", req.method))),
     }
 }

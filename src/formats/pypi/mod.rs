@@ -10,16 +10,20 @@
 //! against the page's digest before it is cached. PEP 658 metadata (`{file}.metadata`) is
 //! served when the page advertises it. Project names are normalised by redirect
 //! ([`endpoint`]). Files on an index are never replaced once uploaded, so they are immutable;
-//! pages are mutable. Virtual repositories union the members' pages ([`page::merge`]).
+//! pages are mutable. Virtual repositories union the members' pages ([`page::merge`]), except
+//! that a local member's project page shadows the members after it. Local repositories
+//! generate their pages from the files uploaded to them ([`local`]).
 
 mod accept;
 mod endpoint;
 mod html;
 mod json;
+mod local;
 mod page;
 mod writer;
 
-pub use endpoint::{normalise, Endpoint, MAX_FILE_BYTES, MAX_NAME_BYTES};
+pub use endpoint::{is_valid_file, is_valid_name, normalise, Endpoint, MAX_FILE_BYTES, MAX_NAME_BYTES};
+pub use local::{file_path, FileRecord};
 
 use std::borrow::Cow;
 
@@ -27,7 +31,10 @@ use artifactapi_actors::digest::Digest;
 use artifactapi_actors::integrity::Integrity;
 
 use super::files::{file_target, FileError};
-use super::{file_name, Class, Doc, Format, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request, Urls};
+use super::{
+    file_name, Class, Doc, Format, LocalPackages, LocalPlan, Located, PackageType, Plan, ProtocolError, Rendered, Repo,
+    Request, Urls,
+};
 use crate::paths::{PathError, RepoPath};
 use accept::Form;
 use page::{Kind as PageKind, Page, Step};
@@ -273,6 +280,20 @@ impl Format for Pypi {
         }
         let pages = members.iter().map(|m| parse_page(e, &m.body)).collect::<Result<Vec<_>, _>>()?;
         Ok(render(&page::merge(pages)?, form))
+    }
+
+    fn local_plan(&self, e: &PypiRequest) -> Option<LocalPlan> {
+        local::plan(e)
+    }
+
+    fn local_document(
+        &self,
+        e: &PypiRequest,
+        doc: &Doc,
+        packages: &LocalPackages,
+        urls: &Urls,
+    ) -> Result<Rendered, String> {
+        local::document(e, doc, packages, urls)
     }
 }
 

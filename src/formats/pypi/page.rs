@@ -177,13 +177,17 @@ pub fn rewrite_project(
 
 /// Members' project pages merged file by file in member order: a file name already listed by
 /// an earlier member keeps that member's entry; PEP 700 versions are the union when the first
-/// member has them.
+/// member has them. A page served by a local repository (its files' URLs are below a local)
+/// ends the merge: the project is that local's, and members after it are not listed (the
+/// defence against dependency confusion: a public project of the same name cannot slip in).
 pub fn merge_projects(name: &str, members: &[&[u8]], json: bool) -> Result<String, String> {
     let mut w = ProjectWriter::new(name, json, members.iter().map(|m| m.len()).sum());
     let mut listed: HashSet<String> = HashSet::new();
     let mut versions: Option<(Vec<String>, HashSet<String>)> = None;
     for (i, body) in members.iter().enumerate() {
+        let mut local = false;
         let theirs = each_file(body, &mut |f| {
+            local |= super::local::served_by_a_local(&f.url);
             if listed.insert(f.filename.clone()) {
                 w.file(&f);
             }
@@ -193,6 +197,9 @@ pub fn merge_projects(name: &str, members: &[&[u8]], json: bool) -> Result<Strin
             (0, _, Some(vs)) => versions = Some((vs.clone(), vs.into_iter().collect())),
             (_, Some((mine, seen)), Some(vs)) => mine.extend(vs.into_iter().filter(|v| seen.insert(v.clone()))),
             _ => {}
+        }
+        if local {
+            break;
         }
     }
     Ok(w.finish(versions.as_ref().map(|(vs, _)| vs.as_slice())))
