@@ -217,6 +217,17 @@ async fn twine_pip_and_uv_with_a_local_and_a_virtual(opts: Options) {
     assert_eq!(v["projects"].as_array().map(Vec::len), Some(3), "{v}");
     let out = pip_install_fails(&vindex, root, "v-evil", "alpha-lib==9.0.0").await;
     assert!(out.contains("9.0.0"), "{out}");
+    // Asked of the virtual by its path, the impostor's file is not served either, and the remote
+    // is not asked: the project is the local's.
+    let path = format!("/api/v1/virtual/all/simple/alpha-lib/{}", impostor[0].file);
+    let r = artifactapi_e2e::fetch(s.client().get(s.url(&path))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.describe());
+    assert!(r.text().contains("belongs to local"), "{}", r.describe());
+    let r = artifactapi_e2e::fetch(
+        s.client().get(s.url(&format!("/api/v1/remote/pub/simple/alpha-lib/{}", impostor[0].file))),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "the remote alone serves it: {}", r.describe());
 }
 matrix!(twine_pip_and_uv_with_a_local_and_a_virtual);
 

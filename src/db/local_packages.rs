@@ -43,6 +43,15 @@ impl Db {
         Ok(client.query_opt(&stmt, &[&repo]).await?.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
     }
 
+    /// Whether local `repo` has (or had: unpublished versions count) a version of `package`.
+    pub async fn local_has_package(&self, repo: &str, package: &str) -> Result<bool, DbError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM local_packages WHERE repo = $1 AND package = $2)")
+            .await?;
+        Ok(client.query_one(&stmt, &[&repo, &package]).await?.try_get(0)?)
+    }
+
     /// The versions and tags of `package` in local `repo` (every package: `None`), versions in
     /// the order they were published.
     pub async fn local_packages(&self, repo: &str, package: Option<&str>) -> Result<LocalPackages, DbError> {

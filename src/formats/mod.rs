@@ -190,6 +190,13 @@ pub trait Format: Send + Sync + 'static {
         members.into_iter().next().ok_or_else(|| "no member document".to_string())
     }
 
+    /// The package a file endpoint `e` belongs to, named as locals record it (an npm tarball's
+    /// package, a PyPI file's project, a Go module). In a virtual, a local member that has that
+    /// package owns the name: a file of it the local lacks is not looked for in later members.
+    fn local_owner(&self, _e: &Self::Endpoint) -> Option<String> {
+        None
+    }
+
     /// How a local repository of this type answers `e` (its read side); `None`: locals of this
     /// type serve nothing there (a 404).
     fn local_plan(&self, _e: &Self::Endpoint) -> Option<LocalPlan> {

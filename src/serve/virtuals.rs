@@ -83,7 +83,9 @@ impl Service {
         }
     }
 
-    /// The first member's answer that is not "absent".
+    /// The first member's answer that is not "absent". A local member that lacks the file but
+    /// has the package it belongs to ([`Format::local_owner`]) ends the walk: the name is the
+    /// local's, and a later member's file of that name is never served (dependency confusion).
     async fn first_hit<F: Format>(
         &self,
         f: &'static F,
@@ -100,6 +102,17 @@ impl Service {
             };
             match answer {
                 Ok(outcome) => return Ok(outcome),
+                Err(err) if err.is_absent() && self.registry.get_local(member).is_some() => {
+                    if let Some(package) = f.local_owner(e) {
+                        let owned = self.db.local_has_package(member, &package).await;
+                        if owned.map_err(|e| ServeError::Unavailable(e.to_string()))? {
+                            return Err(ServeError::NotFound(format!(
+                                "{path:?}: {package} belongs to local {member:?}, which does not have this file \
+                                 (members after it are not asked)"
+                            )));
+                        }
+                    }
+                }
                 Err(err) if err.is_absent() => {}
                 Err(err) if err.is_down() => down.push(member.clone()),
                 Err(err) => return Err(err),

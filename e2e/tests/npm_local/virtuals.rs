@@ -2,7 +2,9 @@
 //! both have entirely (the remote's packument is never even fetched: dependency confusion), and
 //! names only the remote has merge as before; listed after the remote, the local's versions merge
 //! into the remote's (dist-tags likewise). npm installs through the virtual, each tarball from
-//! the member holding it; a tarball asked of the virtual comes from the first member having it.
+//! the member holding it; a tarball asked of the virtual comes from the first member having it,
+//! except that a local listed first owns its package names: their files never come from later
+//! members.
 
 use artifactapi_e2e::{Options, Server, Storage};
 use reqwest::{Method, StatusCode};
@@ -75,6 +77,15 @@ async fn a_local_listed_first_shadows_a_remote_package() {
         let r = artifactapi_e2e::fetch(s.client().get(url)).await;
         assert_eq!((r.status, &r.body), (StatusCode::OK, &local_tgz.body), "{virt}: {}", r.describe());
     }
+    // A file of a package the local owns is never taken from a member after it, even asked of
+    // the virtual by its path; listed before the local, the remote still serves it.
+    let theirs_path = "@acme/util/-/util-9.0.0.tgz";
+    let r = artifactapi_e2e::fetch(s.client().get(s.url(&format!("/api/v1/virtual/first/{theirs_path}")))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.describe());
+    assert!(r.text().contains("belongs to local"), "{}", r.describe());
+    assert_eq!(v.proxy.count("GET", &format!("/{theirs_path}")), 0, "{:?}", v.proxy.all());
+    let r = artifactapi_e2e::fetch(s.client().get(s.url(&format!("/api/v1/virtual/last/{theirs_path}")))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.describe());
     let tags = fetch_doc(&s, "first", "-/package/@acme%2futil/dist-tags").await;
     assert_eq!(tags, json!({ "latest": "1.0.0" }));
     let tags = fetch_doc(&s, "last", "-/package/@acme%2futil/dist-tags").await;

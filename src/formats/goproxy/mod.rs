@@ -159,6 +159,10 @@ impl Format for Goproxy {
         Ok(Rendered::new(body.into_bytes(), LIST_TYPE))
     }
 
+    fn local_owner(&self, e: &GoRequest) -> Option<String> {
+        matches!(e.kind, Kind::Info { .. } | Kind::Mod | Kind::Zip).then(|| e.module.clone())
+    }
+
     fn local_plan(&self, e: &GoRequest) -> Option<LocalPlan> {
         let document = |module: &str| LocalPlan::Document { package: Some(module.to_string()), doc: LIST };
         Some(match e.kind {
@@ -267,6 +271,15 @@ mod tests {
         assert_eq!(Goproxy.local_plan(&parse("example.com/!m/@latest")), listed);
         assert_eq!(Goproxy.local_plan(&parse("example.com/!m/@v/v1.0.0.zip")), file("example.com/!m/@v/v1.0.0.zip"));
         assert_eq!(Goproxy.local_plan(&parse("example.com/!m/@v/v1.0.0.info")), file("example.com/!m/@v/v1.0.0.info"));
+        for (path, owner) in [
+            ("example.com/!m/@v/v1.0.0.zip", Some("example.com/!m")),
+            ("example.com/!m/@v/v1.0.0.mod", Some("example.com/!m")),
+            ("example.com/!m/@v/v1.0.0.info", Some("example.com/!m")),
+            ("example.com/!m/@v/list", None),
+            ("example.com/!m/@latest", None),
+        ] {
+            assert_eq!(Goproxy.local_owner(&parse(path)).as_deref(), owner, "{path}");
+        }
         let now = chrono::Utc::now();
         let v = |version: &str, published: bool| LocalVersion {
             package: "example.com/!m".into(),

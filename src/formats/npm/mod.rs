@@ -223,6 +223,13 @@ impl Format for Npm {
         local::plan(e)
     }
 
+    fn local_owner(&self, e: &NpmRequest) -> Option<String> {
+        match &e.kind {
+            Kind::Tarball(name, _) => Some(name.full.clone()),
+            _ => None,
+        }
+    }
+
     fn local_document(
         &self,
         e: &NpmRequest,

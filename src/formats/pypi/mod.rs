@@ -286,6 +286,13 @@ impl Format for Pypi {
         local::plan(e)
     }
 
+    fn local_owner(&self, e: &PypiRequest) -> Option<String> {
+        match &e.kind {
+            Kind::File { project, .. } => Some(normalise(project)),
+            _ => None,
+        }
+    }
+
     fn local_document(
         &self,
         e: &PypiRequest,
