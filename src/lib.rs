@@ -23,4 +23,5 @@ pub mod remotes;
 pub mod serve;
 pub mod server;
 pub mod state;
+pub mod ui;
 pub mod virtuals;

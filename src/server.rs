@@ -173,6 +173,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         App::new()
             .app_data(state.clone())
             .wrap(tracing_actix_web::TracingLogger::default())
+            .configure(crate::ui::configure)
             .configure(crate::http::configure)
     })
     .workers(threads)

@@ -16,12 +16,14 @@
 //!
 //! Files: [`record`] (the record), [`tap`] and [`body`] (making it), [`repos`] (per-repository
 //! counters and metric handles), [`metrics`], [`sink`], [`stats`], [`access_log`], [`scrape`],
-//! [`query`] (the endpoints' query strings).
+//! [`query`] (the endpoints' query strings), [`recent`] (last failures and GC report, for the
+//! dashboard).
 
 pub mod access_log;
 pub mod body;
 pub mod metrics;
 pub mod query;
+pub mod recent;
 pub mod record;
 pub mod repos;
 pub mod scrape;
@@ -54,6 +56,7 @@ pub const STATS_FLUSH: Duration = Duration::from_secs(5);
 pub struct Observer {
     metrics: Arc<Metrics>,
     repos: Arc<Repos>,
+    recent: Arc<recent::Recent>,
     stats: Stats,
     access: AccessQueue,
     /// The event bus, for cache hit/stale events.
@@ -76,6 +79,7 @@ impl Observer {
             stats: Stats::new(repos.clone()),
             metrics,
             repos,
+            recent: Arc::default(),
             access,
             events,
             scraping: tokio::sync::Mutex::new(()),
@@ -111,7 +115,12 @@ impl Observer {
 
     /// Wraps the actors' event sink so their events feed the metrics and counters.
     pub fn sink(&self, inner: Arc<dyn EventSink>) -> Arc<dyn EventSink> {
-        Arc::new(sink::ObservedSink::new(inner, self.metrics.clone(), self.repos.clone()))
+        Arc::new(sink::ObservedSink::new(inner, self.metrics.clone(), self.repos.clone(), self.recent.clone()))
+    }
+
+    /// Upstream failures and GC reports as this replica saw them (for the dashboard).
+    pub fn recent(&self) -> &recent::Recent {
+        &self.recent
     }
 
     /// Opens the recording of a proxied request.
