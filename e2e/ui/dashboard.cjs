@@ -96,7 +96,6 @@ const live = (page) => until(page, async () => (await text(page, "#live-status")
   step("remotes list");
   await page.goto(`${BASE}/ui/remotes`);
   for (const r of ["pkgs", "flaky"]) await page.waitForSelector(`#remotes tr[data-repo="${r}"]`);
-  await shot(page, "remotes");
 
   step("object browser: prefix search, sort, evict one behind a confirmation, next request MISS");
   await page.goto(`${BASE}/ui/remotes/pkgs`);
@@ -131,6 +130,9 @@ const live = (page) => until(page, async () => (await text(page, "#live-status")
   assert.match(await page.textContent("#reopens"), /Lets a probe through in/);
   assert.match(await page.textContent("#upstream-error"), /never-cached\.bin/);
   await shot(page, "remote-breaker-open");
+  await page.goto(`${BASE}/ui/remotes`);
+  assert.equal(await text(page, '#remotes [data-for="flaky"]'), "open");
+  await shot(page, "remotes");
 
   step("virtuals and locals");
   await page.goto(`${BASE}/ui/virtuals`);

@@ -176,23 +176,6 @@ impl Db {
             .collect()
     }
 
-    /// Requests since `since` in buckets of `step_secs` seconds: `(bucket start in seconds since
-    /// the epoch, served from cache, missed)`, oldest first. The dashboard's chart starts from
-    /// this history (through the `at` index, so it costs one range scan).
-    pub async fn access_history(&self, since: DateTime<Utc>, step_secs: i64) -> Result<Vec<(i64, i64, i64)>, DbError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT (floor(extract(epoch FROM at) / $2::bigint) * $2::bigint)::bigint AS b, \
-                        count(*) FILTER (WHERE cache_status IN ('HIT', 'STALE', 'REVALIDATED')), \
-                        count(*) FILTER (WHERE cache_status = 'MISS') \
-                 FROM access_log WHERE at >= $1 GROUP BY b ORDER BY b",
-                &[&since, &step_secs],
-            )
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
-    }
-
     /// Deletes up to `batch` rows older than `before`; the number deleted. Called in a loop,
     /// so a large backlog never becomes one long transaction.
     pub async fn expire_access_log(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, DbError> {

@@ -17,10 +17,11 @@
 //! Files: [`record`] (the record), [`tap`] and [`body`] (making it), [`repos`] (per-repository
 //! counters and metric handles), [`metrics`], [`sink`], [`stats`], [`access_log`], [`scrape`],
 //! [`query`] (the endpoints' query strings), [`recent`] (last failures and GC report, for the
-//! dashboard).
+//! dashboard), [`history`] (requests per 10 s over 15 minutes, for the dashboard's chart).
 
 pub mod access_log;
 pub mod body;
+pub mod history;
 pub mod metrics;
 pub mod query;
 pub mod recent;
@@ -57,6 +58,7 @@ pub struct Observer {
     metrics: Arc<Metrics>,
     repos: Arc<Repos>,
     recent: Arc<recent::Recent>,
+    history: history::History,
     stats: Stats,
     access: AccessQueue,
     /// The event bus, for cache hit/stale events.
@@ -80,6 +82,7 @@ impl Observer {
             metrics,
             repos,
             recent: Arc::default(),
+            history: history::History::default(),
             access,
             events,
             scraping: tokio::sync::Mutex::new(()),
@@ -123,6 +126,11 @@ impl Observer {
         &self.recent
     }
 
+    /// Requests from cache and missed per 10 s over the last 15 minutes, on this replica.
+    pub fn history(&self) -> Vec<(i64, u64, u64)> {
+        self.history.snapshot(chrono::Utc::now().timestamp())
+    }
+
     /// Opens the recording of a proxied request.
     pub fn tap(self: &Arc<Self>, req: &HttpRequest) -> Tap {
         Tap::new(self.clone(), req)
@@ -160,6 +168,13 @@ impl RecordSink for Observer {
     fn record(&self, r: Record) {
         if let Some(repo) = &r.known {
             repo.observe_request(&self.metrics, r.cache, r.status, r.bytes, r.duration);
+            match r.cache {
+                CacheLabel::Hit | CacheLabel::Stale | CacheLabel::Revalidated => {
+                    self.history.record(chrono::Utc::now().timestamp(), true)
+                }
+                CacheLabel::Miss => self.history.record(chrono::Utc::now().timestamp(), false),
+                CacheLabel::None => {}
+            }
             let kind = match r.cache {
                 CacheLabel::Hit => Some(EventKind::CacheHit),
                 CacheLabel::Stale => Some(EventKind::CacheStale),

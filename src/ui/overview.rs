@@ -14,6 +14,7 @@ use super::remotes::breaker_badge;
 use super::session::Session;
 use super::{fmt, layout};
 use crate::http::system::health_report;
+use crate::observe::history::STEP_SECS;
 use crate::state::AppState;
 
 fn card(title: &str, fig: &str, value: String, sub: Markup) -> Markup {
@@ -38,16 +39,13 @@ fn health_row(name: &str, check: &Value) -> Markup {
     }
 }
 
-/// The chart's bucket, in seconds (90 buckets make the 15 minutes).
-const STEP_SECS: i64 = 10;
-
-/// The chart frame with the access log's history of the last 15 minutes (`[[bucket, hits,
+/// The chart frame with this replica's history of the last 15 minutes (`[[bucket, hits,
 /// misses], ...]`); the script draws it and adds what the event stream brings.
-fn chart(history: &[(i64, i64, i64)]) -> Markup {
+fn chart(history: &[(i64, u64, u64)]) -> Markup {
     let data = serde_json::to_string(history).unwrap_or_else(|_| "[]".into());
     html! {
         figure.chart {
-            figcaption #chart-title { "Requests per second and hit ratio, last 15 minutes (access log, then live from the event stream)" }
+            figcaption #chart-title { "Requests per second and hit ratio, last 15 minutes (this replica's count, then live from the event stream)" }
             svg #chart viewBox="0 0 900 220" role="img" aria-labelledby="chart-title" preserveAspectRatio="none"
                 data-history=(data) data-step=(STEP_SECS) {
                 g.grid {
@@ -70,18 +68,12 @@ fn chart(history: &[(i64, i64, i64)]) -> Markup {
 /// `GET /ui/`.
 pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, UiError> {
     let session = Session::open(&req, &state)?;
-    let since = chrono::Utc::now() - chrono::Duration::seconds(90 * STEP_SECS);
-    let (report, (healthy, health), history) = tokio::join!(
+    let (report, (healthy, health)) = tokio::join!(
         state.observe.stats(&state.db, &state.coord, state.registry.names(), None),
         health_report(&state),
-        state.db.access_history(since, STEP_SECS),
     );
     let report = report?.ok_or_else(|| UiError::Internal("no statistics".into()))?;
-    // The chart is an extra: without its history it still draws what arrives live.
-    let history = history.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "dashboard: no request history for the chart");
-        Vec::new()
-    });
+    let history = state.observe.history();
     let t = &report.total;
     let saved = t.counts.bytes_served.saturating_sub(t.counts.bytes_fetched);
     let s = &report.storage;
