@@ -19,9 +19,13 @@
     status.className = "live-status " + (on ? "on" : "off");
   }
 
+  // Each page asks only for the events it shows: framing every cache hit for a page that only
+  // shows breaker states would cost the server for nothing.
+  let wanted = null;
   let source = null;
   function connect() {
-    source = new EventSource("/ui/live/events");
+    const query = wanted ? "?type=" + Array.from(wanted).join(",") : "";
+    source = new EventSource("/ui/live/events" + query);
     source.onopen = () => setStatus(true, "● live");
     source.onerror = () => {
       setStatus(false, "reconnecting…");
@@ -179,5 +183,11 @@
     });
   }
 
-  if (handlers.length > 1 || figs.length || chart || table || $$("[data-breaker]").length) connect();
+  if (!table) {
+    wanted = new Set(Object.keys(BREAKER));
+    if (figs.length || chart) {
+      for (const k of ["cache_hit", "cache_stale", "revalidated", "fetch_completed", "fetch_failed", "eviction"]) wanted.add(k);
+    }
+  }
+  if (table || figs.length || chart || $$("[data-breaker]").length) connect();
 })();
