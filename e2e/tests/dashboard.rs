@@ -11,7 +11,7 @@
 //! configuration, and a browser run costs far more than the matrix would add.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
 
 use artifactapi_e2e::{fetch, generic_remote, File, Options, Server, Storage, Upstream};
 use reqwest::{header, Method, StatusCode};
@@ -57,27 +57,43 @@ async fn dashboard_in_chromium() {
         Path::new("/usr/bin/chromium").is_file() && Path::new(TOOLS).is_dir(),
         "the browser test needs Debian's chromium and playwright-core under {TOOLS}: run .ci/install"
     );
-    let (s, _up) = deployment().await;
+    let (mut s, _up) = deployment().await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui").join("dashboard.cjs");
     let shots = screenshots();
     std::fs::create_dir_all(&shots).expect("screenshot directory");
     let base = s.url("");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .env("BASE", base.trim_end_matches('/'))
-            .env("TOKEN", ADMIN)
-            .env("SHOTS", shots)
-            .env("PLAYWRIGHT", TOOLS)
-            .output()
-            .expect("run node")
-    })
-    .await
-    .expect("node finished");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser test failed\n{stdout}\n{stderr}\nserver log:\n{}", s.log_tail(40));
-    assert!(stdout.contains("all steps passed"), "{stdout}");
+    // The script asks for a server restart by creating `restart`; the test answers with `restarted`.
+    let ctl = tempfile::Builder::new().prefix("aa-e2e-ui-").tempdir().expect("control directory");
+    let output = ctl.path().join("output.txt");
+    let log = std::fs::File::create(&output).expect("output file");
+    let mut node = tokio::process::Command::new("node")
+        .arg(script)
+        .env("BASE", base.trim_end_matches('/'))
+        .env("TOKEN", ADMIN)
+        .env("SHOTS", shots)
+        .env("PLAYWRIGHT", TOOLS)
+        .env("CTL", ctl.path())
+        .stdout(log.try_clone().expect("clone"))
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run node");
+    let mut restarted = false;
+    let status = loop {
+        if let Some(status) = node.try_wait().expect("node status") {
+            break status;
+        }
+        if !restarted && ctl.path().join("restart").exists() {
+            s.restart().await;
+            std::fs::write(ctl.path().join("restarted"), b"").expect("answer the script");
+            restarted = true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let text = std::fs::read_to_string(&output).unwrap_or_default();
+    assert!(status.success(), "browser test failed\n{text}\nserver log:\n{}", s.log_tail(40));
+    assert!(restarted, "the script asked for the restart");
+    assert!(text.contains("all steps passed"), "{text}");
 }
 
 /// Logs in with `token` over plain HTTP; returns the `Cookie` header value.

@@ -2,7 +2,8 @@
 // server that e2e/tests/dashboard.rs started. Every step asserts; the first failure exits 1 with
 // what was expected and what the page showed. Screenshots go to $SHOTS.
 //
-// Environment: BASE (server URL), TOKEN (ADMIN_TOKEN), SHOTS (directory), PLAYWRIGHT (module path).
+// Environment: BASE (server URL), TOKEN (ADMIN_TOKEN), SHOTS (directory), PLAYWRIGHT (module path),
+// CTL (a directory: the script creates `restart` there and waits for the test's `restarted`).
 "use strict";
 const { chromium } = require(process.env.PLAYWRIGHT || "playwright-core");
 const assert = require("node:assert/strict");
@@ -11,6 +12,8 @@ const path = require("node:path");
 const BASE = process.env.BASE;
 const TOKEN = process.env.TOKEN;
 const SHOTS = process.env.SHOTS;
+const CTL = process.env.CTL;
+const fs = require("node:fs");
 const T = 20000;
 
 const step = (s) => console.log("step: " + s);
@@ -171,6 +174,24 @@ const live = (page) => until(page, async () => (await text(page, "#live-status")
   step("keyboard: the skip link is the first stop and leads to the content");
   await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
+
+  step("the live events page comes back by itself after the server restarts");
+  await page.goto(`${BASE}/ui/events`);
+  await live(page);
+  fs.writeFileSync(path.join(CTL, "restart"), "");
+  let sawReconnecting = false;
+  await until(page, async () => {
+    if ((await text(page, "#live-status")).includes("reconnecting")) sawReconnecting = true;
+    return fs.existsSync(path.join(CTL, "restarted"));
+  }, "the test to restart the server");
+  await until(page, async () => {
+    const t = await text(page, "#live-status");
+    if (t.includes("reconnecting")) sawReconnecting = true;
+    return sawReconnecting && t.includes("live");
+  }, "the stream to be live again");
+  const rowsBefore = await page.locator("#event-table tbody tr").count();
+  await proxy("pkgs", "files/b.bin");
+  await until(page, async () => (await page.locator("#event-table tbody tr").count()) > rowsBefore, "an event after the restart");
 
   step("logout ends the session");
   await page.setViewportSize({ width: 1280, height: 860 });
