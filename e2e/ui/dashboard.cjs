@@ -200,6 +200,21 @@ const live = (page) => until(page, async () => (await text(page, "#live-status")
   await page.goto(`${BASE}/ui/`);
   assert.match(page.url(), /\/ui\/login/);
 
+  step("without JavaScript: login, browse, evict through the confirmation");
+  const plain = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 860 } });
+  const nojs = await plain.newPage();
+  await nojs.goto(`${BASE}/ui/remotes/pkgs`);
+  await nojs.fill("#token", TOKEN);
+  await nojs.click("button[type=submit]");
+  await nojs.waitForURL(`${BASE}/ui/remotes/pkgs`);
+  await nojs.fill("#prefix", "files/b");
+  await nojs.click("#objects form button[type=submit]");
+  await nojs.click('#object-table tr[data-path="files/b.bin"] a.danger');
+  await nojs.click("#confirm-evict");
+  assert.match(await nojs.textContent("[role=status].notice"), /Evicted 1 object/);
+  assert.equal((await proxy("pkgs", "files/b.bin")).cache, "MISS");
+  await plain.close();
+
   assert.deepEqual(errors, [], "no script errors");
   await browser.close();
   console.log("dashboard: all steps passed");
