@@ -120,7 +120,15 @@ async fn tabs_events_evict_resize_banner_quit() {
         "borders span the new width:\n{screen}"
     );
 
-    s.terminate().await;
+    // The TUI's open event stream must not hold the graceful stop for its whole timeout.
+    let stopping = Instant::now();
+    let status = s.terminate().await;
+    assert!(status.is_some_and(|s| s.success()), "clean stop: {status:?}");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "stop took {:?} with an event stream open",
+        stopping.elapsed()
+    );
     t.wait_for(&["connection lost"]).await;
 
     t.keys(&["q"]);
