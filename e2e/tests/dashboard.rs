@@ -115,7 +115,7 @@ fn csrf(html: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guards_and_hostile_forms() {
-    let (s, _up) = deployment().await;
+    let (s, up) = deployment().await;
     let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let get = |path: &str, cookie: &str| {
         let mut r = plain.get(s.url(path));
@@ -194,6 +194,30 @@ async fn guards_and_hostile_forms() {
     let r = evict(one(&token), None).await.expect("post");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(s.proxy_get("pkgs", "files/a.bin").await.x_cache(), "MISS");
+
+    // The object browser pages by cursor: 60 objects in pages of 50, nothing twice or left out.
+    for i in 0..60 {
+        up.put(&format!("/many/f{i:02}.bin"), File::new(vec![1u8; 10]));
+        assert!(s.proxy_get("pkgs", &format!("many/f{i:02}.bin")).await.status.is_success());
+    }
+    s.wait_cached("pkgs", "many/f59.bin").await;
+    let mut seen = Vec::new();
+    let mut next = Some("/ui/remotes/pkgs?prefix=many%2F".to_string());
+    while let Some(page) = next.take() {
+        let html = get(&page, &cookie).await.expect("get").text().await.expect("body");
+        seen.extend(
+            html.match_indices("data-path=\"")
+                .map(|(at, m)| html[at + m.len()..].chars().take_while(|c| *c != '"').collect::<String>()),
+        );
+        next = html.find("rel=\"next\"").map(|at| {
+            let href = &html[at..];
+            let start = href.find("href=\"").map_or(0, |i| i + 6);
+            href[start..].chars().take_while(|c| *c != '"').collect::<String>().replace("&amp;", "&")
+        });
+        assert!(seen.len() <= 60, "no endless paging");
+    }
+    let want: Vec<String> = (0..60).map(|i| format!("many/f{i:02}.bin")).collect();
+    assert_eq!(seen, want, "two pages, in path order, complete");
 
     // With ADMIN_TOKEN_READS a read token may not even look: its login is refused, saying why.
     let created = s
