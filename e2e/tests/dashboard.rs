@@ -146,6 +146,16 @@ async fn guards_and_hostile_forms() {
         assert_eq!(r.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()), Some("/ui/"), "{next}");
     }
 
+    let r = plain
+        .post(s.url("/ui/login"))
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&[("token", ADMIN), ("next", "/ui/")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "no login posted from another site");
+    assert!(r.headers().get(header::SET_COOKIE).is_none());
+
     let cookie = login(&s, ADMIN).await;
     let page = get("/ui/remotes/pkgs", &cookie).await.expect("get");
     assert_eq!(page.status(), StatusCode::OK);

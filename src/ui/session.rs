@@ -10,7 +10,9 @@
 //! Write forms (evict, probe, GC, logout) carry a CSRF token derived from the session: the
 //! SHA-256 of a label and the login token, or of a random per-browser cookie when nobody logged
 //! in (an open server still must not evict because another site posted a form). A POST whose
-//! token does not match, or whose `Origin` names another host, is refused before anything runs.
+//! token does not match, or whose `Origin` names another host, is refused before anything runs;
+//! the login form is refused from another origin too (no logging a browser in with someone
+//! else's token).
 //! Destructive actions then need what the API needs: `admin` on `*`.
 
 use actix_web::http::header;
@@ -122,13 +124,7 @@ impl Session {
         state: &AppState,
     ) -> Result<(Session, Vec<(String, String)>), UiError> {
         let session = Session::open(req, state)?;
-        if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-            let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-            let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
-            if origin != "null" && origin_host != host {
-                return Err(UiError::Forbidden(format!("form posted from another site ({origin})")));
-            }
-        }
+        check_origin(req)?;
         let fields = read_form(req, payload).await?;
         let sent = field(&fields, "csrf").unwrap_or("");
         if session.set_cookie.is_some() || !constant_time_eq(sent.as_bytes(), session.csrf.as_bytes()) {
@@ -159,6 +155,18 @@ impl Session {
         }
         resp
     }
+}
+
+/// Refuses a form whose `Origin` names another host than the one it was posted to.
+fn check_origin(req: &HttpRequest) -> Result<(), UiError> {
+    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+        if origin != "null" && origin_host != host {
+            return Err(UiError::Forbidden(format!("form posted from another site ({origin})")));
+        }
+    }
+    Ok(())
 }
 
 /// Reads an `application/x-www-form-urlencoded` body of at most [`MAX_FORM`] bytes.
@@ -217,6 +225,8 @@ pub async fn login(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, UiError> {
+    // Another site must not log this browser in with a token of its choosing.
+    check_origin(&req)?;
     let fields = read_form(&req, payload).await?;
     let next = next_page(field(&fields, "next")).to_string();
     let token = field(&fields, "token").unwrap_or("").trim();
@@ -243,6 +253,7 @@ pub async fn logout(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, UiError> {
+    check_origin(&req)?;
     let fields = read_form(&req, payload).await?;
     let token = cookie(&req, TOKEN_COOKIE).unwrap_or_default();
     let sent = field(&fields, "csrf").unwrap_or("");
