@@ -186,6 +186,19 @@ pub struct UpstreamCa {
 pub enum Command {
     /// Run the server (the default).
     Serve,
+    /// Watch a running server in the terminal (see src/tui/).
+    Tui(TuiArgs),
+}
+
+/// `artifactapi tui --endpoint URL [--token TOKEN]`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TuiArgs {
+    /// The server's base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "ARTIFACTAPI_ENDPOINT")]
+    pub endpoint: url::Url,
+    /// A token for the management API (`ADMIN_TOKEN` or a scoped token); evicting needs admin.
+    #[arg(long, env = "ARTIFACTAPI_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 impl Config {

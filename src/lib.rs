@@ -23,4 +23,6 @@ pub mod remotes;
 pub mod serve;
 pub mod server;
 pub mod state;
+pub mod tui;
+pub mod ui;
 pub mod virtuals;

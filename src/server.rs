@@ -119,6 +119,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let store = open_store(&config).await?;
     let catalog = Arc::new(PgCatalog::new(db.clone()));
     let events = EventBus::start(coord.clone(), replica.clone());
+    let bus = events.clone();
     let (observe, background) = Observer::new(events.clone()).map_err(|e| StartError::Metrics(e.to_string()))?;
     observe.start(background, db.clone(), config.access_log_retention);
     // The actors' events feed the metrics and stats on their way to the bus.
@@ -169,10 +170,11 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     });
     let addr = config.listen_addr;
     tracing::info!(%addr, public_url = %config.public_base(), storage = ?config.storage_backend, "artifactapi listening");
-    let served = HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .wrap(tracing_actix_web::TracingLogger::default())
+            .configure(crate::ui::configure)
             .configure(crate::http::configure)
     })
     .workers(threads)
@@ -183,14 +185,42 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             let _ = tcp.set_nodelay(true);
         }
     })
+    // Signals are handled below: event streams never end by themselves, so they are closed
+    // before the graceful stop, which would otherwise wait its whole timeout for them.
+    .disable_signals()
     .bind(addr)
     .map_err(|source| StartError::Listen { addr: addr.to_string(), source })?
-    .run()
-    .await
-    .map_err(|source| StartError::Listen { addr: addr.to_string(), source });
+    .run();
+    let handle = server.handle();
+    actix_rt::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stopping: closing event streams, finishing requests in flight");
+        bus.close();
+        handle.stop(true).await;
+    });
+    let served = server.await.map_err(|source| StartError::Listen { addr: addr.to_string(), source });
     // Stopped (SIGTERM, SIGINT): keep the counts and access log rows still in memory.
     observe.flush(&db).await;
     served
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    let term = async {
+        match actix_rt::signal::unix::signal(actix_rt::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = actix_rt::signal::ctrl_c() => {}
+    }
 }
 
 /// Starts an actor for every remote in the catalog.

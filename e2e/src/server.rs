@@ -164,6 +164,23 @@ pub fn command() -> Command {
     cmd
 }
 
+/// Runs the binary on `port` with the environment of `opts` and `shared`, logging to `log`.
+fn spawn(port: u16, opts: &Options, shared: &Shared, log: std::fs::File) -> Child {
+    let mut cmd = command();
+    cmd.env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("WORKERS", "2")
+        .env("DB_POOL_SIZE", "4")
+        .env("REPLICA_ID", format!("e2e-{port}"))
+        .envs(shared.env());
+    if let Some(t) = &opts.admin_token {
+        cmd.env("ADMIN_TOKEN", t);
+    }
+    cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
+    cmd.stdout(log.try_clone().expect("clone log handle")).stderr(log);
+    cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", binary().display()))
+}
+
 /// A running artifactapi process; killed on drop, and its resources released with the last
 /// replica sharing them.
 #[derive(Debug)]
@@ -176,6 +193,7 @@ pub struct Server {
     admin_token: Option<String>,
     _logs: TempDir,
     shared: Arc<Shared>,
+    opts: Options,
 }
 
 enum StartError {
@@ -197,19 +215,7 @@ impl Server {
             let port = free_port();
             let log_path = logs.path().join(format!("artifactapi-{port}.log"));
             let log = std::fs::File::create(&log_path).expect("log file");
-            let mut cmd = command();
-            cmd.env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-                .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-                .env("WORKERS", "2")
-                .env("DB_POOL_SIZE", "4")
-                .env("REPLICA_ID", format!("e2e-{port}"))
-                .envs(shared.env());
-            if let Some(t) = &opts.admin_token {
-                cmd.env("ADMIN_TOKEN", t);
-            }
-            cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
-            cmd.stdout(log.try_clone().expect("clone log handle")).stderr(log);
-            let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", binary().display()));
+            let child = spawn(port, &opts, &shared, log);
             let mut server = Server {
                 child,
                 port,
@@ -219,6 +225,7 @@ impl Server {
                 admin_token: opts.admin_token.clone(),
                 _logs: logs,
                 shared: shared.clone(),
+                opts: opts.clone(),
             };
             match server.wait_live().await {
                 Ok(()) => return server,
@@ -238,6 +245,18 @@ impl Server {
             }
         }
         unreachable!("the last attempt panics or returns")
+    }
+
+    /// Kills the process (SIGKILL, as a crash or a node failure does; SIGTERM would wait for
+    /// open event streams) and starts it again on the same port, with the same environment,
+    /// appending to the same log; waits until it is live. Clients must come back by themselves.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let log = std::fs::OpenOptions::new().append(true).open(&self.log_path).expect("log file");
+        self.child = spawn(self.port, &self.opts, &self.shared, log);
+        if self.wait_live().await.is_err() {
+            panic!("artifactapi did not come back after a restart; log tail:\n{}", self.log_tail(80));
+        }
     }
 
     async fn wait_live(&mut self) -> Result<(), StartError> {

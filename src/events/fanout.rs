@@ -65,6 +65,8 @@ pub struct Fanout {
     wake: Notify,
     /// Whether the coordinator subscription is in place.
     subscribed: watch::Sender<bool>,
+    /// Set when the server shuts down: every client's stream ends.
+    closing: watch::Sender<bool>,
     linger: Duration,
 }
 
@@ -81,6 +83,7 @@ pub enum Next {
 /// One stream client; counted while it exists.
 pub struct Listener {
     rx: broadcast::Receiver<Arc<Frame>>,
+    closing: watch::Receiver<bool>,
     fanout: Arc<Fanout>,
 }
 
@@ -91,12 +94,15 @@ impl Listener {
         tokio::time::timeout(timeout, rx.wait_for(|s| *s)).await.is_ok_and(|r| r.is_ok())
     }
 
-    /// The next event (or how many were skipped).
+    /// The next event (or how many were skipped); [`Next::Closed`] once the server shuts down.
     pub async fn next(&mut self) -> Next {
-        match self.rx.recv().await {
-            Ok(frame) => Next::Frame(frame),
-            Err(broadcast::error::RecvError::Lagged(n)) => Next::Lagged(n),
-            Err(broadcast::error::RecvError::Closed) => Next::Closed,
+        tokio::select! {
+            r = self.rx.recv() => match r {
+                Ok(frame) => Next::Frame(frame),
+                Err(broadcast::error::RecvError::Lagged(n)) => Next::Lagged(n),
+                Err(broadcast::error::RecvError::Closed) => Next::Closed,
+            },
+            _ = self.closing.wait_for(|c| *c) => Next::Closed,
         }
     }
 }
@@ -120,6 +126,7 @@ impl Fanout {
             clients: AtomicUsize::new(0),
             wake: Notify::new(),
             subscribed: watch::channel(false).0,
+            closing: watch::channel(false).0,
             linger,
         });
         tokio::spawn(run(fanout.clone(), coord));
@@ -143,7 +150,13 @@ impl Fanout {
         // between this client's arrival and its check of `subscribed`.
         self.clients.fetch_add(1, Ordering::SeqCst);
         self.wake.notify_one();
-        Listener { rx, fanout: self.clone() }
+        Listener { rx, closing: self.closing.subscribe(), fanout: self.clone() }
+    }
+
+    /// Ends every client's stream, now and for clients that connect later (shutdown: an open
+    /// stream would otherwise hold the server's graceful stop for its whole timeout).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
     }
 
     /// Gives up the subscription if no client is left; whether it did. `subscribed` goes false

@@ -77,6 +77,11 @@ impl EventBus {
         &self.replica
     }
 
+    /// Ends every stream client's stream (the server is shutting down).
+    pub fn close(&self) {
+        self.fanout.close();
+    }
+
     /// A new stream client: receives every event published (by any replica) from when this
     /// returns. Waits (a bounded time) until this replica's subscription is in place, so nothing
     /// published after this returns is missed.

@@ -114,3 +114,18 @@ async fn with_redis_a_client_on_one_replica_hears_another_replicas_hits() {
         assert!(frame.contains(&format!("\"path\":\"{i}\"")), "event {i} out of order: {frame}");
     }
 }
+
+#[tokio::test]
+async fn closing_the_bus_ends_every_stream_now_and_later() {
+    let bus = EventBus::start(Arc::new(MemoryCoordinator::new()), "r".into());
+    let listener = bus.listen().await;
+    let mut s = Box::pin(sse::stream(listener, Filter::default(), Duration::from_secs(60), "r".into()));
+    assert!(chunk(&mut s).await.starts_with("retry:"), "greeting");
+    bus.close();
+    let end = tokio::time::timeout(Duration::from_secs(5), s.next()).await.expect("ends at once");
+    assert!(end.is_none(), "the stream ends: {end:?}");
+    let late = bus.listen().await;
+    let mut s = Box::pin(sse::stream(late, Filter::default(), Duration::from_secs(60), "r".into()));
+    assert!(chunk(&mut s).await.starts_with("retry:"));
+    assert!(tokio::time::timeout(Duration::from_secs(5), s.next()).await.expect("ends").is_none());
+}

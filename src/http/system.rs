@@ -48,6 +48,17 @@ where
     responses((status = 200, description = "Every dependency answered", body = Object),
         (status = 503, description = "A dependency failed; the body names it", body = Object)))]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let (ok, body) = health_report(&state).await;
+    if ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Whether every dependency answered, and the health document (`/api/v2/health`, the
+/// dashboard's overview).
+pub async fn health_report(state: &AppState) -> (bool, serde_json::Value) {
     let (database, storage, coordinator) = tokio::join!(
         check("postgresql", async { state.db.ping().await.map(|_| ()) }),
         check(state.store.kind(), state.store.ping()),
@@ -58,13 +69,9 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "status": if ok { "ok" } else { "error" },
         "replica": state.replica,
         "checks": {"database": database, "storage": storage, "coordinator": coordinator},
-        "warnings": warnings(&state),
+        "warnings": warnings(state),
     });
-    if ok {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    (ok, body)
 }
 
 /// Settings that weaken the service without breaking it: `{"remote", "setting", "message"}`.

@@ -16,12 +16,15 @@
 //!
 //! Files: [`record`] (the record), [`tap`] and [`body`] (making it), [`repos`] (per-repository
 //! counters and metric handles), [`metrics`], [`sink`], [`stats`], [`access_log`], [`scrape`],
-//! [`query`] (the endpoints' query strings).
+//! [`query`] (the endpoints' query strings), [`recent`] (last failures and GC report, for the
+//! dashboard), [`history`] (requests per 10 s over 15 minutes, for the dashboard's chart).
 
 pub mod access_log;
 pub mod body;
+pub mod history;
 pub mod metrics;
 pub mod query;
+pub mod recent;
 pub mod record;
 pub mod repos;
 pub mod scrape;
@@ -54,6 +57,8 @@ pub const STATS_FLUSH: Duration = Duration::from_secs(5);
 pub struct Observer {
     metrics: Arc<Metrics>,
     repos: Arc<Repos>,
+    recent: Arc<recent::Recent>,
+    history: history::History,
     stats: Stats,
     access: AccessQueue,
     /// The event bus, for cache hit/stale events.
@@ -76,6 +81,8 @@ impl Observer {
             stats: Stats::new(repos.clone()),
             metrics,
             repos,
+            recent: Arc::default(),
+            history: history::History::default(),
             access,
             events,
             scraping: tokio::sync::Mutex::new(()),
@@ -111,7 +118,17 @@ impl Observer {
 
     /// Wraps the actors' event sink so their events feed the metrics and counters.
     pub fn sink(&self, inner: Arc<dyn EventSink>) -> Arc<dyn EventSink> {
-        Arc::new(sink::ObservedSink::new(inner, self.metrics.clone(), self.repos.clone()))
+        Arc::new(sink::ObservedSink::new(inner, self.metrics.clone(), self.repos.clone(), self.recent.clone()))
+    }
+
+    /// Upstream failures and GC reports as this replica saw them (for the dashboard).
+    pub fn recent(&self) -> &recent::Recent {
+        &self.recent
+    }
+
+    /// Requests from cache and missed per 10 s over the last 15 minutes, on this replica.
+    pub fn history(&self) -> Vec<(i64, u64, u64)> {
+        self.history.snapshot(chrono::Utc::now().timestamp())
     }
 
     /// Opens the recording of a proxied request.
@@ -151,6 +168,13 @@ impl RecordSink for Observer {
     fn record(&self, r: Record) {
         if let Some(repo) = &r.known {
             repo.observe_request(&self.metrics, r.cache, r.status, r.bytes, r.duration);
+            match r.cache {
+                CacheLabel::Hit | CacheLabel::Stale | CacheLabel::Revalidated => {
+                    self.history.record(chrono::Utc::now().timestamp(), true)
+                }
+                CacheLabel::Miss => self.history.record(chrono::Utc::now().timestamp(), false),
+                CacheLabel::None => {}
+            }
             let kind = match r.cache {
                 CacheLabel::Hit => Some(EventKind::CacheHit),
                 CacheLabel::Stale => Some(EventKind::CacheStale),

@@ -17,17 +17,30 @@ use crate::db::Db;
 /// Longest wait for the coordinator's breaker records; past it the states are left out.
 const BREAKER_DEADLINE: Duration = Duration::from_secs(3);
 
+/// A breaker to read the shared state of `name`'s with (its settings play no part in reading).
+fn reader(coord: &Arc<dyn Coordinator>, name: &str) -> Breaker {
+    Breaker {
+        repo: name.to_string(),
+        threshold: 1,
+        open_for: Duration::ZERO,
+        probe_timeout: Duration::ZERO,
+        coord: coord.clone(),
+        events: Arc::new(NoEvents),
+    }
+}
+
+/// One remote's breaker state and, when it opened, when it lets a probe through again
+/// (milliseconds since the epoch); `None` when the coordinator does not answer in time.
+pub async fn breaker_detail(coord: &Arc<dyn Coordinator>, name: &str) -> Option<(BreakerState, Option<u64>)> {
+    let breaker = reader(coord, name);
+    let read = async { (breaker.state().await, breaker.open_until().await) };
+    tokio::time::timeout(BREAKER_DEADLINE, read).await.ok()
+}
+
 /// The breaker state of each named remote; empty when the coordinator does not answer in time.
 pub async fn breaker_states(coord: &Arc<dyn Coordinator>, remotes: &[String]) -> HashMap<String, BreakerState> {
     let lookups = remotes.iter().map(|name| {
-        let breaker = Breaker {
-            repo: name.clone(),
-            threshold: 1,
-            open_for: Duration::ZERO,
-            probe_timeout: Duration::ZERO,
-            coord: coord.clone(),
-            events: Arc::new(NoEvents),
-        };
+        let breaker = reader(coord, name);
         async move { (breaker.repo.clone(), breaker.state().await) }
     });
     match tokio::time::timeout(BREAKER_DEADLINE, futures_util::future::join_all(lookups)).await {

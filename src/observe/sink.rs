@@ -1,24 +1,32 @@
 //! [`ObservedSink`]: the event sink the actors are given. It reads the figures out of each
 //! event (upstream fetches, their sizes, durations and failures, coalesced waiters, breaker
 //! transitions, commits, GC runs) into the metrics and the per-repository counters, then passes
-//! the event on to the event bus unchanged. Counting costs atomic adds; it never blocks.
+//! the event on to the event bus unchanged; upstream failures and GC reports are also kept for the
+//! dashboard ([`super::recent`]). Counting costs atomic adds; it never blocks.
 
 use std::sync::Arc;
 
 use artifactapi_actors::events::{Event, EventKind, EventSink};
 
 use super::metrics::Metrics;
+use super::recent::Recent;
 use super::repos::Repos;
 
 pub struct ObservedSink {
     inner: Arc<dyn EventSink>,
     metrics: Arc<Metrics>,
     repos: Arc<Repos>,
+    recent: Arc<Recent>,
 }
 
 impl ObservedSink {
-    pub fn new(inner: Arc<dyn EventSink>, metrics: Arc<Metrics>, repos: Arc<Repos>) -> ObservedSink {
-        ObservedSink { inner, metrics, repos }
+    pub fn new(
+        inner: Arc<dyn EventSink>,
+        metrics: Arc<Metrics>,
+        repos: Arc<Repos>,
+        recent: Arc<Recent>,
+    ) -> ObservedSink {
+        ObservedSink { inner, metrics, repos, recent }
     }
 
     fn count(&self, e: &Event) {
@@ -71,6 +79,7 @@ impl ObservedSink {
 impl EventSink for ObservedSink {
     fn emit(&self, event: Event) {
         self.count(&event);
+        self.recent.note(&event);
         self.inner.emit(event);
     }
 }
@@ -95,7 +104,7 @@ mod tests {
     fn events_become_figures_and_pass_on() {
         let inner = Arc::new(Collect::default());
         let (metrics, repos) = (Arc::new(Metrics::new().unwrap()), Arc::new(Repos::default()));
-        let sink = ObservedSink::new(inner.clone(), metrics.clone(), repos.clone());
+        let sink = ObservedSink::new(inner.clone(), metrics.clone(), repos.clone(), Default::default());
         let ev = |k| Event::new(k).repo("r").path("p");
         sink.emit(ev(EventKind::FetchStarted));
         sink.emit(ev(EventKind::FetchStarted));

@@ -59,7 +59,9 @@ fn now_ms() -> u64 {
 }
 
 impl Breaker {
-    async fn open_until(&self) -> Option<u64> {
+    /// When an opened breaker lets the next probe through, in milliseconds since the epoch
+    /// (in the past while half-open); `None` while closed.
+    pub async fn open_until(&self) -> Option<u64> {
         match self.coord.get(&keys::breaker_open_until(&self.repo)).await {
             Ok(v) => v.and_then(|v| v.parse().ok()),
             Err(e) => {

@@ -219,6 +219,20 @@ impl Db {
         Ok(n > 0)
     }
 
+    /// Up to `limit` (image, tag, digest) rows of local `local`, by image then tag: what the
+    /// dashboard lists.
+    pub async fn docker_local_tags(&self, local: &str, limit: usize) -> Result<Vec<(String, String, String)>, DbError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT image, tag, digest FROM oci_tags WHERE local = $1 \
+                 ORDER BY image COLLATE \"C\", tag COLLATE \"C\" LIMIT $2",
+                &[&local, &to_i64("limit", limit as u64)?],
+            )
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+    }
+
     /// Up to `limit` tags of `repo` after `last`, in byte order.
     pub async fn docker_tags(
         &self,
