@@ -338,6 +338,28 @@ impl Server {
         fetch(self.admin(method, path).header("content-type", "application/json").body(body)).await
     }
 
+    /// POST `path` (a management collection) with `spec`; asserts 201 and returns the answer.
+    pub async fn create(&self, path: &str, spec: Value) -> Value {
+        let resp = self.send_json(Method::POST, path, &spec).await;
+        assert_eq!(resp.status, StatusCode::CREATED, "POST {path} {spec}: {}", resp.describe());
+        resp.json()
+    }
+
+    /// POST /api/v2/tokens with `grants` (`[(repository, access)]`); the created token's JSON
+    /// (`id`, `token` the secret, ...).
+    pub async fn token_info(&self, name: &str, grants: &[(&str, &str)]) -> Value {
+        let scopes: Vec<Value> =
+            grants.iter().map(|(r, a)| serde_json::json!({ "repository": r, "access": a })).collect();
+        let v = self.create("/api/v2/tokens", serde_json::json!({ "name": name, "scopes": scopes })).await;
+        assert!(v["token"].as_str().is_some_and(|t| t.starts_with("aat_")), "{v}");
+        v
+    }
+
+    /// A token with `grants` (`[(repository, access)]`); its secret.
+    pub async fn token(&self, name: &str, grants: &[(&str, &str)]) -> String {
+        self.token_info(name, grants).await["token"].as_str().unwrap_or_default().to_string()
+    }
+
     /// POST /api/v2/remotes; asserts 201 and returns the created spec.
     pub async fn create_remote(&self, spec: Value) -> Value {
         let resp = self.send_json(Method::POST, "/api/v2/remotes", &spec).await;

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use artifactapi_e2e::gomod::{app, go, zip_stored, Module};
 use artifactapi_e2e::{fetch, matrix, poll_until, raw, Options, Server, Storage, Upstream};
-use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use reqwest::StatusCode;
+use serde_json::json;
 
 const ADMIN: &str = "e2e-admin-token";
 const LOCAL: &str = "golocal";
@@ -24,16 +24,9 @@ const LIB_ENC: &str = "example.com/!org/!lib";
 const GREET: &str = "example.com/app/greet";
 const UTIL: &str = "example.com/other/util";
 
-async fn create(s: &Server, path: &str, spec: Value) {
-    let r = s.send_json(Method::POST, path, &spec).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
-}
-
+/// A token with `grants` (`[(repository, access)]`); its secret.
 async fn token(s: &Server, name: &str, grants: &[(&str, &str)]) -> String {
-    let scopes: Vec<Value> = grants.iter().map(|(r, a)| json!({ "repository": r, "access": a })).collect();
-    let r = s.send_json(Method::POST, "/api/v2/tokens", &json!({ "name": name, "scopes": scopes })).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
-    r.json()["token"].as_str().unwrap_or_default().to_string()
+    s.token(name, grants).await
 }
 
 fn lib(version: &str, says: &str) -> Module {
@@ -83,7 +76,7 @@ async fn build(proxy: &str, dir: &Path, home: &Path, s: &Server) -> (String, Dur
 async fn go_builds_from_a_local_and_through_a_virtual(opts: Options) {
     let tmp = tempfile::tempdir().unwrap();
     let s = Server::start(opts.admin_token(ADMIN)).await;
-    create(&s, "/api/v2/locals", json!({ "name": LOCAL, "package_type": "goproxy" })).await;
+    s.create("/api/v2/locals", json!({ "name": LOCAL, "package_type": "goproxy" })).await;
     let writer = token(&s, "ci", &[(LOCAL, "write")]).await;
     let reader = token(&s, "reader", &[("*", "read")]).await;
     let (lib1, lib11, greet) = (lib("v1.0.0", "hello from Lib"), lib("v1.1.0-rc.1", "rc"), greet());
@@ -172,12 +165,8 @@ async fn go_builds_from_a_local_and_through_a_virtual(opts: Options) {
         );
     }
     s.create_remote(json!({ "name": "gopublic", "package_type": "goproxy", "base_url": up.base_url() })).await;
-    create(
-        &s,
-        "/api/v2/virtuals",
-        json!({ "name": "goall", "package_type": "goproxy", "members": [LOCAL, "gopublic"] }),
-    )
-    .await;
+    s.create("/api/v2/virtuals", json!({ "name": "goall", "package_type": "goproxy", "members": [LOCAL, "gopublic"] }))
+        .await;
     let virtual_url = s.url("/api/v1/virtual/goall");
     let both = app(
         tmp.path(),
@@ -209,7 +198,7 @@ matrix!(go_builds_from_a_local_and_through_a_virtual);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_uploads_are_refused_and_leave_nothing() {
     let s = Server::start(Options::new(Storage::Fs, false).admin_token(ADMIN).env("LOCAL_MAX_UPLOAD", 1 << 20)).await;
-    create(&s, "/api/v2/locals", json!({ "name": LOCAL, "package_type": "goproxy" })).await;
+    s.create("/api/v2/locals", json!({ "name": LOCAL, "package_type": "goproxy" })).await;
     let m = "example.com/m";
     let zip = |version: &str, entries: &[(&str, &str)]| {
         let e: Vec<(String, Vec<u8>)> =
@@ -320,7 +309,7 @@ async fn published_on_one_replica_built_from_the_other() {
     let tmp = tempfile::tempdir().unwrap();
     let a = Server::start(Options::new(Storage::Fs, true).admin_token(ADMIN)).await;
     let b = Server::start(Options::new(Storage::Fs, true).admin_token(ADMIN).shared_with(&a)).await;
-    create(&a, "/api/v2/locals", json!({ "name": LOCAL, "package_type": "goproxy" })).await;
+    a.create("/api/v2/locals", json!({ "name": LOCAL, "package_type": "goproxy" })).await;
     upload(&a, ADMIN, &lib("v1.0.0", "hello from Lib")).await;
     upload(&a, ADMIN, &greet()).await;
     let b_url = b.url(&format!("/api/v1/local/{LOCAL}"));
@@ -340,7 +329,7 @@ async fn published_on_one_replica_built_from_the_other() {
 async fn a_module_of_real_size_is_published_and_downloaded() {
     let tmp = tempfile::tempdir().unwrap();
     let s = Server::start(Options::new(Storage::Fs, false).admin_token(ADMIN).env("LOCAL_MAX_UPLOAD", 600 << 20)).await;
-    create(&s, "/api/v2/locals", json!({ "name": LOCAL, "package_type": "goproxy" })).await;
+    s.create("/api/v2/locals", json!({ "name": LOCAL, "package_type": "goproxy" })).await;
     let module = "example.com/big";
     let mut entries = vec![(format!("{module}@v1.0.0/go.mod"), format!("module {module}\n\ngo 1.19\n").into_bytes())];
     entries

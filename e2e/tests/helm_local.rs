@@ -16,24 +16,17 @@ use std::time::Instant;
 use artifactapi_e2e::helm::{ChartSource, HelmClient};
 use artifactapi_e2e::oci_client::Registry;
 use artifactapi_e2e::{fetch, matrix, raw, sha256_hex, Options, Server, Storage, Upstream};
-use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use reqwest::StatusCode;
+use serde_json::json;
 use serde_yaml_ng::Value as Yaml;
 
 const ADMIN: &str = "e2e-admin-token";
 const LOCAL: &str = "helmlocal";
 const BOUNDARY: &str = "----e2eBoundary7MA4YWxk";
 
-async fn create(s: &Server, path: &str, spec: Value) {
-    let r = s.send_json(Method::POST, path, &spec).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
-}
-
+/// A token with `grants` (`[(repository, access)]`); its secret.
 async fn token(s: &Server, name: &str, grants: &[(&str, &str)]) -> String {
-    let scopes: Vec<Value> = grants.iter().map(|(r, a)| json!({ "repository": r, "access": a })).collect();
-    let r = s.send_json(Method::POST, "/api/v2/tokens", &json!({ "name": name, "scopes": scopes })).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
-    r.json()["token"].as_str().unwrap_or_default().to_string()
+    s.token(name, grants).await
 }
 
 /// A multipart body as `curl -F chart=@FILE -F prov=@FILE.prov` sends it.
@@ -81,7 +74,7 @@ fn bytes<'a>(p: &'a BTreeMap<(String, String), Vec<u8>>, name: &str, version: &s
 
 async fn charts_published_and_installed_with_helm(opts: Options) {
     let s = Server::start(opts.admin_token(ADMIN)).await;
-    create(&s, "/api/v2/locals", json!({ "name": LOCAL, "package_type": "helm" })).await;
+    s.create("/api/v2/locals", json!({ "name": LOCAL, "package_type": "helm" })).await;
     let writer = token(&s, "ci", &[(LOCAL, "write")]).await;
     let reader = token(&s, "reader", &[("*", "read")]).await;
     let helm = HelmClient::new();
@@ -179,8 +172,7 @@ async fn charts_published_and_installed_with_helm(opts: Options) {
     remote_index.push_str("generated: \"2024-01-02T03:04:05Z\"\n");
     up.put_bytes("/index.yaml", remote_index.into_bytes());
     s.create_remote(json!({ "name": "helmpublic", "package_type": "helm", "base_url": up.base_url() })).await;
-    create(
-        &s,
+    s.create(
         "/api/v2/virtuals",
         json!({ "name": "helmall", "package_type": "helm", "members": [LOCAL, "helmpublic"] }),
     )
@@ -236,7 +228,7 @@ fn tgz(files: &[(&str, &[u8])]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_charts_are_refused_and_leave_nothing() {
     let s = Server::start(Options::new(Storage::Fs, false).admin_token(ADMIN).env("LOCAL_MAX_UPLOAD", 1 << 20)).await;
-    create(&s, "/api/v2/locals", json!({ "name": LOCAL, "package_type": "helm" })).await;
+    s.create("/api/v2/locals", json!({ "name": LOCAL, "package_type": "helm" })).await;
     let chart = |name: &str, version: &str| format!("apiVersion: v2\nname: {name}\nversion: {version}\n").into_bytes();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("evil-1.0.0.tgz", tgz(&[("evil/Chart.yaml", &chart("../evil", "1.0.0"))]), "only letters"),
@@ -300,7 +292,7 @@ async fn hostile_charts_are_refused_and_leave_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_reads_with_basic_auth_when_reads_need_a_token() {
     let s = Server::start(Options::new(Storage::Fs, false).admin_token(ADMIN).env("ANONYMOUS_READS", "false")).await;
-    create(&s, "/api/v2/locals", json!({ "name": LOCAL, "package_type": "helm" })).await;
+    s.create("/api/v2/locals", json!({ "name": LOCAL, "package_type": "helm" })).await;
     let writer = token(&s, "ci", &[(LOCAL, "write")]).await;
     let reader = token(&s, "reader", &[(LOCAL, "read")]).await;
     let helm = HelmClient::new();
@@ -317,7 +309,7 @@ async fn helm_reads_with_basic_auth_when_reads_need_a_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_push_to_a_docker_local_pulls_back_byte_identical() {
     let s = Server::start(Options::new(Storage::Fs, false).admin_token(ADMIN)).await;
-    create(&s, "/api/v2/locals", json!({ "name": "oci", "package_type": "docker" })).await;
+    s.create("/api/v2/locals", json!({ "name": "oci", "package_type": "docker" })).await;
     let writer = token(&s, "ci", &[("oci", "write")]).await;
     let helm = HelmClient::new();
     let p = package(&helm, &[("web", "1.2.3", "pushed as OCI")]).await;

@@ -23,11 +23,7 @@ async fn local(s: &Server, name: &str, extra: Value) {
 
 /// A token with `grants` (`[(repository, access)]`); returns its id and secret.
 async fn token(s: &Server, name: &str, grants: &[(&str, &str)]) -> (String, String) {
-    let scopes: Vec<Value> = grants.iter().map(|(r, a)| json!({ "repository": r, "access": a })).collect();
-    let r = s.send_json(Method::POST, "/api/v2/tokens", &json!({ "name": name, "scopes": scopes })).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
-    let v = r.json();
-    assert!(v["token"].as_str().is_some_and(|t| t.starts_with("aat_")), "{v}");
+    let v = s.token_info(name, grants).await;
     (v["id"].as_str().unwrap_or_default().to_string(), v["token"].as_str().unwrap_or_default().to_string())
 }
 

@@ -44,10 +44,7 @@ pub async fn create_local(s: &Server, name: &str) {
 
 /// A token with `access` on `repo`; its secret.
 pub async fn token(s: &Server, name: &str, repo: &str, access: &str) -> String {
-    let body = json!({ "name": name, "scopes": [{ "repository": repo, "access": access }] });
-    let r = s.send_json(Method::POST, "/api/v2/tokens", &body).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
-    r.json()["token"].as_str().unwrap_or_default().to_string()
+    s.token(name, &[(repo, access)]).await
 }
 
 /// An npm home whose user config holds `secret` as the `_authToken` of `registry`.

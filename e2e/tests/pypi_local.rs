@@ -36,12 +36,9 @@ pub async fn pypi_local(s: &Server, name: &str) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
 }
 
-/// A token with `grants` (`[(repository, access)]`); returns its secret.
+/// A token with `grants` (`[(repository, access)]`); its secret.
 pub async fn token(s: &Server, name: &str, grants: &[(&str, &str)]) -> String {
-    let scopes: Vec<Value> = grants.iter().map(|(r, a)| json!({ "repository": r, "access": a })).collect();
-    let r = s.send_json(Method::POST, "/api/v2/tokens", &json!({ "name": name, "scopes": scopes })).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
-    r.json()["token"].as_str().unwrap_or_default().to_string()
+    s.token(name, grants).await
 }
 
 pub fn alpha(version: &str) -> Project<'_> {
