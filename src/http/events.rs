@@ -20,14 +20,20 @@ use crate::state::AppState;
         (status = 400, body = ErrorBody)))]
 pub async fn stream(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let filter = Filter::parse(req.query_string()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(event_stream(&state, filter).await)
+}
+
+/// The events `filter` lets through, as a server-sent event stream (the API's and the
+/// dashboard's live feeds).
+pub async fn event_stream(state: &AppState, filter: Filter) -> HttpResponse {
     let listener = state.events.listen().await;
     let body = sse::stream(listener, filter, state.config.events_heartbeat, state.replica.clone());
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         // Compression would buffer events; `identity` also keeps compressing middleware off.
         .insert_header((header::CONTENT_ENCODING, "identity"))
         // Tells nginx-style reverse proxies not to buffer the stream either.
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body))
+        .streaming(body)
 }

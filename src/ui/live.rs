@@ -8,21 +8,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::UiError;
 use super::session::Session;
-use crate::events::{sse, Filter};
+use crate::events::Filter;
 use crate::state::AppState;
 
 /// `GET /ui/live/events[?repo=&type=]`.
 pub async fn events(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, UiError> {
     Session::open(&req, &state)?;
     let filter = Filter::parse(req.query_string()).map_err(|e| UiError::BadRequest(e.to_string()))?;
-    let listener = state.events.listen().await;
-    let body = sse::stream(listener, filter, state.config.events_heartbeat, state.replica.clone());
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::CONTENT_ENCODING, "identity"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body))
+    Ok(crate::http::events::event_stream(&state, filter).await)
 }
 
 /// `GET /ui/live/stats`: the stats report as JSON.
