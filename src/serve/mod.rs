@@ -33,6 +33,7 @@ mod locals;
 pub mod renders;
 #[cfg(test)]
 mod renders_tests;
+mod rpm;
 mod virtuals;
 
 use std::sync::Arc;
@@ -149,7 +150,32 @@ impl Service {
                 name = entry.remote.spec.name
             )));
         }
+        if t == PackageType::Rpm {
+            return self.rpm_remote(entry, req).await;
+        }
         crate::with_format!(t, f => self.remote_request(f, entry, req).await)
+    }
+
+    /// A request to an rpm remote: consistent snapshots ([`rpm`]).
+    async fn rpm_remote(&self, entry: &RemoteEntry, req: &Request<'_>) -> Result<Outcome, ServeError> {
+        let f = &formats::rpm::Rpm;
+        if !req.method.is_read() {
+            let repo = entry.remote.spec.name.clone();
+            return Err(ServeError::MethodNotAllowed { repo, method: req.method, allow: "GET, HEAD" });
+        }
+        let e = f.parse(req).map_err(|e| refused(&entry.remote.spec.name, e))?;
+        self.check_access(f, entry, &e)?;
+        self.rpm(entry, &e).await
+    }
+
+    /// The remote's access rules (`blocklist`, then `patterns`) applied to `e`'s subject.
+    fn check_access<F: Format>(&self, f: &F, entry: &RemoteEntry, e: &F::Endpoint) -> Result<(), ServeError> {
+        let repo = repo_of(entry);
+        entry.remote.rules.check_access(&f.subject(e, &repo)).map_err(|rule| ServeError::Denied {
+            repo: repo.name.to_string(),
+            subject: f.subject(e, &repo).into_owned(),
+            rule,
+        })
     }
 
     /// One request to a remote of format `f` (the `/v2` adapter calls this for docker).
@@ -209,13 +235,9 @@ impl Service {
         entry: &RemoteEntry,
         e: &F::Endpoint,
     ) -> Result<Outcome, ServeError> {
+        self.check_access(f, entry, e)?;
         let repo = repo_of(entry);
         let name = repo.name;
-        entry.remote.rules.check_access(&f.subject(e, &repo)).map_err(|rule| ServeError::Denied {
-            repo: name.to_string(),
-            subject: f.subject(e, &repo).into_owned(),
-            rule,
-        })?;
         match f.plan(e, &repo).map_err(|err| refused(name, err))? {
             Plan::Bytes(target) => self.bytes(f, entry, e, target).await,
             Plan::Redirect(to) => Ok(Outcome::Redirect(to)),
