@@ -163,6 +163,17 @@ async fn dnf_through_remote(opts: Options) {
     repository(&v2, &[&lib1, &app1, &lib2, &app2]);
     publish(&up, &v2, Some(&v1));
     tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Serving the new repomd.xml means its data files are in the cache already: with the
+    // upstream stopped right after, every one of them is still served.
+    let served = s.proxy_get(REMOTE, "repodata/repomd.xml").await;
+    assert_eq!(served.body.as_ref(), std::fs::read(v2.join("repodata/repomd.xml")).expect("repomd v2").as_slice());
+    up.down().await;
+    for name in data_files(&v2) {
+        let r = s.proxy_get(REMOTE, &format!("repodata/{name}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{name} arrived with its repomd.xml: {}", r.describe());
+        assert_eq!(r.body.as_ref(), std::fs::read(v2.join("repodata").join(&name)).expect("file").as_slice());
+    }
+    up.up().await;
     let updated = tokio::task::spawn_blocking({
         let (w, proxy) = (w.clone(), proxy.clone());
         move || dnf_install(&w, "updated", &proxy, &[APP])
@@ -170,8 +181,18 @@ async fn dnf_through_remote(opts: Options) {
     let (root, _) = updated.await.expect("dnf task").unwrap_or_else(|e| panic!("dnf after the update: {e}"));
     assert_eq!(installed(&root, LIB), "rpmtest-lib-1.1");
     assert_eq!(installed(&root, APP), "rpmtest-app-1.1");
-    let served = s.proxy_get(REMOTE, "repodata/repomd.xml").await;
-    assert_eq!(served.body.as_ref(), std::fs::read(v2.join("repodata/repomd.xml")).expect("repomd v2").as_slice());
+
+    // A virtual whose first member is this remote serves its snapshot to dnf.
+    let spec = json!({ "name": "rpm-all", "package_type": "rpm", "members": [REMOTE] });
+    let r = s.send_json(reqwest::Method::POST, "/api/v2/virtuals", &spec).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
+    let virtual_url = s.url("/api/v1/virtual/rpm-all/");
+    let through_virtual = tokio::task::spawn_blocking({
+        let w = w.clone();
+        move || dnf_install(&w, "virtual", &virtual_url, &[APP])
+    });
+    let (root, _) = through_virtual.await.expect("dnf task").unwrap_or_else(|e| panic!("dnf through the virtual: {e}"));
+    assert_eq!(installed(&root, APP), "rpmtest-app-1.1");
 }
 
 matrix!(dnf_through_remote);

@@ -150,22 +150,7 @@ impl Service {
                 name = entry.remote.spec.name
             )));
         }
-        if t == PackageType::Rpm {
-            return self.rpm_remote(entry, req).await;
-        }
         crate::with_format!(t, f => self.remote_request(f, entry, req).await)
-    }
-
-    /// A request to an rpm remote: consistent snapshots ([`rpm`]).
-    async fn rpm_remote(&self, entry: &RemoteEntry, req: &Request<'_>) -> Result<Outcome, ServeError> {
-        let f = &formats::rpm::Rpm;
-        if !req.method.is_read() {
-            let repo = entry.remote.spec.name.clone();
-            return Err(ServeError::MethodNotAllowed { repo, method: req.method, allow: "GET, HEAD" });
-        }
-        let e = f.parse(req).map_err(|e| refused(&entry.remote.spec.name, e))?;
-        self.check_access(f, entry, &e)?;
-        self.rpm(entry, &e).await
     }
 
     /// The remote's access rules (`blocklist`, then `patterns`) applied to `e`'s subject.
@@ -236,6 +221,11 @@ impl Service {
         e: &F::Endpoint,
     ) -> Result<Outcome, ServeError> {
         self.check_access(f, entry, e)?;
+        // rpm remotes serve consistent snapshots, for clients of the remote and of virtuals
+        // alike ([`rpm`]).
+        if let Some(e) = (e as &dyn std::any::Any).downcast_ref::<formats::rpm::Endpoint>() {
+            return self.rpm(entry, e).await;
+        }
         let repo = repo_of(entry);
         let name = repo.name;
         match f.plan(e, &repo).map_err(|err| refused(name, err))? {

@@ -110,9 +110,9 @@ impl Format for Rpm {
         }
     }
 
-    /// The plain plan: the upstream's bytes at the same path. Remotes serve repomd, data files
-    /// and packages through `crate::serve::rpm` instead, which checks them; this plan is what
-    /// virtual repositories use.
+    /// A file at the same path (so a virtual serves the first member that has it). Remote
+    /// members serve every rpm endpoint through `crate::serve::rpm`, which keeps their
+    /// snapshots consistent and checks what they cache; this plan only says "one file".
     fn plan(&self, e: &Endpoint, _repo: &Repo<'_>) -> Result<Plan<Endpoint>, FileError> {
         Ok(Plan::Bytes(file_target(e.path())))
     }
