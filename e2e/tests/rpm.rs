@@ -4,9 +4,9 @@
 //! carrying a 4 MB payload), `dnf --installroot` install through the remote; again with the
 //! upstream stopped and a fresh dnf cache, from the cache alone; again after the upstream
 //! published a new version (the new `repomd.xml`, its data files and the new package arrive
-//! together). Then the hostile cases: a `repomd.xml` naming a data file the upstream lacks (502,
-//! the old snapshot and its files stay), and a package whose bytes do not match `primary`'s
-//! checksum (never cached).
+//! together); through a virtual. Then the hostile cases: a `repomd.xml` naming a data file the
+//! upstream lacks (502, the old snapshot, its signature and its files stay), and a package or a
+//! data file whose bytes do not match the checksum their index gives (never cached).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -181,6 +181,8 @@ async fn dnf_through_remote(opts: Options) {
     let (root, _) = updated.await.expect("dnf task").unwrap_or_else(|e| panic!("dnf after the update: {e}"));
     assert_eq!(installed(&root, LIB), "rpmtest-lib-1.1");
     assert_eq!(installed(&root, APP), "rpmtest-app-1.1");
+    let asc = s.proxy_get(REMOTE, "repodata/repomd.xml.asc").await;
+    assert_eq!(asc.status, StatusCode::NOT_FOUND, "an unsigned repository: {}", asc.describe());
 
     // A virtual whose first member is this remote serves its snapshot to dnf.
     let spec = json!({ "name": "rpm-all", "package_type": "rpm", "members": [REMOTE] });
@@ -214,15 +216,19 @@ async fn a_repomd_naming_missing_files_keeps_the_old_snapshot() {
     let v1 = w.join("repo-v1");
     repository(&v1, &[&lib1]);
     publish(&up, &v1, None);
+    up.put("repodata/repomd.xml.asc", File::new("signature of v1"));
     let good = s.proxy_get(REMOTE, "repodata/repomd.xml").await;
     assert_eq!(good.status, StatusCode::OK, "{}", good.describe());
     let old_files = data_files(&v1);
+    let asc = s.proxy_get(REMOTE, "repodata/repomd.xml.asc").await;
+    assert_eq!((asc.status, asc.text().as_str()), (StatusCode::OK, "signature of v1"), "{}", asc.describe());
 
     // A new repomd.xml whose data files the upstream does not have.
     let lib2 = build(&w.join("build"), LIB, "2.0", None, 1024);
     let v2 = w.join("repo-v2");
     repository(&v2, &[&lib1, &lib2]);
     up.put("repodata/repomd.xml", File::new(std::fs::read(v2.join("repodata/repomd.xml")).expect("repomd")));
+    up.put("repodata/repomd.xml.asc", File::new("signature of v2"));
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let broken = s.proxy_get(REMOTE, "repodata/repomd.xml").await;
     assert_eq!(broken.status, StatusCode::BAD_GATEWAY, "{}", broken.describe());
@@ -234,6 +240,11 @@ async fn a_repomd_naming_missing_files_keeps_the_old_snapshot() {
         assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.describe());
         assert_eq!(r.body.as_ref(), std::fs::read(v1.join("repodata").join(name)).expect("file").as_slice());
     }
+    // The signature served is still the one of the snapshot's repomd.xml.
+    let asc = s.proxy_get(REMOTE, "repodata/repomd.xml.asc").await;
+    assert_eq!((asc.status, asc.text().as_str()), (StatusCode::OK, "signature of v1"), "{}", asc.describe());
+    let repomd = s.proxy_get(REMOTE, "repodata/repomd.xml").await;
+    assert_eq!(repomd.status, StatusCode::BAD_GATEWAY, "still the broken one upstream: {}", repomd.describe());
     // The broken one's data files were never served.
     for name in data_files(&v2) {
         let r = s.proxy_get(REMOTE, &format!("repodata/{name}")).await;

@@ -76,6 +76,18 @@ impl Service {
                 let object = self.rpm_data_file(entry, dir, file).await?;
                 Ok(Outcome::stored(&object, CacheStatus::Hit))
             }
+            Endpoint::Signature { path, dir } => {
+                let (snapshot, status) = self.rpm_current(entry, dir).await?;
+                let target = Target { variant: snapshot.digest.hex(), ..file_target(path) };
+                let catalog = PgCatalog::new(self.db.clone());
+                match catalog.lookup(&key(entry, &target)).await.map_err(catalog_error)? {
+                    Some(signature) => Ok(Outcome::stored(&signature, status)),
+                    None => Err(ServeError::NotFound(format!(
+                        "{}: the current snapshot's repomd.xml has no signature upstream",
+                        entry.remote.spec.name
+                    ))),
+                }
+            }
             Endpoint::Package(path) => self.rpm_package(entry, e, path).await,
             Endpoint::Other(path) => self.bytes(&Rpm, entry, e, file_target(path)).await,
         }
@@ -143,6 +155,9 @@ impl Service {
             })
         });
         futures_util::future::try_join_all(fetches).await?;
+        self.rpm_signature(entry, dir, &incoming).await.map_err(|err| {
+            ServeError::BadGateway(format!("{name}: the signature of {repomd:?}: {err}: the previous snapshot stays"))
+        })?;
         let snapshot = CachedObject { key: snap_key, mutable: true, ..incoming };
         catalog.put_object(&snapshot).await.map_err(catalog_error)?;
         tracing::info!(repo = %name, dir, files = files.len(), "rpm: new snapshot");
@@ -169,7 +184,44 @@ impl Service {
             None => upstream_url(entry, &target),
         };
         let e = Endpoint::Data { path, dir: dir.to_string() };
-        match self.send(&Rpm, entry, &e, &target, url, Some(file.checksum.clone())).await? {
+        let fetched = self.send(&Rpm, entry, &e, &target, url, Some(file.checksum.clone())).await?;
+        self.rpm_committed(entry, &target, fetched).await
+    }
+
+    /// The upstream's `repomd.xml.asc` for the `repomd.xml` copy `repomd`, if it has one,
+    /// cached under that copy's digest before the copy becomes the snapshot.
+    async fn rpm_signature(
+        &self,
+        entry: &RemoteEntry,
+        dir: &str,
+        repomd: &CachedObject,
+    ) -> Result<Option<CachedObject>, ServeError> {
+        let name = &entry.remote.spec.name;
+        let path = RepoPath::from_decoded(&format!("{}.asc", repomd_path(dir)))
+            .map_err(|e| ServeError::Internal(format!("{name}: signature path of {dir:?}: {e}")))?;
+        let target = Target { variant: repomd.digest.hex(), ..file_target(&path) };
+        if let Some(object) = self.hot(entry, &key(entry, &target)) {
+            return Ok(Some(object));
+        }
+        let url = upstream_url(entry, &target);
+        let e = Endpoint::Signature { path, dir: dir.to_string() };
+        match self.send(&Rpm, entry, &e, &target, url, None).await? {
+            FetchOutcome::NotFound { .. } => Ok(None),
+            fetched => self.rpm_committed(entry, &target, fetched).await.map(Some),
+        }
+    }
+
+    /// The object a fetch of `target` committed: a streamed body is read to its end first (the
+    /// fill checks it and commits it as the bytes pass).
+    async fn rpm_committed(
+        &self,
+        entry: &RemoteEntry,
+        target: &Target,
+        fetched: FetchOutcome,
+    ) -> Result<CachedObject, ServeError> {
+        let name = &entry.remote.spec.name;
+        let object_key = key(entry, target);
+        match fetched {
             FetchOutcome::Download(mut download) => {
                 // Read to the end: the fill checks the checksum and commits as the bytes pass.
                 while let Some(chunk) = download.body.next().await {

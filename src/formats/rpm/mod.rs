@@ -30,8 +30,10 @@ pub struct Rpm;
 pub enum Endpoint {
     /// `{dir}repodata/repomd.xml`; `dir` is empty or ends with `/`.
     Repomd { path: RepoPath, dir: String },
-    /// `{dir}repodata/{name}`: a file `repomd.xml` names (or its signature, `repomd.xml.asc`).
+    /// `{dir}repodata/{name}`: a file `repomd.xml` names.
     Data { path: RepoPath, dir: String },
+    /// `{dir}repodata/repomd.xml.asc`: the signature of `repomd.xml`, served with it.
+    Signature { path: RepoPath, dir: String },
     /// A package file, `*.rpm`.
     Package(RepoPath),
     /// Anything else (`RPM-GPG-KEY`, mirror lists): plain mutable bytes.
@@ -42,7 +44,7 @@ impl Endpoint {
     /// The decoded path below the repository.
     pub fn path(&self) -> &RepoPath {
         match self {
-            Endpoint::Repomd { path, .. } | Endpoint::Data { path, .. } => path,
+            Endpoint::Repomd { path, .. } | Endpoint::Data { path, .. } | Endpoint::Signature { path, .. } => path,
             Endpoint::Package(p) | Endpoint::Other(p) => p,
         }
     }
@@ -56,6 +58,9 @@ impl Endpoint {
             let dir = dir.to_string();
             if name == "repomd.xml" {
                 return Endpoint::Repomd { path, dir };
+            }
+            if name == "repomd.xml.asc" {
+                return Endpoint::Signature { path, dir };
             }
             if !name.is_empty() && name != "repomd.xml.asc" && name != "repomd.xml.key" {
                 if has_suffix(name, ".rpm") {
@@ -106,6 +111,8 @@ impl Format for Rpm {
         match e {
             // A data file is cached under the checksum its snapshot names: it never changes.
             Endpoint::Package(_) | Endpoint::Data { .. } => Class::Immutable,
+            // A signature is cached under the digest of the repomd.xml it signs.
+            Endpoint::Signature { .. } => Class::Immutable,
             Endpoint::Repomd { .. } | Endpoint::Other(_) => Class::Mutable,
         }
     }
@@ -143,7 +150,8 @@ mod tests {
                 ("repodata/repomd.xml", Mutable),
                 ("os/x86_64/repodata/repomd.xml", Mutable),
                 ("repodata/abc123-primary.xml.gz", Immutable),
-                ("repodata/repomd.xml.asc", Mutable),
+                ("repodata/repomd.xml.asc", Immutable),
+                ("repodata/repomd.xml.key", Mutable),
                 ("Packages/f/foo-1.0-1.noarch.rpm", Immutable),
                 ("foo-1.0-1.src.rpm", Immutable),
                 ("repodata/foo-1.0-1.noarch.rpm", Immutable),
@@ -165,7 +173,10 @@ mod tests {
                 Endpoint::Repomd { path: rp("el9/x86_64/repodata/repomd.xml"), dir: "el9/x86_64/".into() },
             ),
             ("repodata/ab-primary.xml.gz", Endpoint::Data { path: rp("repodata/ab-primary.xml.gz"), dir: "".into() }),
-            ("repodata/repomd.xml.asc", Endpoint::Other(rp("repodata/repomd.xml.asc"))),
+            (
+                "el9/repodata/repomd.xml.asc",
+                Endpoint::Signature { path: rp("el9/repodata/repomd.xml.asc"), dir: "el9/".into() },
+            ),
             ("myrepodata/repomd.xml", Endpoint::Other(rp("myrepodata/repomd.xml"))),
             ("Packages/a-1-1.noarch.rpm", Endpoint::Package(rp("Packages/a-1-1.noarch.rpm"))),
         ];
