@@ -6,8 +6,10 @@
 //! published a new version (the new `repomd.xml`, its data files and the new package arrive
 //! together); through a virtual. Then the hostile cases: a `repomd.xml` naming a data file the
 //! upstream lacks (502, the old snapshot, its signature and its files stay), and a package or a
-//! data file whose bytes do not match the checksum their index gives (never cached).
+//! data file whose bytes do not match the checksum their index gives (never cached), packages
+//! that primary places on another host with `xml:base`, and an oversize `repomd.xml` (502).
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -54,12 +56,22 @@ fn build(top: &Path, name: &str, version: &str, requires: Option<&str>, payload:
 
 /// A repository directory holding `packages` below `Packages/`, indexed by `createrepo_c`.
 fn repository(dir: &Path, packages: &[&Path]) {
+    repository_at(dir, packages, None)
+}
+
+/// [`repository`], with `baseurl` as every package's `xml:base` when given.
+fn repository_at(dir: &Path, packages: &[&Path], baseurl: Option<&str>) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir.join("Packages")).expect("repo dir");
     for p in packages {
         std::fs::copy(p, dir.join("Packages").join(p.file_name().expect("name"))).expect("copy rpm");
     }
-    run(Command::new("createrepo_c").args(["-q", "--no-database"]).arg(dir));
+    let mut cmd = Command::new("createrepo_c");
+    cmd.args(["-q", "--no-database"]);
+    if let Some(url) = baseurl {
+        cmd.arg(format!("--baseurl={url}"));
+    }
+    run(cmd.arg(dir));
 }
 
 /// Serves the repository at `dir` from `up`, replacing what it served before.
@@ -285,4 +297,41 @@ async fn checksum_mismatches_are_never_cached() {
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.describe());
     let r = s2.proxy_get(REMOTE, &format!("repodata/{primary}")).await;
     assert_ne!(r.status, StatusCode::OK, "{}", r.describe());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packages_follow_xml_base_and_oversize_metadata_is_refused() {
+    let (s, up, work) = setup(Options::new(Storage::Fs, false)).await;
+    let w = work.path();
+    // The upstream serves the metadata; primary's xml:base places the packages on a mirror.
+    let mirror = Upstream::start_with(Ipv4Addr::new(127, 0, 0, 2), None).await;
+    let spec = json!({
+        "name": "based", "package_type": "rpm", "base_url": up.base_url(), "allow_private_upstreams": true
+    });
+    s.create_remote(spec).await;
+    let lib1 = build(&w.join("build"), LIB, "1.0", None, 256 << 10);
+    let repo = w.join("repo");
+    repository_at(&repo, &[&lib1], Some(&mirror.url("/pkgs/")));
+    let path = format!("Packages/{LIB}-1.0-1.noarch.rpm");
+    up.load_dir(&repo).expect("load");
+    up.remove(&path);
+    let bytes = std::fs::read(&lib1).expect("rpm");
+    mirror.put(&format!("pkgs/{path}"), File::new(bytes.clone()));
+    for _ in 0..2 {
+        let r = s.proxy_get("based", &path).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.describe());
+        assert_eq!(r.body.as_ref(), bytes.as_slice());
+    }
+    assert_eq!(mirror.count(&format!("pkgs/{path}")), 1, "fetched from the xml:base once");
+    assert_eq!(up.count(&path), 0, "never from the repository's own host");
+
+    // A repomd.xml of more than 4 MiB is refused: 502, nothing served.
+    let huge = Upstream::start().await;
+    let padding = "x".repeat(5 << 20);
+    let body = format!("<?xml version=\"1.0\"?><repomd><revision>{padding}</revision></repomd>");
+    huge.put("repodata/repomd.xml", File::new(body));
+    s.create_remote(json!({ "name": "huge", "package_type": "rpm", "base_url": huge.base_url() })).await;
+    let r = s.proxy_get("huge", "repodata/repomd.xml").await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.describe());
+    assert!(r.text().contains("larger than"), "{}", r.text());
 }
