@@ -116,6 +116,7 @@ pub struct Service {
     renders: Arc<Renders>,
     /// `PUBLIC_URL` without a trailing slash.
     public_base: String,
+    rpm_indexes: rpm::PrimaryIndexes,
 }
 
 /// The repository context a format plans with, for a remote.
@@ -138,7 +139,7 @@ impl Service {
         renders: Arc<Renders>,
         public_base: String,
     ) -> Self {
-        Service { registry, db, store, renders, public_base }
+        Service { registry, db, store, renders, public_base, rpm_indexes: rpm::PrimaryIndexes::default() }
     }
 
     /// `GET|HEAD /api/v1/remote/{name}/{path}`.

@@ -17,7 +17,11 @@
 //! snapshot's `primary` (read as a stream, see [`crate::formats::rpm::primary`]) and checked
 //! against its checksum before they are cached; an `xml:base` sends the fetch there.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
 use artifactapi_actors::catalog::{CachedObject, Catalog, ObjectKey};
+use artifactapi_actors::digest::Digest;
 use artifactapi_actors::remote::{CacheStatus, FetchOutcome};
 use futures_util::{StreamExt, TryStreamExt};
 
@@ -26,8 +30,8 @@ use super::fetch::{held, key, upstream_url};
 use super::{Outcome, ServeError, Service};
 use crate::db::PgCatalog;
 use crate::formats::files::file_target;
-use crate::formats::rpm::primary::{self, PackageEntry};
-use crate::formats::rpm::repomd::{self, plain_relative, DataFile};
+use crate::formats::rpm::primary::{self, Index, PackageEntry};
+use crate::formats::rpm::repomd::{self, plain_relative, DataFile, MetadataError};
 use crate::formats::rpm::{package_dirs, repomd_path, Endpoint, Rpm};
 use crate::formats::{Doc, Target};
 use crate::paths::RepoPath;
@@ -283,14 +287,41 @@ impl Service {
         Ok((String::new(), snapshot))
     }
 
-    /// Looks `href` up in the stored `primary` data file `object` (named `name` upstream),
-    /// reading it as a stream on a blocking thread.
+    /// Looks `href` up in the stored `primary` data file `object` (named `name` upstream):
+    /// in its index in memory, made by one streamed read on a blocking thread the first time;
+    /// a primary too large to index is read as a stream for each lookup.
     async fn rpm_find(
         &self,
         object: &CachedObject,
         name: &str,
         href: String,
     ) -> Result<Option<PackageEntry>, ServeError> {
+        let known = self.rpm_indexes.get(&object.digest);
+        let index = match known {
+            Some(index) => Some(index),
+            None => {
+                let index = self.rpm_read(object, name, move |input| primary::index(input, MAX_INDEXED)).await?;
+                index.map(|index| self.rpm_indexes.put(object.digest, index))
+            }
+        };
+        let Some(index) = index else {
+            return self.rpm_read(object, name, move |input| primary::find(input, &href)).await;
+        };
+        match index.get(&href) {
+            None => Ok(None),
+            Some(Some(entry)) => Ok(Some(entry.clone())),
+            Some(None) => Err(ServeError::BadGateway(format!("{name}: {href:?} has no checksum of a known algorithm"))),
+        }
+    }
+
+    /// Runs `read` on the decompressed stored data file `object` (named `name` upstream), as a
+    /// stream on a blocking thread.
+    async fn rpm_read<T: Send + 'static>(
+        &self,
+        object: &CachedObject,
+        name: &str,
+        read: impl FnOnce(Box<dyn std::io::BufRead>) -> Result<T, MetadataError> + Send + 'static,
+    ) -> Result<T, ServeError> {
         let _permit = self.renders.permit().await?;
         let stream = self
             .store
@@ -300,9 +331,35 @@ impl Service {
         let reader = tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other));
         let bridge = tokio_util::io::SyncIoBridge::new(reader);
         let what = name.to_string();
-        blocking(move || primary::decompressed(&what, bridge).and_then(|input| primary::find(input, &href)))
+        blocking(move || primary::decompressed(&what, bridge).and_then(read))
             .await?
             .map_err(|e| ServeError::BadGateway(format!("{name}: {e}")))
+    }
+}
+
+/// Most packages of one `primary.xml` indexed in memory (about 150 bytes each).
+const MAX_INDEXED: usize = 100_000;
+/// How many `primary.xml` indexes are kept, the most recently made first.
+const KEPT: usize = 2;
+
+/// The indexes of the `primary.xml` files packages were last looked up in, by digest: a
+/// `dnf install` of many packages reads its primary once, not once per package.
+#[derive(Default)]
+pub struct PrimaryIndexes(Mutex<VecDeque<(Digest, Arc<Index>)>>);
+
+impl PrimaryIndexes {
+    fn get(&self, digest: &Digest) -> Option<Arc<Index>> {
+        let kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        kept.iter().find(|(d, _)| d == digest).map(|(_, index)| index.clone())
+    }
+
+    fn put(&self, digest: Digest, index: Index) -> Arc<Index> {
+        let index = Arc::new(index);
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        kept.retain(|(d, _)| *d != digest);
+        kept.push_front((digest, index.clone()));
+        kept.truncate(KEPT);
+        index
     }
 }
 

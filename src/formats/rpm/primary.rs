@@ -5,6 +5,7 @@
 //! package is looked up by reading the (decompressed) document event by event with a buffer
 //! that only ever holds one element: memory stays bounded whatever the size of the repository.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 
 use artifactapi_actors::integrity::Integrity;
@@ -34,8 +35,17 @@ pub fn decompressed<'r>(href: &str, raw: impl Read + 'r) -> Result<Box<dyn BufRe
     }
 }
 
-/// Finds the package whose `<location href>` is `href` in the `primary.xml` read from `input`.
-pub fn find(input: impl BufRead, href: &str) -> Result<Option<PackageEntry>, MetadataError> {
+/// One package as the walk over `primary.xml` sees it: its location and checksum (none when
+/// the checksum's algorithm is unknown).
+struct Seen {
+    href: String,
+    base: Option<String>,
+    checksum: Option<Integrity>,
+}
+
+/// Reads `primary.xml` from `input`, calling `visit` with every package until it returns
+/// `false`. One element in memory at a time.
+fn walk(input: impl BufRead, mut visit: impl FnMut(Seen) -> Result<bool, MetadataError>) -> Result<(), MetadataError> {
     let xml = |e: quick_xml::Error| MetadataError::Xml(e.to_string());
     let mut reader = Reader::from_reader(input);
     let mut buf = Vec::new();
@@ -61,23 +71,63 @@ pub fn find(input: impl BufRead, href: &str) -> Result<Option<PackageEntry>, Met
             }
             Event::End(e) if e.local_name().as_ref() == b"checksum" => sum_type = None,
             Event::Start(e) | Event::Empty(e) if in_package && e.local_name().as_ref() == b"location" => {
-                let found = attr(&e, b"href")?;
-                if found.as_deref() == Some(href) {
-                    location = Some((href.to_string(), attr(&e, b"xml:base")?));
+                let href = attr(&e, b"href")?;
+                location = href.map(|h| (h, None));
+                if let Some(loc) = location.as_mut() {
+                    loc.1 = attr(&e, b"xml:base")?;
                 }
             }
             Event::End(e) if e.local_name().as_ref() == b"package" => {
                 in_package = false;
                 if let Some((href, base)) = location.take() {
-                    let checksum = checksum.take().ok_or_else(|| MetadataError::NoChecksum(href.clone()))?;
-                    return Ok(Some(PackageEntry { href, base, checksum }));
+                    if !visit(Seen { href, base, checksum: checksum.take() })? {
+                        return Ok(());
+                    }
                 }
             }
-            Event::Eof => return Ok(None),
+            Event::Eof => return Ok(()),
             _ => {}
         }
         buf.clear();
     }
+}
+
+fn entry(seen: Seen) -> Result<PackageEntry, MetadataError> {
+    let checksum = seen.checksum.ok_or_else(|| MetadataError::NoChecksum(seen.href.clone()))?;
+    Ok(PackageEntry { href: seen.href, base: seen.base, checksum })
+}
+
+/// Finds the package whose `<location href>` is `href` in the `primary.xml` read from `input`.
+pub fn find(input: impl BufRead, href: &str) -> Result<Option<PackageEntry>, MetadataError> {
+    let mut found = None;
+    walk(input, |seen| {
+        if seen.href != href {
+            return Ok(true);
+        }
+        found = Some(entry(seen)?);
+        Ok(false)
+    })?;
+    Ok(found)
+}
+
+/// The packages of one `primary.xml` by `href` (`None`: no checksum of a known algorithm).
+pub type Index = HashMap<String, Option<PackageEntry>>;
+
+/// Every package of the `primary.xml` read from `input`, or `None` when it lists more than
+/// `max_packages`: then each lookup reads the document again ([`find`]) instead.
+pub fn index(input: impl BufRead, max_packages: usize) -> Result<Option<Index>, MetadataError> {
+    let mut out = Index::new();
+    let mut too_many = false;
+    walk(input, |seen| {
+        if out.len() >= max_packages {
+            too_many = true;
+            return Ok(false);
+        }
+        let href = seen.href.clone();
+        out.insert(href, entry(seen).ok());
+        Ok(true)
+    })?;
+    Ok((!too_many).then_some(out))
 }
 
 #[cfg(test)]
@@ -117,6 +167,20 @@ mod tests {
         assert_eq!(b.base.as_deref(), Some("http://mirror/el/"));
         assert_eq!(b.checksum, integrity("sha256", SHA).unwrap());
         assert_eq!(find(doc.as_bytes(), "Packages/c-1-1.noarch.rpm").unwrap(), None);
+    }
+
+    #[test]
+    fn indexes_every_package_up_to_a_limit() {
+        let doc = primary(&format!(
+            "{}{}",
+            package("a", SHA, r#"<location href="a.rpm"/>"#),
+            package("b", "md5?", r#"<location href="b.rpm"/>"#),
+        ));
+        let all = index(doc.as_bytes(), 10).unwrap().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all["a.rpm"].as_ref().map(|p| p.checksum.clone()), integrity("sha256", SHA));
+        assert_eq!(all["b.rpm"], None);
+        assert_eq!(index(doc.as_bytes(), 1).unwrap(), None);
     }
 
     #[test]
