@@ -157,6 +157,8 @@ async fn dnf_through_remote(opts: Options) {
     // The upstream stops: a fresh dnf cache installs from the snapshot alone.
     up.down().await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
+    let stale = s.proxy_get(REMOTE, "repodata/repomd.xml").await;
+    assert_eq!((stale.status, stale.x_cache()), (StatusCode::OK, "STALE"), "{}", stale.describe());
     let offline = tokio::task::spawn_blocking({
         let (w, proxy) = (w.clone(), proxy.clone());
         move || dnf_install(&w, "offline", &proxy, &[APP])
