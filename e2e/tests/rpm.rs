@@ -7,7 +7,8 @@
 //! together); through a virtual. Then the hostile cases: a `repomd.xml` naming a data file the
 //! upstream lacks (502, the old snapshot, its signature and its files stay), and a package or a
 //! data file whose bytes do not match the checksum their index gives (never cached), packages
-//! that primary places on another host with `xml:base`, and an oversize `repomd.xml` (502).
+//! that primary places on another host with `xml:base`, an oversize `repomd.xml` (502), and a
+//! package found in a primary of 20,000 packages.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -336,4 +337,53 @@ async fn packages_follow_xml_base_and_oversize_metadata_is_refused() {
     let r = s.proxy_get("huge", "repodata/repomd.xml").await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.describe());
     assert!(r.text().contains("larger than"), "{}", r.text());
+}
+
+/// A primary.xml of 20,000 packages (the real one last): the package is found, checked and
+/// served; the time the first lookup takes (reading the whole primary once) is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_is_found_in_a_large_primary() {
+    use std::io::{Read, Write};
+    let (s, up, work) = setup(Options::new(Storage::Fs, false)).await;
+    let w = work.path();
+    let lib1 = build(&w.join("build"), LIB, "1.0", None, 1024);
+    let repo = w.join("repo");
+    repository(&repo, &[&lib1]);
+    let old = data_files(&repo).into_iter().find(|n| n.ends_with("-primary.xml.gz")).expect("primary");
+    let mut xml = String::new();
+    flate2::read::GzDecoder::new(std::fs::read(repo.join("repodata").join(&old)).expect("read").as_slice())
+        .read_to_string(&mut xml)
+        .expect("gunzip");
+    let (start, end) = (xml.find("<package ").expect("package"), xml.rfind("</package>").expect("end") + 10);
+    let real = xml[start..end].to_string();
+    let mut fakes = String::new();
+    for i in 0..20_000 {
+        fakes.push_str(&real.replace(LIB, &format!("fake{i}")));
+        fakes.push('\n');
+    }
+    let big = format!("{}{fakes}{}", &xml[..start], &xml[start..]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(big.as_bytes()).expect("gzip");
+    let gz = gz.finish().expect("gzip");
+    let old_sum = old.trim_end_matches("-primary.xml.gz").to_string();
+    let new_sum = artifactapi_e2e::sha256_hex(&gz);
+    std::fs::remove_file(repo.join("repodata").join(&old)).expect("remove");
+    std::fs::write(repo.join("repodata").join(format!("{new_sum}-primary.xml.gz")), &gz).expect("write");
+    let repomd = std::fs::read_to_string(repo.join("repodata/repomd.xml")).expect("repomd");
+    std::fs::write(repo.join("repodata/repomd.xml"), repomd.replace(&old_sum, &new_sum)).expect("repomd");
+    up.load_dir(&repo).expect("load");
+
+    let path = format!("Packages/{LIB}-1.0-1.noarch.rpm");
+    let started = Instant::now();
+    let r = s.proxy_get(REMOTE, &path).await;
+    eprintln!(
+        "rpm: first package of a primary of {} MB ({} MB gzip, 20,001 packages): {:?}",
+        big.len() >> 20,
+        gz.len() >> 20,
+        started.elapsed()
+    );
+    assert_eq!(r.status, StatusCode::OK, "{}", r.describe());
+    assert_eq!(r.body.as_ref(), std::fs::read(&lib1).expect("rpm").as_slice());
+    let r = s.proxy_get(REMOTE, "Packages/fake19999-1.0-1.noarch.rpm").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "listed, but not upstream: {}", r.describe());
 }
