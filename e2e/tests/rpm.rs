@@ -188,6 +188,12 @@ async fn dnf_through_remote(opts: Options) {
         assert_eq!(r.status, StatusCode::OK, "{name} arrived with its repomd.xml: {}", r.describe());
         assert_eq!(r.body.as_ref(), std::fs::read(v2.join("repodata").join(&name)).expect("file").as_slice());
     }
+    // A client that read the previous repomd.xml just before still gets its data files.
+    for name in data_files(&v1) {
+        let r = s.proxy_get(REMOTE, &format!("repodata/{name}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{name} of the previous snapshot: {}", r.describe());
+        assert_eq!(r.body.as_ref(), std::fs::read(v1.join("repodata").join(&name)).expect("file").as_slice());
+    }
     up.up().await;
     let updated = tokio::task::spawn_blocking({
         let (w, proxy) = (w.clone(), proxy.clone());

@@ -39,6 +39,9 @@ use crate::registry::RemoteEntry;
 
 /// The variant of the `repomd.xml` copy clients are served.
 pub const SNAPSHOT: &str = "rpm-snapshot";
+/// The variant of the snapshot before it, whose data files are still served to clients that
+/// read its `repomd.xml` just before the switch.
+pub const PREVIOUS: &str = "rpm-snapshot-previous";
 
 /// Largest `repomd.xml` read (real ones are a few KB).
 const MAX_REPOMD: u64 = 4 << 20;
@@ -67,17 +70,25 @@ impl Service {
                 Ok(Outcome::stored(&snapshot, status))
             }
             Endpoint::Data { path, dir } => {
-                let (snapshot, _) = self.rpm_current(entry, dir).await?;
-                let files = self.rpm_files(entry, &snapshot).await?;
                 let rel = &path.as_str()[dir.len()..];
-                let file = files.iter().find(|f| f.href == rel && f.base.is_none()).ok_or_else(|| {
+                let (snapshot, _) = self.rpm_current(entry, dir).await?;
+                let mut file = self.rpm_files(entry, &snapshot).await?.into_iter().find(|f| f.href == rel);
+                if file.is_none() {
+                    // A client that read the previous repomd.xml just before the switch.
+                    let key = ObjectKey::new(&entry.remote.spec.name, repomd_path(dir), PREVIOUS);
+                    let catalog = PgCatalog::new(self.db.clone());
+                    if let Some(previous) = catalog.lookup(&key).await.map_err(catalog_error)? {
+                        file = self.rpm_files(entry, &previous).await?.into_iter().find(|f| f.href == rel);
+                    }
+                }
+                let file = file.filter(|f| f.base.is_none()).ok_or_else(|| {
                     ServeError::NotFound(format!(
-                        "{}: {:?} is not named by the current snapshot's repomd.xml",
+                        "{}: {:?} is not named by the current or the previous snapshot's repomd.xml",
                         entry.remote.spec.name,
                         path.as_str()
                     ))
                 })?;
-                let object = self.rpm_data_file(entry, dir, file).await?;
+                let object = self.rpm_data_file(entry, dir, &file).await?;
                 Ok(Outcome::stored(&object, CacheStatus::Hit))
             }
             Endpoint::Signature { path, dir } => {
@@ -162,6 +173,10 @@ impl Service {
         self.rpm_signature(entry, dir, &incoming).await.map_err(|err| {
             ServeError::BadGateway(format!("{name}: the signature of {repomd:?}: {err}: the previous snapshot stays"))
         })?;
+        if let Some(current) = current {
+            let key = ObjectKey::new(name, repomd_path(dir), PREVIOUS);
+            catalog.put_object(&CachedObject { key, ..current }).await.map_err(catalog_error)?;
+        }
         let snapshot = CachedObject { key: snap_key, mutable: true, ..incoming };
         catalog.put_object(&snapshot).await.map_err(catalog_error)?;
         tracing::info!(repo = %name, dir, files = files.len(), "rpm: new snapshot");
