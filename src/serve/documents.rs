@@ -57,7 +57,7 @@ impl Service {
     }
 
     /// The upstream copy of the document `target` (cache first), checked by the format.
-    async fn source<F: Format>(
+    pub(super) async fn source<F: Format>(
         &self,
         f: &'static F,
         entry: &RemoteEntry,

@@ -33,6 +33,7 @@ mod locals;
 pub mod renders;
 #[cfg(test)]
 mod renders_tests;
+mod rpm;
 mod virtuals;
 
 use std::sync::Arc;
@@ -115,6 +116,7 @@ pub struct Service {
     renders: Arc<Renders>,
     /// `PUBLIC_URL` without a trailing slash.
     public_base: String,
+    rpm_indexes: rpm::PrimaryIndexes,
 }
 
 /// The repository context a format plans with, for a remote.
@@ -137,7 +139,7 @@ impl Service {
         renders: Arc<Renders>,
         public_base: String,
     ) -> Self {
-        Service { registry, db, store, renders, public_base }
+        Service { registry, db, store, renders, public_base, rpm_indexes: rpm::PrimaryIndexes::default() }
     }
 
     /// `GET|HEAD /api/v1/remote/{name}/{path}`.
@@ -150,6 +152,16 @@ impl Service {
             )));
         }
         crate::with_format!(t, f => self.remote_request(f, entry, req).await)
+    }
+
+    /// The remote's access rules (`blocklist`, then `patterns`) applied to `e`'s subject.
+    fn check_access<F: Format>(&self, f: &F, entry: &RemoteEntry, e: &F::Endpoint) -> Result<(), ServeError> {
+        let repo = repo_of(entry);
+        entry.remote.rules.check_access(&f.subject(e, &repo)).map_err(|rule| ServeError::Denied {
+            repo: repo.name.to_string(),
+            subject: f.subject(e, &repo).into_owned(),
+            rule,
+        })
     }
 
     /// One request to a remote of format `f` (the `/v2` adapter calls this for docker).
@@ -209,13 +221,14 @@ impl Service {
         entry: &RemoteEntry,
         e: &F::Endpoint,
     ) -> Result<Outcome, ServeError> {
+        self.check_access(f, entry, e)?;
+        // rpm remotes serve consistent snapshots, for clients of the remote and of virtuals
+        // alike ([`rpm`]).
+        if let Some(e) = (e as &dyn std::any::Any).downcast_ref::<formats::rpm::Endpoint>() {
+            return self.rpm(entry, e).await;
+        }
         let repo = repo_of(entry);
         let name = repo.name;
-        entry.remote.rules.check_access(&f.subject(e, &repo)).map_err(|rule| ServeError::Denied {
-            repo: name.to_string(),
-            subject: f.subject(e, &repo).into_owned(),
-            rule,
-        })?;
         match f.plan(e, &repo).map_err(|err| refused(name, err))? {
             Plan::Bytes(target) => self.bytes(f, entry, e, target).await,
             Plan::Redirect(to) => Ok(Outcome::Redirect(to)),
