@@ -20,6 +20,9 @@ pub enum Integrity {
     Sha256(Digest),
     Sha512(Box<[u8; 64]>),
     Sha1([u8; 20]),
+    /// An Alpine package: the SHA-1 of its control segment (`C:Q1...` in `APKINDEX`), which
+    /// is the first or, in a signed package, the second gzip stream ([`crate::apk`]).
+    ApkControl([u8; 20]),
 }
 
 impl fmt::Debug for Integrity {
@@ -28,6 +31,7 @@ impl fmt::Debug for Integrity {
             Integrity::Sha256(d) => write!(f, "sha256:{}", d.hex()),
             Integrity::Sha512(d) => write!(f, "sha512:{}", hex::encode(d.as_slice())),
             Integrity::Sha1(d) => write!(f, "sha1:{}", hex::encode(d)),
+            Integrity::ApkControl(d) => write!(f, "apk-control-sha1:{}", hex::encode(d)),
         }
     }
 }
@@ -39,6 +43,16 @@ impl fmt::Display for Integrity {
 }
 
 impl Integrity {
+    /// The cache variant of a file checked against this digest, for files an index may list
+    /// again under the same name with other bytes (a rebuilt apk package): each build is its own
+    /// cached object. `None`: the name alone is the key.
+    pub fn cache_variant(&self) -> Option<String> {
+        match self {
+            Integrity::ApkControl(d) => Some(format!("q1-{}", hex::encode(d))),
+            _ => None,
+        }
+    }
+
     /// A hasher for the algorithm of this digest. SHA-256 needs none: the staging writer
     /// computes it for every body anyway.
     pub fn checker(&self) -> Option<Checker> {
@@ -46,6 +60,7 @@ impl Integrity {
             Integrity::Sha256(_) => None,
             Integrity::Sha512(_) => Some(Checker::Sha512(Box::new(sha2::Sha512::new()))),
             Integrity::Sha1(_) => Some(Checker::Sha1(sha1::Sha1::new())),
+            Integrity::ApkControl(_) => Some(Checker::Apk(Box::default())),
         }
     }
 
@@ -56,6 +71,8 @@ impl Integrity {
             (Integrity::Sha256(d), _) => d == sha256,
             (Integrity::Sha512(want), Some(Checker::Sha512(h))) => h.finalize().as_slice() == want.as_slice(),
             (Integrity::Sha1(want), Some(Checker::Sha1(h))) => h.finalize().as_slice() == want.as_slice(),
+            // The signature stream is hashed too: matching it would need a SHA-1 preimage.
+            (Integrity::ApkControl(want), Some(Checker::Apk(s))) => s.finish().contains(want),
             _ => false,
         }
     }
@@ -65,6 +82,7 @@ impl Integrity {
 pub enum Checker {
     Sha512(Box<sha2::Sha512>),
     Sha1(sha1::Sha1),
+    Apk(Box<crate::apk::ApkSegments>),
 }
 
 impl Checker {
@@ -72,6 +90,7 @@ impl Checker {
         match self {
             Checker::Sha512(h) => h.update(bytes),
             Checker::Sha1(h) => h.update(bytes),
+            Checker::Apk(s) => s.update(bytes),
         }
     }
 }
