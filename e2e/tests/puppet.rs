@@ -8,6 +8,9 @@
 //! Then the hostile cases: an archive that does not match its release's `file_sha256` (502,
 //! never cached, puppet refuses it), and paths and queries that are no Forge request (400).
 
+#[path = "puppet/local.rs"]
+mod local;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

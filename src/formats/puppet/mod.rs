@@ -9,16 +9,23 @@
 //! is (`file_uri`, on this upstream or another host) and the SHA-256 its bytes must have
 //! (`file_sha256`), so an archive that does not match is never cached. A virtual merges its
 //! members' listings release by release, the first member winning.
+//!
+//! A puppet local ([`local`]) serves the releases published to it through the same endpoints;
+//! the write side (`POST v3/releases`) is `crate::locals::puppet`.
 
 mod doc;
 mod endpoint;
+mod local;
 
 pub use endpoint::{canonical_query, check_module, check_version, Endpoint, Release, MAX_QUERY_BYTES};
 
 use std::borrow::Cow;
 
 use super::files::{file_target, FileError};
-use super::{Class, Doc, Format, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request, Target, Urls};
+use super::{
+    Class, Doc, Format, LocalPackages, LocalPlan, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request,
+    Target, Urls,
+};
 use crate::paths::{PathError, RepoPath};
 
 pub struct Puppet;
@@ -121,6 +128,33 @@ impl Format for Puppet {
 
     fn merge(&self, _e: &PuppetRequest, _doc: &Doc, members: Vec<Rendered>) -> Result<Rendered, String> {
         doc::merge(members)
+    }
+
+    /// An archive belongs to its module: a local that has the module owns its archives.
+    fn local_owner(&self, e: &PuppetRequest) -> Option<String> {
+        matches!(e.endpoint, Endpoint::File(_)).then(|| local::package(e)).flatten()
+    }
+
+    /// Archives are the stored files; module and release documents are generated.
+    fn local_plan(&self, e: &PuppetRequest) -> Option<LocalPlan> {
+        match &e.endpoint {
+            Endpoint::File(r) => Some(LocalPlan::File(local::file_of(r))),
+            Endpoint::Module { .. } | Endpoint::Release(_) => {
+                Some(LocalPlan::Document { package: local::package(e), doc: DOC })
+            }
+            Endpoint::Releases => local::package(e).map(|p| LocalPlan::Document { package: Some(p), doc: DOC }),
+            _ => None,
+        }
+    }
+
+    fn local_document(
+        &self,
+        e: &PuppetRequest,
+        _doc: &Doc,
+        packages: &LocalPackages,
+        _urls: &Urls,
+    ) -> Result<Rendered, String> {
+        Ok(Rendered::new(local::document(e, packages)?, doc::CONTENT_TYPE))
     }
 }
 
