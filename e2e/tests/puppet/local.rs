@@ -109,3 +109,51 @@ async fn publish_with_the_forge_api_and_install_with_puppet() {
     assert_eq!((installed(&dir, "app"), installed(&dir, "base")), ("2.0.0".into(), "1.0.0".into()));
     eprintln!("puppet module install acme-app from a local: {took:?}");
 }
+
+/// A virtual of a local and a remote: puppet installs the local's module (the remote's module
+/// of the same name is never offered) and its dependency from the remote, following the
+/// remote's pagination through the virtual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_virtual_merges_a_local_and_a_remote_and_the_local_owns_its_modules() {
+    let forge = super::Forge::start(
+        &[
+            metadata("acme-base", "1.0.0", &[]),
+            metadata("acme-base", "1.1.0", &[]),
+            // Dependency confusion: the same module name, a higher version, on the remote.
+            metadata("acme-app", "9.0.0", &[]),
+        ],
+        1,
+    )
+    .await;
+    let s = Server::start(Options::new(Storage::Fs, false).admin_token(ADMIN)).await;
+    let r = s.send_json(Method::POST, "/api/v2/locals", &json!({"name": LOCAL, "package_type": "puppet"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
+    let remote = json!({ "name": "forge", "package_type": "puppet", "base_url": forge.url() });
+    let r = s.send_json(Method::POST, "/api/v2/remotes", &remote).await;
+    assert!(r.status.is_success(), "{}", r.describe());
+    let virt = json!({"name": "forge-all", "package_type": "puppet", "members": [LOCAL, "forge"]});
+    let r = s.send_json(Method::POST, "/api/v2/virtuals", &virt).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
+    let r = s
+        .send_json(
+            Method::POST,
+            "/api/v2/tokens",
+            &json!({ "name": "p", "scopes": [{ "repository": LOCAL, "access": "write" }] }),
+        )
+        .await;
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    let (_, app) = module_tarball(&metadata("acme-app", "2.0.0", &[("acme-base", ">= 1.0.0 < 2.0.0")]), 21);
+    let r = publish(&s, Some(&token), &app).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
+
+    let r = s.get("/api/v1/virtual/forge-all/v3/releases?module=acme-app").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.describe());
+    let versions: Vec<String> =
+        r.json()["results"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap().to_string()).collect();
+    assert_eq!(versions, ["2.0.0"], "the local owns acme-app");
+
+    let repo = s.url("/api/v1/virtual/forge-all");
+    let (_h, dir, _) = puppet_install(&repo, "acme-app").await.unwrap_or_else(|e| panic!("{e}\n{}", s.log_tail(30)));
+    assert_eq!((installed(&dir, "app"), installed(&dir, "base")), ("2.0.0".into(), "1.1.0".into()));
+    assert_eq!(forge.count("/v3/files/acme-app-9.0.0.tar.gz"), 0);
+}
