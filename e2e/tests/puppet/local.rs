@@ -1,6 +1,6 @@
 //! Puppet locals: releases published with the Forge API (`POST v3/releases`, multipart field
-//! `file`) and installed from the local with the real `puppet module install`, the dependency
-//! resolved from the local's generated listings. The same version twice is a 409; archives
+//! `file`) and installed from the local with the real `puppet module install` (the dependency
+//! resolved from the local's generated listings) and `r10k`. The same version twice is a 409; archives
 //! with traversal paths, or whose metadata.json disagrees with their layout, are refused.
 
 use std::io::Write;
@@ -8,7 +8,7 @@ use std::io::Write;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::{installed, metadata, module_tarball, puppet_install};
+use super::{installed, metadata, module_tarball, puppet_install, r10k_install, PUPPETFILE};
 use artifactapi_e2e::{fetch, sha256_hex, Options, Server, Storage};
 
 const ADMIN: &str = "e2e-admin-token";
@@ -100,6 +100,8 @@ async fn publish_with_the_forge_api_and_install_with_puppet() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.describe());
     let list: Value = r.json();
     assert_eq!(list["results"][0]["file_sha256"].as_str(), Some(sha256_hex(&base).as_str()));
+    let r = s.get(&format!("/api/v1/local/{LOCAL}/v3/releases/acme-base-9.9.9")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "a version the local lacks: {}", r.describe());
     let r = s.get(&format!("/api/v1/local/{LOCAL}/v3/files/acme-base-1.0.0.tar.gz")).await;
     assert!(r.status == StatusCode::OK && r.body == base, "{}", r.describe());
 
@@ -108,6 +110,9 @@ async fn publish_with_the_forge_api_and_install_with_puppet() {
     let (_h, dir, took) = puppet_install(&repo, "acme-app").await.unwrap_or_else(|e| panic!("{e}\n{}", s.log_tail(30)));
     assert_eq!((installed(&dir, "app"), installed(&dir, "base")), ("2.0.0".into(), "1.0.0".into()));
     eprintln!("puppet module install acme-app from a local: {took:?}");
+    let (_r, r10k_dir, _) =
+        r10k_install(&repo, PUPPETFILE).await.unwrap_or_else(|e| panic!("r10k: {e}\n{}", s.log_tail(30)));
+    assert_eq!((installed(&r10k_dir, "app"), installed(&r10k_dir, "base")), ("2.0.0".into(), "1.0.0".into()));
 }
 
 /// A virtual of a local and a remote: puppet installs the local's module (the remote's module

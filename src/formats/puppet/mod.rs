@@ -147,6 +147,11 @@ impl Format for Puppet {
         }
     }
 
+    /// A release the local does not have, of a module it has.
+    fn local_absent(&self, e: &PuppetRequest, packages: &LocalPackages) -> bool {
+        matches!(&e.endpoint, Endpoint::Release(r) if !packages.published().any(|v| v.version == r.version))
+    }
+
     fn local_document(
         &self,
         e: &PuppetRequest,
