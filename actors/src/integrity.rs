@@ -23,6 +23,8 @@ pub enum Integrity {
     /// An Alpine package: the SHA-1 of its control segment (`C:Q1...` in `APKINDEX`), which
     /// is the first or, in a signed package, the second gzip stream ([`crate::apk`]).
     ApkControl([u8; 20]),
+    /// MD5, the only digest some indexes give (a Puppet Forge release's `file_md5`).
+    Md5([u8; 16]),
 }
 
 impl fmt::Debug for Integrity {
@@ -32,6 +34,7 @@ impl fmt::Debug for Integrity {
             Integrity::Sha512(d) => write!(f, "sha512:{}", hex::encode(d.as_slice())),
             Integrity::Sha1(d) => write!(f, "sha1:{}", hex::encode(d)),
             Integrity::ApkControl(d) => write!(f, "apk-control-sha1:{}", hex::encode(d)),
+            Integrity::Md5(d) => write!(f, "md5:{}", hex::encode(d)),
         }
     }
 }
@@ -61,6 +64,7 @@ impl Integrity {
             Integrity::Sha512(_) => Some(Checker::Sha512(Box::new(sha2::Sha512::new()))),
             Integrity::Sha1(_) => Some(Checker::Sha1(sha1::Sha1::new())),
             Integrity::ApkControl(_) => Some(Checker::Apk(Box::default())),
+            Integrity::Md5(_) => Some(Checker::Md5(<md5::Md5 as md5::Digest>::new())),
         }
     }
 
@@ -73,6 +77,7 @@ impl Integrity {
             (Integrity::Sha1(want), Some(Checker::Sha1(h))) => h.finalize().as_slice() == want.as_slice(),
             // The signature stream is hashed too: matching it would need a SHA-1 preimage.
             (Integrity::ApkControl(want), Some(Checker::Apk(s))) => s.finish().contains(want),
+            (Integrity::Md5(want), Some(Checker::Md5(h))) => md5::Digest::finalize(h).as_slice() == want.as_slice(),
             _ => false,
         }
     }
@@ -83,6 +88,7 @@ pub enum Checker {
     Sha512(Box<sha2::Sha512>),
     Sha1(sha1::Sha1),
     Apk(Box<crate::apk::ApkSegments>),
+    Md5(md5::Md5),
 }
 
 impl Checker {
@@ -91,6 +97,7 @@ impl Checker {
             Checker::Sha512(h) => h.update(bytes),
             Checker::Sha1(h) => h.update(bytes),
             Checker::Apk(s) => s.update(bytes),
+            Checker::Md5(h) => md5::Digest::update(h, bytes),
         }
     }
 }
@@ -139,6 +146,9 @@ mod tests {
         assert!(run(&Integrity::Sha256(Digest::of(body)), body));
         assert!(run(&Integrity::Sha512(Box::new(sha512)), body));
         assert!(run(&Integrity::Sha1(sha1), body));
+        let md5: [u8; 16] = <md5::Md5 as md5::Digest>::digest(body).into();
+        assert!(run(&Integrity::Md5(md5), body));
+        assert!(!run(&Integrity::Md5([0; 16]), body));
         assert!(!run(&Integrity::Sha256(Digest::of(b"other")), body));
         assert!(!run(&Integrity::Sha512(Box::new([0; 64])), body));
         assert!(!run(&Integrity::Sha1([0; 20]), body));

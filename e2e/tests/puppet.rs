@@ -73,8 +73,9 @@ impl Forge {
         self.requests().iter().filter(|r| r.as_str() == path).count()
     }
 
-    fn override_release(&self, slug: &str, fields: Value) {
-        std::fs::write(self.dir.path().join("overrides.json"), json!({ slug: fields }).to_string()).unwrap();
+    /// Overrides release fields: `{slug: {field: value}}`.
+    fn override_releases(&self, overrides: Value) {
+        std::fs::write(self.dir.path().join("overrides.json"), overrides.to_string()).unwrap();
     }
 
     async fn stop(&mut self) {
@@ -277,8 +278,20 @@ async fn listings_are_cached_per_query_and_links_pass_unchanged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archive_that_fails_its_checksum_is_never_cached() {
-    let forge = Forge::start(&[metadata("acme-bad", "1.0.0", &[])], 20).await;
-    forge.override_release("acme-bad-1.0.0", json!({ "file_sha256": "0".repeat(64) }));
+    let forge = Forge::start(
+        &[
+            metadata("acme-bad", "1.0.0", &[]),
+            metadata("acme-md5", "1.0.0", &[]),
+            metadata("acme-md5bad", "1.0.0", &[]),
+        ],
+        20,
+    )
+    .await;
+    forge.override_releases(json!({
+        "acme-bad-1.0.0": { "file_sha256": "0".repeat(64) },
+        "acme-md5-1.0.0": { "file_sha256": null },
+        "acme-md5bad-1.0.0": { "file_sha256": null, "file_md5": "0".repeat(32) },
+    }));
     let s = Server::start(Options::new(Storage::Fs, false)).await;
     s.create_remote(json!({ "name": REMOTE, "package_type": "puppet", "base_url": forge.url(), "mutable_ttl": 60 }))
         .await;
@@ -296,6 +309,18 @@ async fn an_archive_that_fails_its_checksum_is_never_cached() {
     }
     let err = puppet_install(&repo_url(&s), "acme-bad").await.expect_err("puppet must not install it");
     assert!(err.contains("Error"), "{err}");
+    // A release with only file_md5: checked against it.
+    let md5bad = "v3/files/acme-md5bad-1.0.0.tar.gz";
+    for n in 1..=2 {
+        let r = try_fetch(s.client().get(s.proxy_url(REMOTE, md5bad))).await;
+        assert!(r.as_ref().map_or(true, |r| r.status != StatusCode::OK), "md5 mismatch served");
+        assert_eq!(forge.count(&format!("/{md5bad}")), n, "an md5 mismatch is never cached");
+    }
+    let md5 = "v3/files/acme-md5-1.0.0.tar.gz";
+    let r = s.proxy_get(REMOTE, md5).await;
+    assert!(r.status == StatusCode::OK && r.body == forge.file("acme-md5-1.0.0.tar.gz"), "{}", r.describe());
+    s.wait_cached(REMOTE, md5).await;
+    assert_eq!(forge.count(&format!("/{md5}")), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,10 +122,15 @@ pub fn locate(release: &Release, body: &[u8], urls: &Urls) -> Result<Option<Loca
     if file != release.file_name() {
         return Err(format!("release {}: file_uri names {file:?}", release.slug()));
     }
-    let integrity = match doc.get("file_sha256") {
-        Some(Value::String(hex)) => Some(Integrity::Sha256(
-            Digest::from_hex(hex).map_err(|e| format!("release {}: file_sha256: {e}", release.slug()))?,
-        )),
+    let bad = |field: &str| format!("release {}: {field} is no hex digest", release.slug());
+    let integrity = match (doc.get("file_sha256"), doc.get("file_md5")) {
+        (Some(Value::String(hex)), _) => {
+            Some(Integrity::Sha256(Digest::from_hex(hex).map_err(|_| bad("file_sha256"))?))
+        }
+        (_, Some(Value::String(hex))) => {
+            let b = hex::decode(hex).ok().and_then(|b| <[u8; 16]>::try_from(b).ok()).ok_or_else(|| bad("file_md5"))?;
+            Some(Integrity::Md5(b))
+        }
         _ => None,
     };
     Ok(Some(Located { url: url.to_string(), integrity }))
@@ -242,6 +247,10 @@ mod tests {
         let bad = serde_json::to_vec(&json!({"file_uri": "/v3/files/a-b-1.0.0.tar.gz", "file_sha256": "zz"})).unwrap();
         assert!(locate(&release(), &bad, &urls()).is_err());
         assert_eq!(locate(&release(), b"{}", &urls()), Ok(None));
+        let md5 = serde_json::to_vec(&json!({"file_uri": "/v3/files/a-b-1.0.0.tar.gz", "file_md5": "0f".repeat(16)}))
+            .unwrap();
+        let got = locate(&release(), &md5, &urls()).unwrap().and_then(|l| l.integrity);
+        assert_eq!(got, Some(Integrity::Md5([0x0f; 16])), "file_md5 when there is no file_sha256");
     }
 
     fn listing(slugs: &[&str], local: bool) -> Rendered {

@@ -6,9 +6,9 @@
 //! before they are cached and rewritten on the way out ([`doc`]). A release archive
 //! `v3/files/{author}-{name}-{version}.tar.gz` is never replaced: it is a [`Plan::Listed`] file
 //! of its release document `v3/releases/{author}-{name}-{version}`, which says where it really
-//! is (`file_uri`, on this upstream or another host) and the SHA-256 its bytes must have
-//! (`file_sha256`), so an archive that does not match is never cached. A virtual merges its
-//! members' listings release by release, the first member winning.
+//! is (`file_uri`, on this upstream or another host) and the digest its bytes must have
+//! (`file_sha256`, else `file_md5`), so an archive that does not match is never cached. A
+//! virtual merges its members' listings release by release, the first member winning.
 //!
 //! A puppet local ([`local`]) serves the releases published to it through the same endpoints;
 //! the write side (`POST v3/releases`) is `crate::locals::puppet`.
