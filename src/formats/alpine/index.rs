@@ -24,12 +24,35 @@ pub struct Entry {
 
 /// The packages `APKINDEX.tar.gz` lists; an error when it is no such index.
 pub fn parse(body: &[u8]) -> Result<Vec<Entry>, String> {
-    let text = apkindex_text(body)?;
+    parse_with(body, MAX_INFLATED)
+}
+
+/// [`parse`] with at most `limit` bytes inflated.
+fn parse_with(body: &[u8], limit: u64) -> Result<Vec<Entry>, String> {
+    let text = apkindex_text(body, limit)?;
     Ok(records(&text))
 }
 
-fn apkindex_text(body: &[u8]) -> Result<String, String> {
-    let gz = flate2::read::MultiGzDecoder::new(body).take(MAX_INFLATED + 1);
+/// A reader that fails once more than `left` bytes come out of `inner`.
+struct Limited<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let max = buf.len().min(usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..max])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other("the index inflates to more than the limit"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn apkindex_text(body: &[u8], limit: u64) -> Result<String, String> {
+    let gz = Limited { inner: flate2::read::MultiGzDecoder::new(body), left: limit };
     let mut tar = tar::Archive::new(gz);
     let entries = tar.entries().map_err(|e| format!("APKINDEX.tar.gz is no tar.gz: {e}"))?;
     for entry in entries {
@@ -113,6 +136,16 @@ pub(crate) mod tests {
                 Entry { file: "musl-1.2.4-r2.apk".into(), control_sha1: None },
             ]
         );
+    }
+
+    #[test]
+    fn refuses_an_index_that_inflates_past_the_limit() {
+        let big = "P:x\nV:1-r0\n\n".repeat(1000);
+        let body = signed_index(&big);
+        assert!(body.len() < 4096, "compresses well: {}", body.len());
+        assert_eq!(parse_with(&body, 1 << 20).map(|e| e.len()), Ok(1000));
+        let err = parse_with(&body, 8 * 1024).unwrap_err();
+        assert!(err.contains("more than the limit"), "{err}");
     }
 
     #[test]

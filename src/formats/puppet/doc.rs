@@ -227,6 +227,10 @@ mod tests {
             assert!(check(body).is_err(), "{body:?}");
         }
         assert!(check(b"{}").is_ok());
+        let mut oversize = br#"{"x":""#.to_vec();
+        oversize.resize(MAX_DOCUMENT + 1, b'a');
+        oversize.extend_from_slice(br#""}"#);
+        assert!(check(&oversize).is_err_and(|e| e.contains("larger than")));
     }
 
     #[test]
