@@ -5,8 +5,10 @@
 //! (following `pagination.next`, each page fetched upstream with its own query), r10k installs
 //! a Puppetfile with `forge: baseurl:` pointing at the remote; then both again with the Forge
 //! stopped and fresh client state, from the cache alone. Each archive is fetched upstream once.
-//! Then the hostile cases: an archive that does not match its release's `file_sha256` (502,
-//! never cached, puppet refuses it), and paths and queries that are no Forge request (400).
+//! Then: an archive on another host (an absolute `file_uri`) fetched through the remote, and
+//! the hostile cases: an archive that does not match its release's `file_sha256` or
+//! `file_md5` (never cached, puppet refuses it), and paths and queries that are no Forge
+//! request (400). Locals and virtuals: `puppet/local.rs`.
 
 #[path = "puppet/local.rs"]
 mod local;
@@ -347,4 +349,29 @@ async fn hostile_forge_requests_are_refused() {
         assert!(r.status == 400 || r.status == 404, "{raw}: {}", r.status);
     }
     assert!(forge.requests().is_empty(), "nothing reached the Forge: {:?}", forge.requests());
+}
+
+/// A release whose `file_uri` is an absolute URL on another host (a CDN): served as
+/// `/v3/files/{file}` of the remote, fetched from that host and checked there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archives_on_another_host_are_fetched_through_the_remote() {
+    let forge = Forge::start(&[metadata("acme-base", "1.0.0", &[])], 20).await;
+    let cdn = artifactapi_e2e::Upstream::start().await;
+    let file = "acme-base-1.0.0.tar.gz";
+    cdn.put(&format!("/cdn/{file}"), artifactapi_e2e::File::new(forge.file(file)));
+    forge.override_releases(json!({ "acme-base-1.0.0": { "file_uri": cdn.url(&format!("cdn/{file}")) } }));
+    let s = Server::start(Options::new(Storage::Fs, false)).await;
+    // The CDN is another port on loopback: a private address, so the remote must allow it.
+    let spec =
+        json!({ "name": REMOTE, "package_type": "puppet", "base_url": forge.url(), "allow_private_upstreams": true });
+    s.create_remote(spec).await;
+    let r = s.proxy_get(REMOTE, "v3/releases/acme-base-1.0.0").await;
+    assert_eq!(r.json()["file_uri"], format!("/v3/files/{file}"), "{}", r.describe());
+    let r = s.proxy_get(REMOTE, "v3/releases?module=acme-base").await;
+    assert_eq!(r.json()["results"][0]["file_uri"], format!("/v3/files/{file}"), "{}", r.describe());
+    let (_h, dir, _) =
+        puppet_install(&repo_url(&s), "acme-base").await.unwrap_or_else(|e| panic!("{e}\n{}", s.log_tail(30)));
+    assert_eq!(installed(&dir, "base"), "1.0.0");
+    assert_eq!(cdn.count(&format!("/cdn/{file}")), 1, "fetched from the host the release names");
+    assert_eq!(forge.count(&format!("/v3/files/{file}")), 0);
 }
