@@ -170,3 +170,29 @@ async fn a_broken_index_is_refused_and_the_good_copy_stays() {
         assert_eq!(r.status, 400, "{bad}");
     }
 }
+
+/// A virtual of two alpine remotes serves the first member's signed index byte for byte, and
+/// each package from the first member whose index lists it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_virtual_serves_the_first_members_index() {
+    let (a, b) = (Upstream::start().await, Upstream::start().await);
+    let (foo, foo_q) = apk("foo", "1.0-r0", 1);
+    let (bar, bar_q) = apk("bar", "2.0-r0", 2);
+    let index_a = apkindex(&[("foo", "1.0-r0", &foo_q)]);
+    publish(&a, &index_a, &[("foo-1.0-r0.apk", &foo)]);
+    publish(&b, &apkindex(&[("bar", "2.0-r0", &bar_q)]), &[("bar-2.0-r0.apk", &bar)]);
+    let s = Server::start(Options::new(Storage::Fs, false)).await;
+    for (name, up) in [("apk-a", &a), ("apk-b", &b)] {
+        s.create_remote(json!({ "name": name, "package_type": "alpine", "base_url": up.url("/") })).await;
+    }
+    let virt = json!({ "name": "apk-all", "package_type": "alpine", "members": ["apk-a", "apk-b"] });
+    let r = s.send_json(reqwest::Method::POST, "/api/v2/virtuals", &virt).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
+    let r = s.get(&format!("/api/v1/virtual/apk-all/{DIR}APKINDEX.tar.gz")).await;
+    assert!(r.status == StatusCode::OK && r.body == index_a, "the first member's index: {}", r.describe());
+    assert_eq!(r.header("content-encoding"), None);
+    for (file, body) in [("foo-1.0-r0.apk", &foo), ("bar-2.0-r0.apk", &bar)] {
+        let r = s.get(&format!("/api/v1/virtual/apk-all/{DIR}{file}")).await;
+        assert!(r.status == StatusCode::OK && r.body == *body, "{file}: {}", r.describe());
+    }
+}
