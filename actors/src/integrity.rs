@@ -20,6 +20,11 @@ pub enum Integrity {
     Sha256(Digest),
     Sha512(Box<[u8; 64]>),
     Sha1([u8; 20]),
+    /// An Alpine package: the SHA-1 of its control segment (`C:Q1...` in `APKINDEX`), which
+    /// is the first or, in a signed package, the second gzip stream ([`crate::apk`]).
+    ApkControl([u8; 20]),
+    /// MD5, the only digest some indexes give (a Puppet Forge release's `file_md5`).
+    Md5([u8; 16]),
 }
 
 impl fmt::Debug for Integrity {
@@ -28,6 +33,8 @@ impl fmt::Debug for Integrity {
             Integrity::Sha256(d) => write!(f, "sha256:{}", d.hex()),
             Integrity::Sha512(d) => write!(f, "sha512:{}", hex::encode(d.as_slice())),
             Integrity::Sha1(d) => write!(f, "sha1:{}", hex::encode(d)),
+            Integrity::ApkControl(d) => write!(f, "apk-control-sha1:{}", hex::encode(d)),
+            Integrity::Md5(d) => write!(f, "md5:{}", hex::encode(d)),
         }
     }
 }
@@ -39,6 +46,16 @@ impl fmt::Display for Integrity {
 }
 
 impl Integrity {
+    /// The cache variant of a file checked against this digest, for files an index may list
+    /// again under the same name with other bytes (a rebuilt apk package): each build is its own
+    /// cached object. `None`: the name alone is the key.
+    pub fn cache_variant(&self) -> Option<String> {
+        match self {
+            Integrity::ApkControl(d) => Some(format!("q1-{}", hex::encode(d))),
+            _ => None,
+        }
+    }
+
     /// A hasher for the algorithm of this digest. SHA-256 needs none: the staging writer
     /// computes it for every body anyway.
     pub fn checker(&self) -> Option<Checker> {
@@ -46,6 +63,8 @@ impl Integrity {
             Integrity::Sha256(_) => None,
             Integrity::Sha512(_) => Some(Checker::Sha512(Box::new(sha2::Sha512::new()))),
             Integrity::Sha1(_) => Some(Checker::Sha1(sha1::Sha1::new())),
+            Integrity::ApkControl(_) => Some(Checker::Apk(Box::default())),
+            Integrity::Md5(_) => Some(Checker::Md5(<md5::Md5 as md5::Digest>::new())),
         }
     }
 
@@ -56,6 +75,9 @@ impl Integrity {
             (Integrity::Sha256(d), _) => d == sha256,
             (Integrity::Sha512(want), Some(Checker::Sha512(h))) => h.finalize().as_slice() == want.as_slice(),
             (Integrity::Sha1(want), Some(Checker::Sha1(h))) => h.finalize().as_slice() == want.as_slice(),
+            // The signature stream is hashed too: matching it would need a SHA-1 preimage.
+            (Integrity::ApkControl(want), Some(Checker::Apk(s))) => s.finish().contains(want),
+            (Integrity::Md5(want), Some(Checker::Md5(h))) => md5::Digest::finalize(h).as_slice() == want.as_slice(),
             _ => false,
         }
     }
@@ -65,6 +87,8 @@ impl Integrity {
 pub enum Checker {
     Sha512(Box<sha2::Sha512>),
     Sha1(sha1::Sha1),
+    Apk(Box<crate::apk::ApkSegments>),
+    Md5(md5::Md5),
 }
 
 impl Checker {
@@ -72,6 +96,8 @@ impl Checker {
         match self {
             Checker::Sha512(h) => h.update(bytes),
             Checker::Sha1(h) => h.update(bytes),
+            Checker::Apk(s) => s.update(bytes),
+            Checker::Md5(h) => md5::Digest::update(h, bytes),
         }
     }
 }
@@ -120,6 +146,9 @@ mod tests {
         assert!(run(&Integrity::Sha256(Digest::of(body)), body));
         assert!(run(&Integrity::Sha512(Box::new(sha512)), body));
         assert!(run(&Integrity::Sha1(sha1), body));
+        let md5: [u8; 16] = <md5::Md5 as md5::Digest>::digest(body).into();
+        assert!(run(&Integrity::Md5(md5), body));
+        assert!(!run(&Integrity::Md5([0; 16]), body));
         assert!(!run(&Integrity::Sha256(Digest::of(b"other")), body));
         assert!(!run(&Integrity::Sha512(Box::new([0; 64])), body));
         assert!(!run(&Integrity::Sha1([0; 20]), body));

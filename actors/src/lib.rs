@@ -14,6 +14,7 @@
 //! The catalog (PostgreSQL) and the coordinator (Redis or in-process) are reached through the
 //! [`catalog::Catalog`] and [`coord::Coordinator`] traits, implemented by the service crate.
 
+pub mod apk;
 pub mod catalog;
 pub mod coord;
 pub mod digest;

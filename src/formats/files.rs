@@ -1,5 +1,5 @@
 //! Package types whose requests are plain files below the base URL, told apart by their path
-//! alone: generic, alpine, puppet and terraform remotes (until a type learns its own
+//! alone: generic and terraform remotes (until a type learns its own
 //! protocol, it lives here).
 //!
 //! Each such type states its classification rules ([`PathRules`]); the [`Format`] follows:

@@ -203,6 +203,12 @@ pub trait Format: Send + Sync + 'static {
         None
     }
 
+    /// Whether a local's `packages` (those of the package [`Format::local_plan`] named) lack
+    /// what `e` asks for, e.g. a version of a package that has other versions: a 404.
+    fn local_absent(&self, _e: &Self::Endpoint, _packages: &LocalPackages) -> bool {
+        false
+    }
+
     /// The document `e` of a local repository, generated from what it holds, every file URL
     /// pointing at `urls.public`. Only asked for endpoints whose [`Format::local_plan`] is a
     /// document.

@@ -15,6 +15,7 @@ pub mod generic;
 pub mod goproxy;
 pub mod helm;
 pub mod npm;
+pub mod puppet;
 pub mod pypi;
 
 use std::pin::Pin;
@@ -87,6 +88,7 @@ pub async fn write(
         PackageType::Goproxy => goproxy::write(files, spec, req, body).await,
         PackageType::Helm => helm::write(files, spec, req, body).await,
         PackageType::Pypi => pypi::write(files, spec, req, body).await,
+        PackageType::Puppet => puppet::write(files, spec, req, body).await,
         t => Err(LocalError::NotAllowed(format!("{} on a {t} local", req.method))),
     }
 }
@@ -104,13 +106,14 @@ pub struct LocalSpec {
 }
 
 /// The package types whose local repositories are served.
-pub const SERVED: [PackageType; 6] = [
+pub const SERVED: [PackageType; 7] = [
     PackageType::Docker,
     PackageType::Generic,
     PackageType::Npm,
     PackageType::Pypi,
     PackageType::Helm,
     PackageType::Goproxy,
+    PackageType::Puppet,
 ];
 
 impl LocalSpec {

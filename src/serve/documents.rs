@@ -13,6 +13,7 @@
 
 use artifactapi_actors::catalog::CachedObject;
 use artifactapi_actors::digest::Digest;
+use artifactapi_actors::integrity::Integrity;
 use artifactapi_actors::remote::CacheStatus;
 use artifactapi_actors::storage::BlobStore;
 use futures_util::StreamExt;
@@ -133,6 +134,14 @@ impl Service {
         .ok_or_else(|| {
             ServeError::NotFound(format!("{name}: {:?} is not listed in {:?}", file_target.path, index_target.path))
         })?;
+        // A name the index may list again with other bytes (a rebuilt apk) is cached per build.
+        let mut file_target = file_target;
+        if let Some(variant) = located.integrity.as_ref().and_then(Integrity::cache_variant) {
+            file_target.variant = variant;
+            if let Some(object) = self.hot(entry, &key(entry, &file_target)) {
+                return Ok(Outcome::stored(&object, CacheStatus::Hit));
+            }
+        }
         let fetched = self.send(f, entry, file, &file_target, located.url, located.integrity).await?;
         super::fetch::outcome(name, fetched, &file_target.path, None)
     }

@@ -94,6 +94,9 @@ impl Service {
             if package.is_some() && packages.versions.is_empty() {
                 return Err(ServeError::NotFound(format!("{name}: {} not found", package.unwrap_or_default())));
             }
+            if f.local_absent(&e, &packages) {
+                return Err(ServeError::NotFound(format!("{name}: {what} not found")));
+            }
             blocking(move || f.local_document(&e, &doc, &packages, &urls))
                 .await?
                 .map_err(|why| ServeError::Internal(format!("{name}: generating {what}: {why}")))
