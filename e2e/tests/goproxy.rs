@@ -8,10 +8,9 @@
 //! upstream, and an upstream 410 passed on as 410.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use artifactapi_e2e::gomod::zip_stored;
+use artifactapi_e2e::gomod::{self, zip_stored};
 use artifactapi_e2e::{matrix, File, Options, Server, Upstream};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -58,33 +57,11 @@ fn immutable_paths() -> Vec<String> {
     out
 }
 
-/// Runs `go` with everything it writes under `home`; panics with its output on failure.
+/// Runs `go` through the remote with everything it writes under `home`; panics with its
+/// output (and the server's log) on failure.
 async fn go(s: &Server, dir: &Path, home: &Path, gocache: &Path, args: &[&str]) -> String {
-    let gopath = home.join("gopath");
     let proxy = format!("http://127.0.0.1:{}/api/v1/remote/{REMOTE}", s.port());
-    let out = tokio::process::Command::new("go")
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
-        .env("GOPROXY", &proxy)
-        .env("GOSUMDB", "off")
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPATH", &gopath)
-        .env("GOMODCACHE", gopath.join("pkg/mod"))
-        .env("GOCACHE", gocache)
-        .env("GOTOOLCHAIN", "local")
-        .env("CGO_ENABLED", "0")
-        .env("HOME", home)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("cannot run `go` ({e}): install Debian's golang-go, as .ci/install does for the test suite")
-        });
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "go {args:?} failed ({}):\n{text}\nserver log:\n{}", out.status, s.log_tail(40));
-    text
+    gomod::go(&proxy, dir, home, gocache, args).await.unwrap_or_else(|e| panic!("{e}\nserver log:\n{}", s.log_tail(40)))
 }
 
 /// A main module using `greet` (and through it the mixed-case `Lib`), built and run.

@@ -323,7 +323,7 @@ async fn a_project_of_hundreds_of_files_generates_its_page() {
 /// three files against a PyPI local and against pypiserver (the upstream the remote tests
 /// use), each five times. Run with `--ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
+#[ignore = "figures, not a check (five timed rounds of twine and pip against both servers): run with --ignored --nocapture"]
 async fn measure_against_pypiserver() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();

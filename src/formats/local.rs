@@ -23,6 +23,14 @@ pub struct LocalVersion {
     pub updated_at: DateTime<Utc>,
 }
 
+impl LocalVersion {
+    /// `version` of `package` with `metadata`, published now.
+    pub fn published_now(package: String, version: String, metadata: serde_json::Value) -> LocalVersion {
+        let now = Utc::now();
+        LocalVersion { package, version, metadata, published: true, created_at: now, updated_at: now }
+    }
+}
+
 /// A tag of a package (npm's dist-tags).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalTag {

@@ -283,15 +283,7 @@ async fn publish(
             LocalFiles::file(&part.path(Ext::Info), &files.commit_bytes(&bytes).await?, Some(Ext::Info.content_type()))
         }
     };
-    let now = chrono::Utc::now();
-    let v = LocalVersion {
-        package: part.module_enc.clone(),
-        version: part.version.clone(),
-        metadata: info,
-        published: true,
-        created_at: now,
-        updated_at: now,
-    };
+    let v = LocalVersion::published_now(part.module_enc.clone(), part.version.clone(), info);
     files.db.publish_local_version(repo, &v, &[info_file, mod_file, zip_file.clone()], &[]).await.map_err(
         |e| match e {
             DbError::Conflict(_) => published(part, repo),

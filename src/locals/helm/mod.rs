@@ -198,14 +198,7 @@ async fn publish(
         let committed = files.commit_bytes(&prov).await?;
         stored.push(LocalFiles::file(&format!("{path}.prov"), &committed, Some("application/pgp-signature")));
     }
-    let v = LocalVersion {
-        package: meta.name,
-        version: meta.version,
-        metadata: Value::Object(entry),
-        published: true,
-        created_at: now,
-        updated_at: now,
-    };
+    let v = LocalVersion::published_now(meta.name, meta.version, Value::Object(entry));
     files.db.publish_local_version(repo, &v, &stored, &[]).await.map_err(|e| match e {
         DbError::Conflict(_) => exists(),
         other => other.into(),

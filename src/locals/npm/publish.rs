@@ -263,15 +263,7 @@ async fn record(
     if tags.is_empty() {
         tags.push(LocalTag { package: name.into(), tag: "latest".into(), version: version.clone() });
     }
-    let now = chrono::Utc::now();
-    let v = LocalVersion {
-        package: name.into(),
-        version: version.clone(),
-        metadata: Value::Object(manifest),
-        published: true,
-        created_at: now,
-        updated_at: now,
-    };
+    let v = LocalVersion::published_now(name.into(), version.clone(), Value::Object(manifest));
     let file = LocalFiles::file(&path, &committed, Some("application/octet-stream"));
     files.db.publish_local_version(repo, &v, &[file], &tags).await.map_err(|e| match e {
         DbError::Conflict(_) => republish(name, &version),

@@ -117,21 +117,13 @@ async fn publish(files: &LocalFiles, repo: &str, staged: Staged) -> Result<Write
         return Err(exists());
     }
     let committed = files.commit(staged, None).await?;
-    let now = chrono::Utc::now();
     let record = json!({
         "metadata": meta.metadata,
         "file_sha256": committed.digest.hex(),
         "file_size": committed.size,
     });
     let stored = vec![LocalFiles::file(&path, &committed, Some("application/gzip"))];
-    let v = LocalVersion {
-        package: meta.module.clone(),
-        version: meta.version.clone(),
-        metadata: record,
-        published: true,
-        created_at: now,
-        updated_at: now,
-    };
+    let v = LocalVersion::published_now(meta.module.clone(), meta.version.clone(), record);
     files.db.publish_local_version(repo, &v, &stored, &[]).await.map_err(|e| match e {
         DbError::Conflict(_) => exists(),
         other => other.into(),

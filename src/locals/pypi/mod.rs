@@ -198,14 +198,11 @@ async fn upload(files: &LocalFiles, spec: &LocalSpec, form: UploadForm) -> Resul
         yanked: None,
         upload_time: now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
     };
-    let v = LocalVersion {
-        package: project,
-        version: checked.filename.clone(),
-        metadata: serde_json::to_value(&record).map_err(|e| LocalError::Internal(e.to_string()))?,
-        published: true,
-        created_at: now,
-        updated_at: now,
-    };
+    let v = LocalVersion::published_now(
+        project,
+        checked.filename.clone(),
+        serde_json::to_value(&record).map_err(|e| LocalError::Internal(e.to_string()))?,
+    );
     files.db.publish_local_version(&spec.name, &v, &stored, &[]).await.map_err(|e| match e {
         DbError::Conflict(_) => exists(&checked.filename, &spec.name),
         other => other.into(),
