@@ -4,6 +4,8 @@
 //! each release. `v1/providers/{namespace}/{type}/{version}/download/{os}/{arch}` describes one
 //! published build (its file name, checksum and signature) and never changes.
 
+pub mod protocol;
+
 use super::files::PathRules;
 use super::{segments, Class, PackageType};
 
