@@ -176,6 +176,7 @@ pub async fn run(p: Prepared, connect_timeout: Duration, read_timeout: Duration)
         realms: RealmPolicy::new(&p.remote.base_url, &p.remote.token_realm_hosts()),
         reach: if p.guarded { ReachPolicy::public_only() } else { ReachPolicy::unrestricted() },
         tls: p.trust.client_config(&p.remote.tls()),
+        rate_limits: None,
     };
     let upstream = Upstream::new(settings);
     let result = probe(&upstream, &p.url, p.limit).await;

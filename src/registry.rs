@@ -81,6 +81,11 @@ impl Registry {
     }
 
     /// The upstream TLS trust every remote (and every probe) uses.
+    /// The quota each remote's upstream last announced (`ratelimit-limit`/`-remaining`).
+    pub fn rate_limit(&self, name: &str) -> Option<artifactapi_actors::remote::ratelimit::RateLimit> {
+        self.deps.rate_limits.get(name)
+    }
+
     pub fn trust(&self) -> &Arc<TrustStore> {
         &self.deps.trust
     }
@@ -172,6 +177,11 @@ impl Registry {
 
     pub fn get_local(&self, name: &str) -> Option<Arc<LocalSpec>> {
         self.locals.read().ok()?.get(name).cloned()
+    }
+
+    /// Every local, in no particular order.
+    pub fn locals(&self) -> Vec<Arc<LocalSpec>> {
+        self.locals.read().map(|m| m.values().cloned().collect()).unwrap_or_default()
     }
 
     /// Adds or replaces a local.

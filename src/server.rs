@@ -139,6 +139,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         events: sink,
         documents: documents.clone(),
         trust,
+        rate_limits: Default::default(),
     };
     let registry = Arc::new(Registry::new(arbiters, deps, RemoteDefaults::from(config.as_ref())));
     load_remotes(&db, &registry).await.map_err(StartError::Database)?;

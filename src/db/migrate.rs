@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         file: "0007_local_packages.sql",
         sql: include_str!("../../migrations/0007_local_packages.sql"),
     },
+    Migration {
+        version: 8,
+        file: "0008_digest_aliases.sql",
+        sql: include_str!("../../migrations/0008_digest_aliases.sql"),
+    },
 ];
 
 /// The advisory lock key of migration runs ("aa-migra" in ASCII).

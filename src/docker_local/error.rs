@@ -10,6 +10,7 @@ use artifactapi_actors::Digest;
 
 use super::chunk::ChunkError;
 use crate::db::DbError;
+use crate::formats::docker::OciDigest;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -18,7 +19,7 @@ pub enum Error {
     #[error("{0}")]
     NameInvalid(String),
     #[error("blob {0} not known in this repository")]
-    BlobUnknown(Digest),
+    BlobUnknown(OciDigest),
     #[error("upload {0} not known (finished, cancelled or expired)")]
     UploadUnknown(String),
     #[error("{0}")]
@@ -116,7 +117,7 @@ mod tests {
         let d = Digest::of(b"x");
         let cases: Vec<(Error, u16)> = vec![
             (Error::NameUnknown("l/a".into()), 404),
-            (Error::BlobUnknown(d), 404),
+            (Error::BlobUnknown(d.into()), 404),
             (Error::UploadUnknown("u".into()), 404),
             (Error::UploadInvalid("x".into()), 400),
             (ChunkError::OutOfOrder { start: 5, size: 3 }.into(), 416),

@@ -19,27 +19,23 @@ use super::tags::{self, Page, Pagination};
 use super::upload::DockerLocal;
 use super::{Error, Repository};
 use crate::db::docker_local::manifests::{ManifestRef, ManifestRow, PutRefused, References};
+use crate::formats::docker::grammar::sha512_of;
+use crate::formats::docker::OciDigest;
 
-/// How a manifest is named in a request.
+/// How a manifest is named in a request (a digest may be a `sha512:` one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
     Tag(String),
-    Digest(Digest),
-}
-
-impl Reference {
-    fn as_ref(&self) -> ManifestRef<'_> {
-        match self {
-            Reference::Tag(t) => ManifestRef::Tag(t),
-            Reference::Digest(d) => ManifestRef::Digest(d),
-        }
-    }
+    Digest(OciDigest),
 }
 
 /// A stored manifest, as the push answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pushed {
+    /// The SHA-256 the manifest is stored under.
     pub digest: Digest,
+    /// The digest the client named it by (its SHA-256 unless it pushed by `sha512:`).
+    pub named: OciDigest,
     pub subject: Option<Digest>,
 }
 
@@ -68,14 +64,14 @@ pub struct ReferrersIndex {
 impl DockerLocal {
     /// The size of blob `digest` of `repo`.
     pub async fn blob_size(&self, repo: &Repository, digest: &Digest) -> Result<u64, Error> {
-        self.db.docker_blob(repo, digest).await?.ok_or(Error::BlobUnknown(*digest))
+        self.db.docker_blob(repo, digest).await?.ok_or(Error::BlobUnknown((*digest).into()))
     }
 
     /// `DELETE .../blobs/{digest}`: unlinks the blob from the repository.
     pub async fn delete_blob(&self, repo: &Repository, digest: &Digest) -> Result<(), Error> {
         match self.db.docker_unlink_blob(repo, digest).await? {
             true => Ok(()),
-            false => Err(Error::BlobUnknown(*digest)),
+            false => Err(Error::BlobUnknown((*digest).into())),
         }
     }
 
@@ -95,11 +91,19 @@ impl DockerLocal {
     ) -> Result<Pushed, Error> {
         let parsed = manifest::parse(&body, content_type).map_err(|e| Error::ManifestInvalid(e.0))?;
         let digest = Digest::of(&body);
-        if let Reference::Digest(named) = reference {
-            if *named != digest {
-                return Err(Error::DigestInvalid(format!("the manifest's bytes are {digest}, not {named}")));
+        let named = match reference {
+            Reference::Tag(_) => OciDigest::Sha256(digest),
+            Reference::Digest(named) => {
+                let actual = match named {
+                    OciDigest::Sha256(_) => OciDigest::Sha256(digest),
+                    OciDigest::Sha512(_) => OciDigest::Sha512(sha512_of(&body)),
+                };
+                if actual != *named {
+                    return Err(Error::DigestInvalid(format!("the manifest's bytes are {actual}, not {named}")));
+                }
+                actual
             }
-        }
+        };
         let mut w = self.staging.create().await.map_err(|e| Error::Store(e.into()))?;
         if let Err(e) = w.write(&body).await {
             w.abort().await;
@@ -107,6 +111,9 @@ impl DockerLocal {
         }
         let staged = w.finish().await.map_err(|e| Error::Store(e.into()))?;
         self.storage.send(Commit { staged, expected: Some(digest), object: None }).await??;
+        if let OciDigest::Sha512(_) = named {
+            self.db.put_digest_alias(&named.to_string(), &digest).await?;
+        }
         let row = ManifestRow {
             digest,
             media_type: parsed.media_type,
@@ -124,7 +131,7 @@ impl DockerLocal {
             Reference::Digest(_) => None,
         };
         match self.db.docker_put_manifest(repo, &row, &refs, tag).await? {
-            Ok(()) => Ok(Pushed { digest, subject: row.subject }),
+            Ok(()) => Ok(Pushed { digest, named, subject: row.subject }),
             Err(PutRefused::Unknown { digest, what }) => Err(Error::ManifestBlobUnknown { digest, what }),
             Err(PutRefused::Size { digest, claimed, actual }) => Err(Error::ManifestInvalid(format!(
                 "the manifest says {digest} has {claimed} bytes, but it has {actual}"
@@ -137,16 +144,23 @@ impl DockerLocal {
 
     /// The manifest `reference` names in `repo`.
     pub async fn manifest(&self, repo: &Repository, reference: &Reference) -> Result<ManifestRow, Error> {
-        self.db
-            .docker_manifest(repo, reference.as_ref())
-            .await?
-            .ok_or_else(|| Error::ManifestUnknown(describe(reference)))
+        let found = match reference {
+            Reference::Tag(t) => self.db.docker_manifest(repo, ManifestRef::Tag(t)).await?,
+            Reference::Digest(named) => match self.resolve(named).await? {
+                Some(d) => self.db.docker_manifest(repo, ManifestRef::Digest(&d)).await?,
+                None => None,
+            },
+        };
+        found.ok_or_else(|| Error::ManifestUnknown(describe(reference)))
     }
 
     /// `DELETE .../manifests/{reference}`: by digest the manifest (and its tags), by tag the tag.
     pub async fn delete_manifest(&self, repo: &Repository, reference: &Reference) -> Result<(), Error> {
         let deleted = match reference {
-            Reference::Digest(d) => self.db.docker_delete_manifest(repo, d).await?,
+            Reference::Digest(named) => match self.resolve(named).await? {
+                Some(d) => self.db.docker_delete_manifest(repo, &d).await?,
+                None => false,
+            },
             Reference::Tag(t) => self.db.docker_delete_tag(repo, t).await?,
         };
         if deleted {

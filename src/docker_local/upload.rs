@@ -14,12 +14,17 @@
 //!   staging file that is hashed and committed like any other.
 //!
 //! A wrong digest cancels the upload (as the reference registry does) and publishes nothing.
+//!
+//! The client may name the blob by its `sha512:` digest: the staging writer then takes the
+//! SHA-512 as the bytes arrive, the blob is published under its SHA-256 like any other, and the
+//! SHA-512 is recorded as its alias ([`crate::db::Db::put_digest_alias`]) for pulls by that name.
 
 use std::sync::Arc;
 
 use actix::Addr;
 use artifactapi_actors::storage::{
-    parts::PROMOTE_MAX, BlobStore, Commit, CommitPart, Committed, PartKey, Staged, StagingArea, StorageActor,
+    parts::PROMOTE_MAX, BlobStore, Commit, CommitPart, Committed, PartKey, Staged, StagingArea, StagingWriter,
+    StorageActor,
 };
 use artifactapi_actors::Digest;
 use bytes::Bytes;
@@ -30,6 +35,7 @@ use super::chunk::{self, ChunkRange};
 use super::{Error, Repository};
 use crate::db::docker_local::uploads::{Appended, UploadState};
 use crate::db::Db;
+use crate::formats::docker::OciDigest;
 
 /// What the registry operations of local docker repositories need. Cheap to clone.
 #[derive(Clone)]
@@ -55,7 +61,7 @@ pub fn upload_location(repo: &Repository, id: &Uuid) -> String {
 }
 
 /// The location of a blob: `/v2/{local}/{image}/blobs/{digest}`.
-pub fn blob_location(repo: &Repository, digest: &Digest) -> String {
+pub fn blob_location(repo: &Repository, digest: &impl std::fmt::Display) -> String {
     format!("/v2/{repo}/blobs/{digest}")
 }
 
@@ -66,10 +72,66 @@ impl DockerLocal {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        crate::locals::files::stage(&self.staging, body, u64::MAX).await.map_err(|e| match e {
+        self.stage_into(self.staging.create().await, body).await
+    }
+
+    /// Streams `body` into a new staging file that also takes the hash `named` needs.
+    async fn stage_for<S, E>(&self, named: &OciDigest, body: S) -> Result<Staged, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.stage_into(self.writer_for(named).await, body).await
+    }
+
+    /// A staging writer that takes the hash `named` needs (the SHA-256 it always takes, or
+    /// the SHA-512 too).
+    async fn writer_for(&self, named: &OciDigest) -> std::io::Result<StagingWriter> {
+        match named {
+            OciDigest::Sha256(_) => self.staging.create().await,
+            OciDigest::Sha512(_) => self.staging.create_sha512().await,
+        }
+    }
+
+    async fn stage_into<S, E>(&self, w: std::io::Result<StagingWriter>, body: S) -> Result<Staged, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let w = w.map_err(|e| Error::Store(e.into()))?;
+        crate::locals::files::stage_into(w, body, u64::MAX).await.map_err(|e| match e {
             crate::locals::files::StageError::Io(e) => Error::Store(e.into()),
             other => Error::Body(other.to_string()),
         })
+    }
+
+    /// The blob `named` names: itself for a SHA-256, the recorded alias for a SHA-512.
+    pub async fn resolve(&self, named: &OciDigest) -> Result<Option<Digest>, Error> {
+        match named {
+            OciDigest::Sha256(d) => Ok(Some(*d)),
+            OciDigest::Sha512(_) => Ok(self.db.digest_alias(&named.to_string()).await?),
+        }
+    }
+
+    /// Commits staged bytes the client named `named`: a SHA-256 is checked by the storage
+    /// actor, a SHA-512 against what the staging writer took, then recorded as the blob's alias.
+    pub(super) async fn commit_named(&self, staged: Staged, named: &OciDigest) -> Result<Committed, Error> {
+        let want = match named {
+            OciDigest::Sha256(d) => return self.commit_staged(staged, *d).await,
+            OciDigest::Sha512(want) => want,
+        };
+        if staged.sha512.as_ref() != Some(want) {
+            let actual = staged.sha512.map(|h| OciDigest::Sha512(h).to_string());
+            staged.discard().await;
+            return Err(Error::DigestInvalid(format!(
+                "the uploaded bytes are {}, not {named}",
+                actual.as_deref().unwrap_or("not hashed with sha512")
+            )));
+        }
+        let digest = staged.digest;
+        let committed = self.commit_staged(staged, digest).await?;
+        self.db.put_digest_alias(&named.to_string(), &committed.digest).await?;
+        Ok(committed)
     }
 
     /// `POST .../blobs/uploads/`: a new, empty upload.
@@ -80,13 +142,13 @@ impl DockerLocal {
     }
 
     /// `POST .../blobs/uploads/?digest=`: the whole blob in one request.
-    pub async fn put_blob<S, E>(&self, repo: &Repository, expected: Digest, body: S) -> Result<Committed, Error>
+    pub async fn put_blob<S, E>(&self, repo: &Repository, expected: OciDigest, body: S) -> Result<Committed, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let staged = self.stage(body).await?;
-        let committed = self.commit_staged(staged, expected).await?;
+        let staged = self.stage_for(&expected, body).await?;
+        let committed = self.commit_named(staged, &expected).await?;
         self.db.docker_link_blob(repo, &committed.digest, committed.size).await?;
         Ok(committed)
     }
@@ -153,7 +215,7 @@ impl DockerLocal {
         &self,
         repo: &Repository,
         id: Uuid,
-        expected: Digest,
+        expected: OciDigest,
         chunk: ChunkHeaders,
         body: S,
     ) -> Result<Committed, Error>
@@ -163,10 +225,10 @@ impl DockerLocal {
     {
         let size = self.db.docker_touch_upload(repo, id).await?.ok_or_else(|| Error::UploadUnknown(id.to_string()))?;
         chunk::check(chunk.range, size, chunk.content_length)?;
-        let staged = self.stage(body).await?;
+        let staged = self.stage_for(&expected, body).await?;
         let committed = if size == 0 && staged.size > 0 && chunk.range.is_none_or(|r| r.len() == staged.size) {
             // The whole blob in the closing request: no part needed.
-            self.commit_or_cancel(repo, id, self.commit_staged(staged, expected)).await?
+            self.commit_or_cancel(repo, id, self.commit_named(staged, &expected)).await?
         } else {
             self.store_chunk(repo, id, size, chunk.range, staged).await?;
             let state = self.db.docker_upload(repo, id).await?.ok_or_else(|| Error::UploadUnknown(id.to_string()))?;
@@ -194,18 +256,19 @@ impl DockerLocal {
     }
 
     /// Commits the recorded parts of an upload as one blob.
-    async fn commit_parts(&self, state: UploadState, expected: Digest) -> Result<Committed, Error> {
+    async fn commit_parts(&self, state: UploadState, expected: OciDigest) -> Result<Committed, Error> {
         let contiguous = state.parts.iter().try_fold(0u64, |at, p| (p.offset == at).then_some(at + p.size));
         if contiguous != Some(state.size) {
             return Err(Error::UploadInvalid(format!("the upload's parts do not add up to its {} bytes", state.size)));
         }
-        if let [part] = state.parts.as_slice() {
+        // A part's SHA-256 is known from its staging; a SHA-512 needs the bytes read back.
+        if let ([part], OciDigest::Sha256(expected)) = (state.parts.as_slice(), expected) {
             if part.size <= PROMOTE_MAX {
                 let msg = CommitPart { part: part.key, digest: part.digest, size: part.size, expected };
                 return Ok(self.storage.send(msg).await??);
             }
         }
-        let mut w = self.staging.create().await.map_err(|e| Error::Store(e.into()))?;
+        let mut w = self.writer_for(&expected).await.map_err(|e| Error::Store(e.into()))?;
         for part in &state.parts {
             if let Err(e) = self.copy_part(&part.key, part.size, &mut w).await {
                 w.abort().await;
@@ -213,15 +276,10 @@ impl DockerLocal {
             }
         }
         let staged = w.finish().await.map_err(|e| Error::Store(e.into()))?;
-        self.commit_staged(staged, expected).await
+        self.commit_named(staged, &expected).await
     }
 
-    async fn copy_part(
-        &self,
-        key: &PartKey,
-        size: u64,
-        w: &mut artifactapi_actors::storage::StagingWriter,
-    ) -> Result<(), Error> {
+    async fn copy_part(&self, key: &PartKey, size: u64, w: &mut StagingWriter) -> Result<(), Error> {
         let start = w.written();
         let mut body = self.store.open_part(key).await?;
         while let Some(bytes) = body.next().await {

@@ -40,6 +40,9 @@ pub struct Target {
     pub accept: Option<String>,
     /// The digest the bytes must have.
     pub expected: Option<Digest>,
+    /// What else the bytes must match, checked while they stream (a registry's `sha512:`
+    /// digest): a body that does not is never cached.
+    pub integrity: Option<artifactapi_actors::integrity::Integrity>,
     /// Held until the whole body has arrived and [`super::Format::check_document`] accepted it
     /// (documents, docker manifests): clients never see an answer that fails its check.
     pub held: bool,

@@ -19,10 +19,14 @@ use crate::state::AppState;
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     // Outside the `/api/v2` scope, so its read guard does not apply: check here.
     require_read(&req, &state)?;
+    let remotes = state.registry.names();
+    let rate_limits =
+        remotes.iter().filter_map(|name| state.registry.rate_limit(name).map(|r| (name.clone(), r))).collect();
     let inputs = ScrapeInputs {
         db: &state.db,
         coord: &state.coord,
-        remotes: state.registry.names(),
+        remotes,
+        rate_limits,
         events_dropped: state.events.dropped(),
     };
     let text = state.observe.render_metrics(inputs).await.map_err(|e| ApiError::Internal(e.to_string()))?;

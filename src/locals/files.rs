@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use actix::Addr;
 use artifactapi_actors::digest::Digest;
-use artifactapi_actors::storage::{BlobStore, Commit, Committed, Staged, StagingArea, StorageActor};
+use artifactapi_actors::storage::{BlobStore, Commit, Committed, Staged, StagingArea, StagingWriter, StorageActor};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
@@ -41,12 +41,20 @@ impl From<StageError> for LocalError {
 }
 
 /// Streams `body` into a new staging file, refusing more than `limit` bytes.
-pub async fn stage<S, E>(staging: &StagingArea, mut body: S, limit: u64) -> Result<Staged, StageError>
+pub async fn stage<S, E>(staging: &StagingArea, body: S, limit: u64) -> Result<Staged, StageError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let mut w = staging.create().await?;
+    stage_into(staging.create().await?, body, limit).await
+}
+
+/// [`stage`] into the writer `w` (one that takes the SHA-512 too, say).
+pub async fn stage_into<S, E>(mut w: StagingWriter, mut body: S, limit: u64) -> Result<Staged, StageError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let mut buf = BytesMut::new();
     let mut total = 0u64;
     loop {

@@ -94,6 +94,7 @@ async fn a_lookup_read_before_an_eviction_does_not_make_the_object_hot() {
         events: Arc::new(NoEvents),
         documents: Arc::new(tokio::sync::Semaphore::new(2)),
         trust: Arc::new(TrustStore::load(None).unwrap().0),
+        rate_limits: Default::default(),
     };
     let settings = RemoteSettings {
         name: "hub".into(),

@@ -42,6 +42,10 @@ pub struct Metrics {
     pub breaker_state: IntGaugeVec,
     /// `repo`, `to` (`open`, `half_open`, `closed`).
     pub breaker_transitions: IntCounterVec,
+    /// `repo`: the upstream's announced quota (`ratelimit-limit`), as last seen by this replica.
+    pub upstream_ratelimit_limit: IntGaugeVec,
+    /// `repo`: what is left of it (`ratelimit-remaining`).
+    pub upstream_ratelimit_remaining: IntGaugeVec,
     pub commits: IntCounter,
     /// `dry_run` (`true`, `false`).
     pub gc_runs: IntCounterVec,
@@ -138,6 +142,16 @@ impl Metrics {
                 "artifactapi_breaker_transitions_total",
                 "Circuit breaker transitions seen by this replica",
                 &["repo", "to"],
+            )?,
+            upstream_ratelimit_limit: gauge(
+                "artifactapi_upstream_ratelimit_limit",
+                "Requests the upstream allows per window (its ratelimit-limit header), as last seen",
+                &["repo"],
+            )?,
+            upstream_ratelimit_remaining: gauge(
+                "artifactapi_upstream_ratelimit_remaining",
+                "Requests the upstream has left for this client (its ratelimit-remaining header), as last seen",
+                &["repo"],
             )?,
             commits: counter1("artifactapi_storage_commits_total", "Objects committed to storage")?,
             gc_runs: counter("artifactapi_gc_runs_total", "Garbage collection runs", &["dry_run"])?,

@@ -1,5 +1,6 @@
 //! State read when asked for: the breaker of every remote (from the coordinator, so every
-//! replica reports the same), the database pool, the event bus's drops. Used by `/metrics` and
+//! replica reports the same), the upstream quotas this replica last saw, the database pool, the
+//! event bus's drops. Used by `/metrics` and
 //! `/api/v2/stats`.
 
 use std::collections::HashMap;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use artifactapi_actors::coord::Coordinator;
 use artifactapi_actors::events::NoEvents;
 use artifactapi_actors::remote::breaker::Breaker;
+use artifactapi_actors::remote::ratelimit::RateLimit;
 use artifactapi_actors::remote::BreakerState;
 
 use super::metrics::{Metrics, MetricsError};
@@ -66,6 +68,8 @@ pub struct ScrapeInputs<'a> {
     pub db: &'a Db,
     pub coord: &'a Arc<dyn Coordinator>,
     pub remotes: Vec<String>,
+    /// The quota each remote's upstream last announced, for the remotes that announced one.
+    pub rate_limits: Vec<(String, RateLimit)>,
     pub events_dropped: u64,
 }
 
@@ -75,6 +79,13 @@ pub async fn render(m: &Metrics, inputs: ScrapeInputs<'_>) -> Result<String, Met
     m.breaker_state.reset();
     for (name, state) in states {
         m.breaker_state.with_label_values(&[name.as_str()]).set(breaker_value(state));
+    }
+    m.upstream_ratelimit_limit.reset();
+    m.upstream_ratelimit_remaining.reset();
+    for (name, r) in &inputs.rate_limits {
+        let as_gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        m.upstream_ratelimit_limit.with_label_values(&[name.as_str()]).set(as_gauge(r.limit));
+        m.upstream_ratelimit_remaining.with_label_values(&[name.as_str()]).set(as_gauge(r.remaining));
     }
     let pool = inputs.db.status();
     let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);

@@ -44,6 +44,30 @@ pub(super) async fn read_whole(
     Ok(out)
 }
 
+impl Service {
+    /// The whole body of a served document (a tag list a virtual merges, a page whose length
+    /// decides its next link), bounded by [`MAX_DOCUMENT`].
+    pub async fn document_bytes(&self, outcome: Outcome, what: &str) -> Result<Vec<u8>, ServeError> {
+        match outcome {
+            Outcome::Served { body: super::Body::Stored(s), .. } => {
+                read_whole(&*self.store, what, &s.digest, s.size).await
+            }
+            Outcome::Served { body: super::Body::Streaming { download, .. }, .. } => {
+                let mut body = download.body;
+                let mut out = Vec::new();
+                while let Some(chunk) = body.next().await {
+                    out.extend_from_slice(&chunk.map_err(|e| ServeError::BadGateway(format!("{what}: {e}")))?);
+                    if out.len() as u64 > MAX_DOCUMENT {
+                        return Err(ServeError::BadGateway(format!("{what} is larger than {MAX_DOCUMENT} bytes")));
+                    }
+                }
+                Ok(out)
+            }
+            Outcome::Redirect(to) => Err(ServeError::BadGateway(format!("{what}: unexpected redirect to {to:?}"))),
+        }
+    }
+}
+
 /// Runs `f` on a blocking thread (parsing and rendering large documents is CPU work).
 pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ServeError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ServeError::Internal(format!("document task: {e}")))

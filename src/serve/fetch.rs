@@ -128,7 +128,7 @@ impl Service {
             return Ok(Outcome::stored(&object, CacheStatus::Hit));
         }
         let url = upstream_url(entry, &target);
-        let fetched = self.send(f, entry, e, &target, url, None).await?;
+        let fetched = self.send(f, entry, e, &target, url, target.integrity.clone()).await?;
         outcome(&entry.remote.spec.name, fetched, &target.path, target.expected)
     }
 }

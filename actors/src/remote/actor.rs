@@ -44,6 +44,8 @@ pub struct RemoteDeps {
     pub documents: Arc<tokio::sync::Semaphore>,
     /// Upstream TLS trust and the client configurations built on it.
     pub trust: Arc<TrustStore>,
+    /// The upstreams' announced quotas, per remote (for `/metrics`).
+    pub rate_limits: Arc<super::ratelimit::RateLimits>,
 }
 
 pub struct RemoteActor {
@@ -84,6 +86,10 @@ impl RemoteActor {
                     realms: super::auth::RealmPolicy::new(&s.base_url, &s.token_realm_hosts),
                     reach: ReachPolicy::for_remote(&s.name, &s.base_url, s.allow_private_upstreams),
                     tls: self.deps.trust.client_config(&s.tls),
+                    rate_limits: Some(super::ratelimit::RateLimitSink {
+                        remote: s.name.clone(),
+                        limits: self.deps.rate_limits.clone(),
+                    }),
                 }))
             })
             .clone()

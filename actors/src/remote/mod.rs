@@ -26,6 +26,7 @@ pub mod fill;
 pub mod hot;
 pub mod netguard;
 pub mod probe;
+pub mod ratelimit;
 pub mod spool;
 pub mod tls;
 pub mod upstream;

@@ -123,6 +123,7 @@ mod tests {
             realms: Default::default(),
             reach,
             tls: trust.client_config(&Default::default()),
+            rate_limits: None,
         }
     }
 

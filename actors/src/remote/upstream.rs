@@ -81,6 +81,8 @@ pub struct UpstreamSettings {
     pub reach: ReachPolicy,
     /// The TLS trust (shared between the remotes with the same setting).
     pub tls: Arc<rustls::ClientConfig>,
+    /// Where the quotas the upstream announces are recorded (none for one-off probes).
+    pub rate_limits: Option<super::ratelimit::RateLimitSink>,
 }
 
 /// The parts of an upstream response head artifactapi keeps.
@@ -319,6 +321,14 @@ impl Upstream {
     fn split_response(&self, resp: awc::ClientResponse, head_only: bool) -> (UpstreamHead, UpstreamBody) {
         let h = resp.headers();
         let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        if let Some(sink) = &self.settings.rate_limits {
+            let value = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+            if let Some(limit) =
+                super::ratelimit::RateLimit::parse(value("ratelimit-limit"), value("ratelimit-remaining"))
+            {
+                sink.limits.record(&sink.remote, limit);
+            }
+        }
         let head = UpstreamHead {
             status: resp.status().as_u16(),
             content_length: text("content-length").and_then(|v| v.trim().parse().ok()),

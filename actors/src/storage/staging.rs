@@ -2,13 +2,16 @@
 //!
 //! Every write to the store starts here, on local disk under `DATA_DIR/staging`, whatever the
 //! backend: the writer hashes as it writes, so when the last byte is in, the digest is known and
-//! can be compared with what the upstream or the client promised. Only then does the
+//! can be compared with what the upstream or the client promised (a writer made by
+//! [`StagingArea::create_sha512`] also takes the SHA-512, for bytes a registry client names by
+//! a `sha512:` digest). Only then does the
 //! [`super::StorageActor`] publish the file. The staging directory lives beside the filesystem
 //! store's blobs so publishing there is a rename on the same filesystem.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
+use sha2::Digest as _;
 use tokio::io::AsyncWriteExt;
 
 use crate::digest::{Digest, Hasher};
@@ -42,7 +45,14 @@ impl StagingArea {
     pub async fn create(&self) -> io::Result<StagingWriter> {
         let path = self.dir.join(format!("{}.part", uuid::Uuid::new_v4()));
         let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
-        Ok(StagingWriter { path, file, hasher: Hasher::new() })
+        Ok(StagingWriter { path, file, hasher: Hasher::new(), sha512: None })
+    }
+
+    /// A new, empty staging file whose SHA-512 is taken too ([`Staged::sha512`]).
+    pub async fn create_sha512(&self) -> io::Result<StagingWriter> {
+        let mut w = self.create().await?;
+        w.sha512 = Some(Box::new(sha2::Sha512::new()));
+        Ok(w)
     }
 }
 
@@ -52,6 +62,7 @@ pub struct StagingWriter {
     path: PathBuf,
     file: tokio::fs::File,
     hasher: Hasher,
+    sha512: Option<Box<sha2::Sha512>>,
 }
 
 impl std::fmt::Debug for Hasher {
@@ -76,6 +87,9 @@ impl StagingWriter {
         self.file.write_all(bytes).await?;
         self.file.flush().await?;
         self.hasher.update(bytes);
+        if let Some(h) = &mut self.sha512 {
+            h.update(bytes);
+        }
         Ok(())
     }
 
@@ -84,7 +98,8 @@ impl StagingWriter {
         self.file.flush().await?;
         self.file.sync_all().await?;
         let (digest, size) = self.hasher.finish();
-        Ok(Staged { path: self.path, digest, size })
+        let sha512 = self.sha512.map(|h| h.finalize().into());
+        Ok(Staged { path: self.path, digest, size, sha512 })
     }
 
     /// Deletes the file: nothing of it is ever published.
@@ -100,6 +115,8 @@ pub struct Staged {
     pub path: PathBuf,
     pub digest: Digest,
     pub size: u64,
+    /// The SHA-512, when the writer took it ([`StagingArea::create_sha512`]).
+    pub sha512: Option<[u8; 64]>,
 }
 
 impl Staged {
@@ -127,6 +144,13 @@ mod tests {
         assert_eq!(staged.digest, Digest::of(b"hello world"));
         assert_eq!(staged.size, 11);
         assert_eq!(std::fs::read(&staged.path).unwrap(), b"hello world");
+        assert_eq!(staged.sha512, None);
+        let mut w = area.create_sha512().await.unwrap();
+        w.write(b"hello ").await.unwrap();
+        w.write(b"world").await.unwrap();
+        let staged = w.finish().await.unwrap();
+        let want: [u8; 64] = <sha2::Sha512 as sha2::Digest>::digest(b"hello world").into();
+        assert_eq!((staged.digest, staged.sha512), (Digest::of(b"hello world"), Some(want)));
         let w = area.create().await.unwrap();
         let p = w.path().to_path_buf();
         w.abort().await;

@@ -11,6 +11,26 @@ use super::{to_i64, to_u64, Repository};
 use crate::db::{Db, DbError};
 
 impl Db {
+    /// Records `alias` (a `sha512:` digest) as another name of blob `digest` (which must have a
+    /// `blobs` row).
+    pub async fn put_digest_alias(&self, alias: &str, digest: &Digest) -> Result<(), DbError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO digest_aliases (alias, digest) VALUES ($1, $2)                  ON CONFLICT (alias) DO UPDATE SET digest = EXCLUDED.digest",
+                &[&alias, &digest.to_string()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The blob `alias` names, if it was recorded.
+    pub async fn digest_alias(&self, alias: &str) -> Result<Option<Digest>, DbError> {
+        let client = self.client().await?;
+        let row = client.query_opt("SELECT digest FROM digest_aliases WHERE alias = $1", &[&alias]).await?;
+        row.map(|r| super::digest_of(&r, "digest")).transpose()
+    }
+
     /// The size of blob `digest` if `repo` links it.
     pub async fn docker_blob(&self, repo: &Repository, digest: &Digest) -> Result<Option<u64>, DbError> {
         let client = self.client().await?;

@@ -11,6 +11,7 @@
 
 pub mod blobs;
 pub mod manifests;
+pub mod repos;
 pub mod uploads;
 
 #[cfg(test)]

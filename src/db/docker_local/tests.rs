@@ -246,3 +246,44 @@ async fn gc_keeps_what_manifests_reference_and_links_go_with_their_blob() {
     drop((db, catalog));
     tdb.drop().await;
 }
+
+#[tokio::test]
+async fn the_catalog_lists_repositories_with_manifests_in_byte_order() {
+    let (tdb, db, catalog) = setup().await;
+    let none = References { blobs: vec![], manifests: vec![] };
+    for (local, image) in [("loc", "b"), ("loc", "a/z"), ("loc", "a"), ("other", "app"), ("loc", "a")] {
+        let m = manifest(blob(&catalog, format!("{local}/{image}").as_bytes()).await, None, None);
+        db.docker_put_manifest(&Repository::new(local, image), &m, &none, Some("v1")).await.unwrap().unwrap();
+    }
+    // Blobs alone make no repository.
+    let layer = blob(&catalog, b"layer").await;
+    db.docker_link_blob(&repo("blobs-only"), &layer, 5).await.unwrap();
+
+    let both = ["loc".to_string(), "other".to_string()];
+    let all = db.docker_repositories(&both, None, 100).await.unwrap();
+    assert_eq!(all, ["loc/a", "loc/a/z", "loc/b", "other/app"]);
+    assert_eq!(db.docker_repositories(&both, Some("loc/a"), 2).await.unwrap(), ["loc/a/z", "loc/b"]);
+    assert_eq!(db.docker_repositories(&both, Some("other/app"), 2).await.unwrap(), Vec::<String>::new());
+    assert_eq!(db.docker_repositories(&["other".to_string()], None, 100).await.unwrap(), ["other/app"]);
+    assert!(db.docker_repositories(&[], None, 100).await.unwrap().is_empty());
+    drop((db, catalog));
+    tdb.drop().await;
+}
+
+#[tokio::test]
+async fn digest_aliases_name_a_blob_and_go_with_it() {
+    let (tdb, db, catalog) = setup().await;
+    let d = blob(&catalog, b"aliased").await;
+    let alias = format!("sha512:{}", "ab".repeat(64));
+    assert_eq!(db.digest_alias(&alias).await.unwrap(), None);
+    db.put_digest_alias(&alias, &d).await.unwrap();
+    db.put_digest_alias(&alias, &d).await.unwrap();
+    assert_eq!(db.digest_alias(&alias).await.unwrap(), Some(d));
+    assert!(db.put_digest_alias(&alias, &Digest::of(b"no such blob")).await.is_err(), "only stored blobs");
+    assert!(db.put_digest_alias("sha256:x", &d).await.is_err(), "only sha512 aliases");
+    let future = Utc::now() + chrono::Duration::hours(1);
+    assert!(catalog.gc_delete_blob(&d, 7, future, Box::pin(async { Ok(()) })).await.unwrap());
+    assert_eq!(db.digest_alias(&alias).await.unwrap(), None, "the alias went with the blob");
+    drop((db, catalog));
+    tdb.drop().await;
+}

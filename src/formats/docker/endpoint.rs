@@ -21,7 +21,7 @@
 
 use artifactapi_actors::Digest;
 
-use super::grammar::{parse_digest, shorten, ImageName, Tag, UploadId};
+use super::grammar::{parse_digest, parse_oci_digest, shorten, ImageName, OciDigest, Tag, UploadId};
 use crate::paths::is_repo_name;
 
 /// Longest raw `/v2/...` path accepted, in bytes.
@@ -52,7 +52,7 @@ pub struct Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     Manifest(Reference),
-    Blob(Digest),
+    Blob(OciDigest),
     /// `blobs/uploads/`: start an upload (or mount, or a monolithic upload with `?digest=`).
     UploadStart,
     /// `blobs/uploads/{id}`: continue, finish, inspect or cancel an upload.
@@ -65,14 +65,14 @@ pub enum Op {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
     Tag(Tag),
-    Digest(Digest),
+    Digest(OciDigest),
 }
 
 impl Reference {
     /// A reference containing `:` is a digest (tags cannot contain one), anything else a tag.
     pub fn parse(s: &str) -> Result<Reference, EndpointError> {
         if s.contains(':') {
-            parse_digest(s).map(Reference::Digest).map_err(EndpointError::DigestInvalid)
+            parse_oci_digest(s).map(Reference::Digest).map_err(EndpointError::DigestInvalid)
         } else {
             Tag::parse(s).map(Reference::Tag).map_err(EndpointError::TagInvalid)
         }
@@ -158,7 +158,7 @@ impl Endpoint {
         let (name_segs, op) = match (segs[n - 2], segs[n - 1]) {
             ("tags", "list") => (&segs[..n - 2], Op::Tags),
             ("manifests", reference) => (&segs[..n - 2], Op::Manifest(Reference::parse(&decode_colon(reference))?)),
-            ("referrers", digest) => (&segs[..n - 2], Op::Referrers(digest_of(digest)?)),
+            ("referrers", digest) => (&segs[..n - 2], Op::Referrers(sha256_of(digest)?)),
             ("blobs", "uploads") => (&segs[..n - 2], Op::UploadStart),
             ("uploads", "") if n >= 3 && segs[n - 3] == "blobs" => (&segs[..n - 3], Op::UploadStart),
             ("uploads", id) if n >= 3 && segs[n - 3] == "blobs" => {
@@ -183,7 +183,11 @@ impl V2Path {
     }
 }
 
-fn digest_of(s: &str) -> Result<Digest, EndpointError> {
+fn digest_of(s: &str) -> Result<OciDigest, EndpointError> {
+    parse_oci_digest(&decode_colon(s)).map_err(EndpointError::DigestInvalid)
+}
+
+fn sha256_of(s: &str) -> Result<Digest, EndpointError> {
     parse_digest(&decode_colon(s)).map_err(EndpointError::DigestInvalid)
 }
 
@@ -208,6 +212,14 @@ mod tests {
 
     fn d() -> Digest {
         Digest::from_hex(HEX).unwrap()
+    }
+
+    fn od() -> OciDigest {
+        OciDigest::Sha256(d())
+    }
+
+    fn d512() -> OciDigest {
+        OciDigest::Sha512(super::super::grammar::sha512_of(b"x"))
     }
 
     fn image(repo: &str, name: &str, op: Op) -> Result<V2Path, &'static str> {
@@ -239,12 +251,14 @@ mod tests {
             ("/v2/_catalog".into(), Ok(V2Path::Catalog)),
             ("/v2/hub/library/alpine/manifests/3.19".into(), image("hub", "library/alpine", tag("3.19"))),
             ("/v2/hub/alpine/manifests/latest".into(), image("hub", "alpine", tag("latest"))),
-            (format!("/v2/hub/alpine/manifests/{dg}"), image("hub", "alpine", Op::Manifest(Reference::Digest(d())))),
+            (format!("/v2/hub/alpine/manifests/{dg}"), image("hub", "alpine", Op::Manifest(Reference::Digest(od())))),
             (
                 format!("/v2/hub/alpine/manifests/sha256%3A{HEX}"),
-                image("hub", "alpine", Op::Manifest(Reference::Digest(d()))),
+                image("hub", "alpine", Op::Manifest(Reference::Digest(od()))),
             ),
-            (format!("/v2/hub/a/b/c/blobs/{dg}"), image("hub", "a/b/c", Op::Blob(d()))),
+            (format!("/v2/hub/a/b/c/blobs/{dg}"), image("hub", "a/b/c", Op::Blob(od()))),
+            (format!("/v2/hub/app/blobs/{}", d512()), image("hub", "app", Op::Blob(d512()))),
+            (format!("/v2/hub/app/manifests/{}", d512()), image("hub", "app", Op::Manifest(Reference::Digest(d512())))),
             ("/v2/hub/team/app/tags/list".into(), image("hub", "team/app", Op::Tags)),
             (format!("/v2/hub/app/referrers/{dg}"), image("hub", "app", Op::Referrers(d()))),
             ("/v2/loc/app/blobs/uploads/".into(), image("loc", "app", Op::UploadStart)),
@@ -254,10 +268,10 @@ mod tests {
                 image("loc", "app", Op::Upload(UploadId::parse("3f2a-9c1e").unwrap())),
             ),
             // Segments named like operations are part of the name when more follows.
-            (format!("/v2/hub/org/manifests/app/blobs/{dg}"), image("hub", "org/manifests/app", Op::Blob(d()))),
+            (format!("/v2/hub/org/manifests/app/blobs/{dg}"), image("hub", "org/manifests/app", Op::Blob(od()))),
             ("/v2/hub/org/blobs/tags/list".into(), image("hub", "org/blobs", Op::Tags)),
             ("/v2/hub/manifests/manifests/v1".into(), image("hub", "manifests", tag("v1"))),
-            (format!("/v2/hub/x/blobs/uploads/blobs/{dg}"), image("hub", "x/blobs/uploads", Op::Blob(d()))),
+            (format!("/v2/hub/x/blobs/uploads/blobs/{dg}"), image("hub", "x/blobs/uploads", Op::Blob(od()))),
         ];
         for (raw, want) in cases {
             assert_eq!(V2Path::parse(&raw).map_err(code), want, "{raw}");
@@ -297,7 +311,15 @@ mod tests {
             ("/v2/hub/alpine/manifests/a%2fb".into(), "TAG_INVALID"),
             (long_tag, "TAG_INVALID"),
             ("/v2/hub/alpine/manifests/sha256:abc".into(), "DIGEST_INVALID"),
-            (format!("/v2/hub/alpine/manifests/sha512:{}", "ab".repeat(64)), "DIGEST_INVALID"),
+            (format!("/v2/hub/alpine/manifests/sha512:{}", "ab".repeat(63)), "DIGEST_INVALID"),
+            (format!("/v2/hub/alpine/manifests/sha512:{}", "ab".repeat(65)), "DIGEST_INVALID"),
+            (format!("/v2/hub/alpine/blobs/sha512:{}", "AB".repeat(64)), "DIGEST_INVALID"),
+            (format!("/v2/hub/alpine/blobs/sha512%3A{}", "ab".repeat(63)), "DIGEST_INVALID"),
+            (format!("/v2/hub/alpine/blobs/sha256:{}", "ab".repeat(64)), "DIGEST_INVALID"),
+            (format!("/v2/hub/alpine/blobs/sha1:{}", "ab".repeat(20)), "DIGEST_INVALID"),
+            ("/v2/hub/alpine/blobs/sha256:..".into(), "DIGEST_INVALID"),
+            ("/v2/hub/alpine/blobs/sha512:%2e%2e%2fx".into(), "DIGEST_INVALID"),
+            (format!("/v2/hub/app/referrers/sha512:{}", "ab".repeat(64)), "DIGEST_INVALID"),
             (format!("/v2/hub/alpine/manifests/{}", dg.to_uppercase()), "DIGEST_INVALID"),
             ("/v2/hub/alpine/blobs/..".into(), "DIGEST_INVALID"),
             ("/v2/hub/alpine/blobs/latest".into(), "DIGEST_INVALID"),

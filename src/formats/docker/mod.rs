@@ -20,8 +20,8 @@ pub mod media;
 pub mod query;
 
 pub use endpoint::{Endpoint, EndpointError, Op, Reference, V2Path, V2Route};
-pub use grammar::{ImageName, Tag, UploadId};
-pub use query::{ReferrersFilter, TagsPage};
+pub use grammar::{ImageName, OciDigest, Tag, UploadId};
+pub use query::{CatalogPage, ReferrersFilter, TagsPage};
 
 use std::borrow::Cow;
 
@@ -107,6 +107,14 @@ fn below_base(base_url: &str, path: &str) -> String {
     }
 }
 
+/// What bytes named by `d` must be: their SHA-256, or a SHA-512 checked while they stream.
+fn by_digest(d: &OciDigest) -> Target {
+    match d {
+        OciDigest::Sha256(d) => Target { expected: Some(*d), ..Target::default() },
+        OciDigest::Sha512(_) => Target { integrity: Some(d.integrity()), ..Target::default() },
+    }
+}
+
 impl Format for Docker {
     const TYPE: PackageType = PackageType::Docker;
     type Endpoint = DockerRequest;
@@ -156,10 +164,10 @@ impl Format for Docker {
             }
             // The bytes are fixed by the digest: ask for every type so any manifest comes back.
             Op::Manifest(Reference::Digest(d)) => {
-                let t = Target { accept: Some(ManifestAccept::every_type()), expected: Some(*d), ..Target::default() };
+                let t = Target { accept: Some(ManifestAccept::every_type()), ..by_digest(d) };
                 (format!("v2/{image}/manifests/{d}"), t)
             }
-            Op::Blob(d) => (format!("v2/{image}/blobs/{d}"), Target { expected: Some(*d), ..Target::default() }),
+            Op::Blob(d) => (format!("v2/{image}/blobs/{d}"), by_digest(d)),
             Op::Tags => {
                 let t = Target { variant: e.query.clone(), query: e.query.clone(), ..Target::default() };
                 (format!("v2/{image}/tags/list"), t)
@@ -194,6 +202,25 @@ impl Format for Docker {
     }
 }
 
+/// The tags of a registry's `tags/list` answer (`{"name":...,"tags":[...]}`; `tags` may be
+/// `null` or absent for an image without tags). Each must be a valid tag.
+pub fn tag_list(body: &[u8]) -> Result<Vec<String>, String> {
+    #[derive(serde::Deserialize)]
+    struct List {
+        #[serde(default)]
+        tags: Option<Vec<String>>,
+    }
+    if body.len() > MAX_METADATA_BYTES {
+        return Err(format!("tag list of {} bytes is larger than {MAX_METADATA_BYTES}", body.len()));
+    }
+    let list: List = serde_json::from_slice(body).map_err(|e| format!("tag list is not JSON: {e}"))?;
+    let tags = list.tags.unwrap_or_default();
+    match tags.iter().find(|t| Tag::parse(t).is_err()) {
+        Some(bad) => Err(format!("tag list names an invalid tag {:?}", grammar::shorten(bad))),
+        None => Ok(tags),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{check, get};
@@ -209,6 +236,9 @@ mod tests {
         let nested = format!("org/team/app/manifests/{D}");
         let name_called_manifests = format!("org/manifests/app/blobs/{D}");
         let upper = format!("app/manifests/{}", D.to_uppercase());
+        let blob512 = format!("app/blobs/sha512:{}", "ab".repeat(64));
+        let manifest512 = format!("app/manifests/sha512:{}", "0f".repeat(64));
+        let short512 = format!("app/manifests/sha512:{}", "0f".repeat(63));
         let short = format!("app/manifests/{}", &D[..70]);
         check(
             &Docker,
@@ -217,6 +247,9 @@ mod tests {
                 (&blob, Immutable),
                 (&nested, Immutable),
                 (&name_called_manifests, Immutable),
+                (&blob512, Immutable),
+                (&manifest512, Immutable),
+                (&short512, Mutable),
                 ("library/alpine/manifests/latest", Mutable),
                 ("library/alpine/manifests/3.19", Mutable),
                 ("library/alpine/tags/list", Mutable),
@@ -268,8 +301,39 @@ mod tests {
         assert!(plan(hub, &format!("alpine/manifests/{D}"), "", &["latest".to_string()]).is_ok());
         let upload = plan(hub, "alpine/blobs/uploads/", "", &[]).unwrap_err();
         assert_eq!((upload.code(), upload.status()), ("UNSUPPORTED", 405));
+        let h512 = grammar::sha512_of(b"layer");
+        let d512 = OciDigest::Sha512(h512);
+        let t = plan(hub, &format!("alpine/blobs/{d512}"), "", &[]).unwrap();
+        assert_eq!(t.path, format!("v2/library/alpine/blobs/{d512}"));
+        assert_eq!((t.expected, t.integrity), (None, Some(d512.integrity())));
+        let t = plan(hub, &format!("alpine/manifests/{d512}"), "", &[]).unwrap();
+        assert!(t.held && t.expected.is_none() && t.integrity.is_some());
         let page = plan(hub, "alpine/tags/list", "n=x", &[]).unwrap_err();
         assert_eq!(page.code(), "PAGINATION_NUMBER_INVALID");
+    }
+
+    #[test]
+    fn tag_lists_are_read_and_checked() {
+        let cases: &[(&str, Result<&[&str], ()>)] = &[
+            (r#"{"name":"app","tags":["v1","latest"]}"#, Ok(&["v1", "latest"])),
+            (r#"{"name":"app","tags":null}"#, Ok(&[])),
+            (r#"{"name":"app"}"#, Ok(&[])),
+            (r#"{"name":"app","tags":["../x"]}"#, Err(())),
+            (r#"{"name":"app","tags":[""]}"#, Err(())),
+            (r#"{"name":"app","tags":"v1"}"#, Err(())),
+            ("<html>rate limited</html>", Err(())),
+        ];
+        for (body, want) in cases {
+            let got = tag_list(body.as_bytes());
+            match want {
+                Ok(tags) => assert_eq!(
+                    got.as_deref().map(|v| v.iter().map(String::as_str).collect::<Vec<_>>()),
+                    Ok(tags.to_vec()),
+                    "{body}"
+                ),
+                Err(()) => assert!(got.is_err(), "{body}: {got:?}"),
+            }
+        }
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The query parameters of the registry API's listing endpoints, parsed and checked once.
 //!
-//! `tags/list?n=&last=` pages through a tag list; `referrers/{digest}?artifactType=` filters the
+//! `tags/list?n=&last=` pages through a tag list; `_catalog?n=&last=` through the repositories
+//! (`last` is a `{repository}/{image}` name); `referrers/{digest}?artifactType=` filters the
 //! referrers. Both are forwarded to an upstream by remotes and applied by locals, so each has a
 //! canonical form ([`TagsPage::canonical`], [`ReferrersFilter::canonical`]) that also serves as
 //! the cache variant. Unknown parameters are ignored, as registries do.
 
 use super::endpoint::EndpointError;
-use super::grammar::{shorten, Tag};
+use super::grammar::{shorten, ImageName, Tag};
+use crate::paths::is_repo_name;
 
 /// Largest page size accepted (`n`).
 pub const MAX_PAGE: u32 = 10_000;
@@ -23,12 +25,7 @@ impl TagsPage {
         let mut page = TagsPage::default();
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             match k.as_ref() {
-                "n" => {
-                    let n = v.parse::<u32>().ok().filter(|n| *n <= MAX_PAGE).ok_or_else(|| {
-                        EndpointError::PaginationInvalid(format!("n={:?}: expected 0-{MAX_PAGE}", shorten(&v)))
-                    })?;
-                    page.n = Some(n);
-                }
+                "n" => page.n = Some(page_size(&v)?),
                 "last" => page.last = Some(Tag::parse(&v).map_err(EndpointError::TagInvalid)?),
                 _ => {}
             }
@@ -47,6 +44,45 @@ impl TagsPage {
         }
         q.finish()
     }
+}
+
+/// `_catalog` paging: `last` is a registry name, `{repository}/{image}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CatalogPage {
+    pub n: Option<u32>,
+    pub last: Option<String>,
+}
+
+impl CatalogPage {
+    pub fn parse(query: &str) -> Result<CatalogPage, EndpointError> {
+        let mut page = CatalogPage::default();
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            match k.as_ref() {
+                "n" => page.n = Some(page_size(&v)?),
+                "last" => {
+                    let ok = matches!(v.split_once('/'), Some((repo, image))
+                        if is_repo_name(repo) && ImageName::parse(image).is_ok());
+                    if !ok {
+                        return Err(EndpointError::NameInvalid(format!(
+                            "last={:?}: expected a repository name, {{repository}}/{{image}}",
+                            shorten(&v)
+                        )));
+                    }
+                    page.last = Some(v.into_owned());
+                }
+                _ => {}
+            }
+        }
+        Ok(page)
+    }
+}
+
+/// `n` of a listing: 0 to [`MAX_PAGE`].
+fn page_size(v: &str) -> Result<u32, EndpointError> {
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| *n <= MAX_PAGE)
+        .ok_or_else(|| EndpointError::PaginationInvalid(format!("n={:?}: expected 0-{MAX_PAGE}", shorten(v))))
 }
 
 /// `referrers/{digest}` filtering.
@@ -117,6 +153,35 @@ mod tests {
                 (Ok(c), Ok(w)) => assert_eq!(c, *w, "{q}"),
                 (Err(EndpointError::PaginationInvalid(_)), Err("PAGINATION")) => {}
                 (Err(EndpointError::TagInvalid(_)), Err("TAG")) => {}
+                (got, want) => panic!("{q}: {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn catalog_pages_name_a_repository_and_image() {
+        let cases: &[(&str, Result<(Option<u32>, Option<&str>), &str>)] = &[
+            ("", Ok((None, None))),
+            ("n=50", Ok((Some(50), None))),
+            ("n=2&last=loc%2Fteam%2Fapp", Ok((Some(2), Some("loc/team/app")))),
+            ("last=loc/app", Ok((None, Some("loc/app")))),
+            ("n=10001", Err("PAGINATION")),
+            ("n=x", Err("PAGINATION")),
+            ("last=loc", Err("NAME")),
+            ("last=loc/", Err("NAME")),
+            ("last=/app", Err("NAME")),
+            ("last=loc/../app", Err("NAME")),
+            ("last=..%2Fapp", Err("NAME")),
+            ("last=loc/App", Err("NAME")),
+            ("last=loc\\app", Err("NAME")),
+            ("last=loc/a%00b", Err("NAME")),
+            ("last=", Err("NAME")),
+        ];
+        for (q, want) in cases {
+            match (CatalogPage::parse(q), want) {
+                (Ok(p), Ok((n, last))) => assert_eq!((p.n, p.last.as_deref()), (*n, *last), "{q}"),
+                (Err(EndpointError::PaginationInvalid(_)), Err("PAGINATION")) => {}
+                (Err(EndpointError::NameInvalid(_)), Err("NAME")) => {}
                 (got, want) => panic!("{q}: {got:?}, want {want:?}"),
             }
         }

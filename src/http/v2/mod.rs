@@ -9,15 +9,20 @@
 //!
 //! - remote → [`remote::handle`] (pull-through cache through the serving service; pulls only),
 //! - local → [`local::handle`] (a registry of its own; push and pull),
-//! - virtual → `UNSUPPORTED` for now.
+//! - virtual → [`virtuals::handle`] (the first member that has it; merged tag lists; no pushes).
+//!
+//! `/v2/_catalog` lists the repositories of the docker locals the caller may read
+//! ([`catalog::handle`]).
 //!
 //! Every answer carries `Docker-Distribution-API-Version: registry/2.0`; every error is an
 //! [`OciError`] (`{"errors":[{"code","message","detail"}]}`). Requests are recorded like the
 //! proxy's ([`crate::observe::Tap`]).
 
+pub mod catalog;
 pub mod error;
 pub mod local;
 pub mod remote;
+pub mod virtuals;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
@@ -26,7 +31,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 pub use error::{OciCode, OciError};
 
 use super::proxy;
-use crate::formats::docker::{Docker, Endpoint, V2Route};
+use crate::formats::docker::{Docker, V2Route};
 use crate::formats::{Format, PackageType, ProtocolError};
 use crate::observe::body::RecordedBody;
 use crate::observe::Tap;
@@ -51,11 +56,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 502, description = "UNKNOWN (upstream failure or digest mismatch)")))]
 pub async fn v2(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse<RecordedBody> {
     let mut tap = state.observe.tap(&req);
-    let mut resp =
-        route(&req, payload, &state, &mut tap).await.unwrap_or_else(|e| actix_web::ResponseError::error_response(&e));
+    let mut unavailable = Vec::new();
+    let mut resp = route(&req, payload, &state, &mut tap, &mut unavailable)
+        .await
+        .unwrap_or_else(|e| actix_web::ResponseError::error_response(&e));
     resp.headers_mut()
         .insert(HeaderName::from_static(error::API_VERSION_HEADER), HeaderValue::from_static(error::API_VERSION));
+    if let (false, Ok(v)) = (unavailable.is_empty(), HeaderValue::from_str(&unavailable.join(","))) {
+        resp.headers_mut().insert(HeaderName::from_static(proxy::UNAVAILABLE_HEADER), v);
+    }
     tap.send(resp)
+}
+
+/// A refused request in the registry's error format.
+fn endpoint_error<E: ProtocolError + std::fmt::Display>(e: E) -> OciError {
+    let status = actix_web::http::StatusCode::from_u16(e.status()).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+    OciError::new(OciCode::parse(e.code()).unwrap_or(OciCode::Unknown), e.to_string()).with_status(status)
 }
 
 async fn route(
@@ -63,23 +79,17 @@ async fn route(
     payload: web::Payload,
     state: &AppState,
     tap: &mut Tap,
+    unavailable: &mut Vec<String>,
 ) -> Result<HttpResponse, OciError> {
     let (repo, tail) = match V2Route::parse(req.uri().path())? {
         V2Route::Base => return base(req, state),
-        V2Route::Catalog => {
-            return Err(OciError::new(OciCode::Unsupported, "the repository catalog is not offered")
-                .with_status(actix_web::http::StatusCode::NOT_FOUND))
-        }
+        V2Route::Catalog => return catalog::handle(req, state).await,
         V2Route::Repo { repo, tail } => (repo, tail),
     };
     tap.target(repo, tail);
     let accept = proxy::accept_values(req);
     let request = proxy::request(req, repo, tail, &accept);
-    let parsed = Docker.parse(&request).map_err(|e| {
-        let status =
-            actix_web::http::StatusCode::from_u16(e.status()).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
-        OciError::new(OciCode::parse(e.code()).unwrap_or(OciCode::Unknown), e.to_string()).with_status(status)
-    })?;
+    let parsed = Docker.parse(&request).map_err(endpoint_error)?;
     let registry = &state.registry;
     if let Some(entry) = registry.get(repo) {
         let t = entry.remote.spec.package_type;
@@ -96,7 +106,8 @@ async fn route(
     }
     if let Some(virt) = registry.get_virtual(repo) {
         check_docker(repo, "virtual", virt.package_type)?;
-        return Err(virtual_unsupported(&parsed.endpoint));
+        tap.known(state.observe.repo(repo, virt.package_type));
+        return virtuals::handle(req, state, &virt, request.method, &parsed, unavailable).await;
     }
     Err(OciError::name_unknown(format!("repository {repo:?} not found"))
         .with_detail(serde_json::json!({ "name": repo })))
@@ -122,12 +133,4 @@ fn check_docker(name: &str, kind: &str, t: PackageType) -> Result<(), OciError> 
     } else {
         Err(OciError::name_unknown(format!("repository {name:?} is a {t} {kind}, not a docker repository")))
     }
-}
-
-fn virtual_unsupported(endpoint: &Endpoint) -> OciError {
-    OciError::new(
-        OciCode::Unsupported,
-        format!("docker virtual repository {:?} is not served on /v2 yet", endpoint.repo),
-    )
-    .with_status(actix_web::http::StatusCode::NOT_FOUND)
 }

@@ -6,7 +6,14 @@
 //! service applies the remote's access rules and fetches ([`crate::serve`]). What is left here
 //! is the registry's wire format: `Docker-Content-Digest` on every manifest and blob answer, a
 //! HEAD of an uncached blob that waits for the verified fill (so a digest mismatch is a clean
-//! error), and errors as OCI codes.
+//! error), errors as OCI codes, and the `Link` of a tag list page.
+//!
+//! Tag list pages pass through: `n` and `last` go to the upstream as the client sent them (each
+//! page is cached as its own variant); the answer is paged again here (sorted, after `last`, at
+//! most `n`: an upstream that ignores the query returns its whole list), and a full page gets
+//! a `Link` to the next page through this server, `last` being its last tag (the upstream's own
+//! `Link` names the upstream, so it is not passed on). Without `n` and `last` the list is the
+//! upstream's answer, byte for byte.
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method as HttpMethod, StatusCode};
@@ -15,7 +22,8 @@ use artifactapi_actors::remote::{CacheStatus, Download};
 use futures_util::StreamExt;
 
 use super::error::{OciCode, OciError};
-use crate::formats::docker::{Docker, DockerRequest, Op};
+use crate::docker_local::tags::{merge, next_link, passed_through, Pagination, MAX_PAGE};
+use crate::formats::docker::{tag_list, Docker, DockerRequest, Op, Reference, TagsPage};
 use crate::formats::Method;
 use crate::http::respond;
 use crate::registry::RemoteEntry;
@@ -36,6 +44,12 @@ pub async fn handle(
 ) -> Result<HttpResponse, OciError> {
     let outcome =
         state.serve.remote_endpoint(&Docker, entry, method, e).await.map_err(|err| oci_error(err, entry, e))?;
+    if let Op::Tags = e.endpoint.op {
+        let q = TagsPage::parse(&e.query)?;
+        if q.n.is_some() || q.last.is_some() {
+            return tags_page(req, state, entry, e, q, outcome).await;
+        }
+    }
     let (mut resp, digest) = match outcome {
         Outcome::Served { body: Body::Stored(stored), status, .. } => {
             (respond::stored_response(req, state.store.as_ref(), &stored, status).await?, Some(stored.digest))
@@ -43,12 +57,49 @@ pub async fn handle(
         Outcome::Served { body: Body::Streaming { download, digest }, .. } => (streamed(req, download).await?, digest),
         Outcome::Redirect(to) => return Err(OciError::new(OciCode::Unknown, format!("unexpected redirect to {to:?}"))),
     };
-    if let Some(d) = digest {
-        if let Ok(v) = HeaderValue::from_str(&d.to_string()) {
-            resp.headers_mut().insert(HeaderName::from_static(DIGEST_HEADER), v);
-        }
+    // The digest the client named (a `sha512:` one names the same bytes as their SHA-256).
+    let named = match &e.endpoint.op {
+        Op::Blob(d) | Op::Manifest(Reference::Digest(d)) => Some(d.to_string()),
+        _ => digest.map(|d| d.to_string()),
+    };
+    if let Some(v) = named.and_then(|d| HeaderValue::from_str(&d).ok()) {
+        resp.headers_mut().insert(HeaderName::from_static(DIGEST_HEADER), v);
     }
     Ok(resp)
+}
+
+/// A tag list page (`n` or `last` given): the upstream's answer to the same query, paged again
+/// here (sorted, after `last`, at most `n`) for upstreams that ignore the query, with a `Link`
+/// when the page is full.
+async fn tags_page(
+    req: &HttpRequest,
+    state: &AppState,
+    entry: &RemoteEntry,
+    e: &DockerRequest,
+    q: TagsPage,
+    outcome: Outcome,
+) -> Result<HttpResponse, OciError> {
+    let cache = match &outcome {
+        Outcome::Served { status, .. } => *status,
+        Outcome::Redirect(_) => CacheStatus::Miss,
+    };
+    let bytes = state.serve.document_bytes(outcome, "tag list").await.map_err(|err| oci_error(err, entry, e))?;
+    let tags = tokio::task::spawn_blocking(move || tag_list(&bytes))
+        .await
+        .map_err(|err| OciError::new(OciCode::Unknown, err.to_string()))?
+        .map_err(|why| OciError::new(OciCode::Unknown, why).with_status(StatusCode::BAD_GATEWAY))?;
+    let n = q.n.map_or(MAX_PAGE, |n| n as usize);
+    let p = Pagination { n, last: q.last.map(|t| t.as_str().to_string()) };
+    let page = merge([tags], &p);
+    let next = page.next_after.clone().or_else(|| passed_through(q.n, &page.tags));
+    let name = format!("{}/{}", entry.remote.spec.name, e.endpoint.name);
+    let mut resp = HttpResponse::Ok();
+    resp.insert_header(("X-Cache", cache.as_str()));
+    if let Some(after) = next {
+        resp.insert_header((header::LINK, next_link(&name, n, &after)));
+    }
+    let body = serde_json::json!({ "name": name, "tags": page.tags });
+    super::local::manifests::json(req, resp, "application/json", &body)
 }
 
 /// A blob miss: streamed to a GET; a HEAD gets the length once the fill has the whole
@@ -71,7 +122,7 @@ async fn streamed(req: &HttpRequest, download: Download) -> Result<HttpResponse,
 }
 
 /// The serving service's refusal in the registry's error format.
-fn oci_error(err: ServeError, entry: &RemoteEntry, e: &DockerRequest) -> OciError {
+pub(super) fn oci_error(err: ServeError, entry: &RemoteEntry, e: &DockerRequest) -> OciError {
     let name = entry.remote.spec.name.as_str();
     let image = e.endpoint.name.as_str();
     match err {
@@ -135,7 +186,7 @@ mod tests {
     #[test]
     fn not_found_names_what_is_missing() {
         let d = Digest::of(b"x");
-        let manifest = not_found("library/alpine", &Op::Blob(d));
+        let manifest = not_found("library/alpine", &Op::Blob(d.into()));
         assert_eq!(manifest.code, OciCode::BlobUnknown);
         assert_eq!(manifest.detail.unwrap()["digest"], d.to_string());
         let tags = not_found("app", &Op::Tags);

@@ -228,7 +228,7 @@ mod tests {
             version: Some("1.0.0".into()),
             filetype: Some("bdist_wheel".into()),
             sha256_digest: Some(digest.hex().to_uppercase()),
-            content: Some((FILE.into(), Staged { path: "/nonexistent".into(), digest, size: 11 })),
+            content: Some((FILE.into(), Staged { path: "/nonexistent".into(), digest, size: 11, sha512: None })),
             ..Default::default()
         };
         edit(&mut f);

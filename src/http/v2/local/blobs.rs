@@ -5,6 +5,10 @@
 //! this server), `Docker-Upload-UUID`, `Range: 0-{last byte}` and, when an upload starts,
 //! `OCI-Chunk-Min-Length` (a hint for clients that chunk; smaller chunks are accepted). A chunk
 //! that does not start where the upload stands gets 416 with the current `Range`.
+//!
+//! A blob may be named by its `sha512:` digest everywhere a digest goes (pulls, deletes, mounts,
+//! `?digest=` of an upload); answers then carry that digest in `Docker-Content-Digest` and
+//! `Location`, while the bytes are the one blob stored under their SHA-256.
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -16,8 +20,8 @@ use super::{empty, head_only, CONTENT_DIGEST};
 use crate::docker_local::chunk;
 use crate::docker_local::upload::{blob_location, upload_location, ChunkHeaders, DockerLocal};
 use crate::docker_local::{Error, Repository};
-use crate::formats::docker::grammar::parse_digest;
-use crate::formats::docker::ImageName;
+use crate::formats::docker::grammar::parse_oci_digest;
+use crate::formats::docker::{ImageName, OciDigest};
 use crate::http::respond::{parse_range, RangeRequest};
 use crate::http::v2::error::{OciCode, OciError};
 use crate::state::AppState;
@@ -31,12 +35,13 @@ pub async fn get(
     req: &HttpRequest,
     dl: &DockerLocal,
     repo: &Repository,
-    digest: Digest,
+    named: OciDigest,
 ) -> Result<HttpResponse, OciError> {
-    let size = dl.blob_size(repo, &digest).await?;
+    let digest = stored(dl, &named).await?;
+    let size = dl.blob_size(repo, &digest).await.map_err(|e| as_named(e, named))?;
     let mut resp = HttpResponse::Ok();
     resp.insert_header((header::CONTENT_TYPE, "application/octet-stream"))
-        .insert_header((CONTENT_DIGEST, digest.to_string()))
+        .insert_header((CONTENT_DIGEST, named.to_string()))
         .insert_header((header::ETAG, format!("\"{digest}\"")))
         .insert_header((header::ACCEPT_RANGES, "bytes"));
     let range_header = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -67,9 +72,23 @@ pub async fn get(
     Ok(resp.no_chunking(length).streaming(body))
 }
 
+/// The stored blob `named` names, or `BLOB_UNKNOWN`.
+async fn stored(dl: &DockerLocal, named: &OciDigest) -> Result<Digest, Error> {
+    dl.resolve(named).await?.ok_or(Error::BlobUnknown(*named))
+}
+
+/// A `BLOB_UNKNOWN` that names the blob as the client did.
+fn as_named(e: Error, named: OciDigest) -> Error {
+    match e {
+        Error::BlobUnknown(_) => Error::BlobUnknown(named),
+        e => e,
+    }
+}
+
 /// `DELETE .../blobs/{digest}`: the repository no longer links the blob (202).
-pub async fn delete(dl: &DockerLocal, repo: &Repository, digest: Digest) -> Result<HttpResponse, OciError> {
-    dl.delete_blob(repo, &digest).await?;
+pub async fn delete(dl: &DockerLocal, repo: &Repository, named: OciDigest) -> Result<HttpResponse, OciError> {
+    let digest = stored(dl, &named).await?;
+    dl.delete_blob(repo, &digest).await.map_err(|e| as_named(e, named))?;
     Ok(empty(StatusCode::ACCEPTED).finish())
 }
 
@@ -94,8 +113,8 @@ fn start_query(query: &str) -> StartQuery {
     q
 }
 
-fn digest_param(s: &str) -> Result<Digest, OciError> {
-    parse_digest(s).map_err(|m| OciError::new(OciCode::DigestInvalid, m))
+fn digest_param(s: &str) -> Result<OciDigest, OciError> {
+    parse_oci_digest(s).map_err(|m| OciError::new(OciCode::DigestInvalid, m))
 }
 
 /// The repository a `from=` names, if it is a local docker repository of this server.
@@ -117,17 +136,18 @@ pub async fn start(
 ) -> Result<HttpResponse, OciError> {
     let q = start_query(req.query_string());
     if let Some(mount) = &q.mount {
-        let digest = digest_param(mount)?;
-        if let Some(from) = q.from.as_deref().and_then(|f| mount_source(state, f)) {
+        let named = digest_param(mount)?;
+        let source = q.from.as_deref().and_then(|f| mount_source(state, f));
+        if let (Some(from), Some(digest)) = (source, dl.resolve(&named).await?) {
             if dl.mount(repo, &from, &digest).await?.is_some() {
-                return Ok(created_blob(repo, &digest));
+                return Ok(created_blob(repo, &named));
             }
         }
         // Unknown there: an ordinary upload instead, as the spec asks.
     } else if let Some(digest) = &q.digest {
-        let digest = digest_param(digest)?;
-        let committed = dl.put_blob(repo, digest, payload).await?;
-        return Ok(created_blob(repo, &committed.digest));
+        let named = digest_param(digest)?;
+        dl.put_blob(repo, named, payload).await?;
+        return Ok(created_blob(repo, &named));
     }
     let id = dl.start_upload(repo).await?;
     Ok(progress(StatusCode::ACCEPTED, repo, &id, 0)
@@ -135,7 +155,7 @@ pub async fn start(
         .finish())
 }
 
-fn created_blob(repo: &Repository, digest: &Digest) -> HttpResponse {
+fn created_blob(repo: &Repository, digest: &OciDigest) -> HttpResponse {
     empty(StatusCode::CREATED)
         .insert_header((header::LOCATION, blob_location(repo, digest)))
         .insert_header((CONTENT_DIGEST, digest.to_string()))
@@ -191,14 +211,13 @@ pub async fn upload(
         }
         Method::PUT => {
             let q = start_query(req.query_string());
-            let digest = q
-                .digest
-                .as_deref()
-                .ok_or_else(|| OciError::new(OciCode::DigestInvalid, "closing an upload needs ?digest=sha256:..."))?;
-            let digest = digest_param(digest)?;
+            let digest = q.digest.as_deref().ok_or_else(|| {
+                OciError::new(OciCode::DigestInvalid, "closing an upload needs ?digest=sha256:... (or sha512:...)")
+            })?;
+            let named = digest_param(digest)?;
             let chunk = chunk_headers(req)?;
-            match dl.finish(repo, id, digest, chunk, payload).await {
-                Ok(committed) => Ok(created_blob(repo, &committed.digest)),
+            match dl.finish(repo, id, named, chunk, payload).await {
+                Ok(_) => Ok(created_blob(repo, &named)),
                 Err(e) => Err(out_of_order(e, repo, &id)),
             }
         }

@@ -38,10 +38,15 @@ pub async fn get(
     repo: &Repository,
     r: docker::Reference,
 ) -> Result<HttpResponse, OciError> {
+    // A manifest pulled by its `sha512:` digest is answered with that digest.
+    let named = match &r {
+        docker::Reference::Digest(d) => Some(d.to_string()),
+        docker::Reference::Tag(_) => None,
+    };
     let m = dl.manifest(repo, &reference(r)).await?;
     let mut resp = HttpResponse::Ok();
     resp.insert_header((header::CONTENT_TYPE, m.media_type.as_str()))
-        .insert_header((CONTENT_DIGEST, m.digest.to_string()))
+        .insert_header((CONTENT_DIGEST, named.unwrap_or_else(|| m.digest.to_string())))
         .insert_header((header::ETAG, format!("\"{}\"", m.digest)));
     if req.method() == Method::HEAD {
         return Ok(head_only(resp, m.size));
@@ -95,11 +100,11 @@ pub async fn put(
             .repo(&repo.local)
             .path(&format!("{}/manifests/{r}", repo.image))
             .size(size)
-            .detail(serde_json::json!({ "digest": pushed.digest.to_string() })),
+            .detail(serde_json::json!({ "digest": pushed.digest.to_string(), "named": pushed.named.to_string() })),
     );
     let mut resp = empty(StatusCode::CREATED);
-    resp.insert_header((header::LOCATION, format!("/v2/{repo}/manifests/{}", pushed.digest)))
-        .insert_header((CONTENT_DIGEST, pushed.digest.to_string()));
+    resp.insert_header((header::LOCATION, format!("/v2/{repo}/manifests/{}", pushed.named)))
+        .insert_header((CONTENT_DIGEST, pushed.named.to_string()));
     if let Some(subject) = pushed.subject {
         resp.insert_header(("oci-subject", subject.to_string()));
     }
@@ -146,7 +151,7 @@ pub async fn referrers(
     json(req, resp, OCI_INDEX, &body)
 }
 
-fn json(
+pub(crate) fn json(
     req: &HttpRequest,
     mut resp: actix_web::HttpResponseBuilder,
     content_type: &str,

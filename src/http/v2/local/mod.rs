@@ -71,7 +71,7 @@ fn not_allowed(method: &Method, allow: &'static str, what: &str) -> OciError {
 
 /// A HEAD answer: the length a GET would have, and no body (actix-http writes the
 /// Content-Length of a sized body and sends no body bytes for HEAD).
-fn head_only(mut resp: HttpResponseBuilder, length: u64) -> HttpResponse {
+pub(crate) fn head_only(mut resp: HttpResponseBuilder, length: u64) -> HttpResponse {
     let empty = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
     resp.no_chunking(length).streaming(empty)
 }
@@ -127,7 +127,7 @@ mod tests {
         let d = Digest::of(b"x");
         let cases: Vec<(Error, &str, u16)> = vec![
             (Error::NameUnknown("l/a".into()), "NAME_UNKNOWN", 404),
-            (Error::BlobUnknown(d), "BLOB_UNKNOWN", 404),
+            (Error::BlobUnknown(d.into()), "BLOB_UNKNOWN", 404),
             (Error::UploadUnknown("u".into()), "BLOB_UPLOAD_UNKNOWN", 404),
             (Error::UploadInvalid("x".into()), "BLOB_UPLOAD_INVALID", 400),
             (Error::OutOfOrder { start: 5, size: 3 }, "BLOB_UPLOAD_INVALID", 416),
