@@ -29,6 +29,7 @@
 //! - [`client`]: response snapshots, streaming hashes and concurrent GETs.
 //! - [`oci_client`]: a raw Registry API V2 client (uploads, manifests, OCI errors).
 //! - [`prom`]: a strict parser of the Prometheus text format, for `/metrics`.
+//! - [`rpm`]: packages built with `rpmbuild`, and `dnf --installroot` installing them.
 //! - [`raw`]: a raw HTTP/1.1 request for paths an URL parser would normalise away.
 //! - [`sse`]: a server-sent-event client for the live event stream.
 //! - [`tls`]: a certificate authority made per test, for HTTPS upstreams.
@@ -43,6 +44,7 @@ pub mod oci_client;
 pub mod prom;
 pub mod raw;
 pub mod redis;
+pub mod rpm;
 pub mod s3;
 pub mod server;
 pub mod sse;

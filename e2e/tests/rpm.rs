@@ -11,49 +11,18 @@
 //! package found in a primary of 20,000 packages.
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use artifactapi_e2e::{matrix, pattern_bytes, try_fetch, File, Options, Server, Storage, Upstream};
+use artifactapi_e2e::rpm::{build, dnf_install, installed, run};
+use artifactapi_e2e::{matrix, try_fetch, File, Options, Server, Storage, Upstream};
 use reqwest::StatusCode;
 use serde_json::json;
 
 const REMOTE: &str = "rpms";
 const LIB: &str = "rpmtest-lib";
 const APP: &str = "rpmtest-app";
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
-
-/// Builds the noarch package `name-version-1` with `rpmbuild`; `requires` goes into its
-/// `Requires:`; `payload` bytes are installed as `/usr/share/rpmtest/{name}.bin`.
-fn build(top: &Path, name: &str, version: &str, requires: Option<&str>, payload: usize) -> PathBuf {
-    let src = top.join(format!("{name}-{version}.bin"));
-    std::fs::create_dir_all(top.join("SPECS")).expect("specs dir");
-    std::fs::write(&src, pattern_bytes(payload, payload as u64 + 7)).expect("payload");
-    let requires = requires.map(|r| format!("Requires: {r}\n")).unwrap_or_default();
-    let spec = format!(
-        "Name: {name}\nVersion: {version}\nRelease: 1\nSummary: {name}\nLicense: MIT\nBuildArch: noarch\n{requires}\
-         %description\n{name} for the artifactapi tests\n%install\nmkdir -p %{{buildroot}}/usr/share/rpmtest\n\
-         echo {name}-{version} > %{{buildroot}}/usr/share/rpmtest/{name}.txt\n\
-         cp {src} %{{buildroot}}/usr/share/rpmtest/{name}.bin\n\
-         %files\n/usr/share/rpmtest/{name}.txt\n/usr/share/rpmtest/{name}.bin\n",
-        src = src.display()
-    );
-    let spec_path = top.join("SPECS").join(format!("{name}-{version}.spec"));
-    std::fs::write(&spec_path, spec).expect("spec");
-    run(Command::new("rpmbuild")
-        .arg("--define")
-        .arg(format!("_topdir {}", top.display()))
-        .args(["--define", "_binary_payload w1.gzdio", "-bb"])
-        .arg(&spec_path));
-    top.join("RPMS/noarch").join(format!("{name}-{version}-1.noarch.rpm"))
-}
 
 /// A repository directory holding `packages` below `Packages/`, indexed by `createrepo_c`.
 fn repository(dir: &Path, packages: &[&Path]) {
@@ -84,38 +53,6 @@ fn publish(up: &Upstream, dir: &Path, previous: Option<&Path>) {
         }
     }
     up.load_dir(dir).expect("load repository");
-}
-
-/// `dnf install` of `packages` into a fresh root below `work` from the repository at
-/// `baseurl`, with a fresh dnf cache; returns the root and how long dnf took.
-fn dnf_install(work: &Path, label: &str, baseurl: &str, packages: &[&str]) -> Result<(PathBuf, Duration), String> {
-    let root = work.join(format!("root-{label}"));
-    let reposd = work.join(format!("repos-{label}"));
-    std::fs::create_dir_all(&reposd).expect("reposdir");
-    std::fs::write(
-        reposd.join("t.repo"),
-        format!("[t]\nname=t\nbaseurl={baseurl}\ngpgcheck=0\nrepo_gpgcheck=0\nenabled=1\nmetadata_expire=0\n"),
-    )
-    .expect("repo file");
-    let started = Instant::now();
-    let out = Command::new("dnf")
-        .args(["-y", "--installroot"])
-        .arg(&root)
-        .arg(format!("--setopt=reposdir={}", reposd.display()))
-        .arg(format!("--setopt=cachedir={}", work.join(format!("cache-{label}")).display()))
-        .args(["--releasever=1", "--noplugins", "--setopt=install_weak_deps=False", "install"])
-        .args(packages)
-        .output()
-        .map_err(|e| format!("dnf: {e}"))?;
-    let took = started.elapsed();
-    if !out.status.success() {
-        return Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok((root, took))
-}
-
-fn installed(root: &Path, name: &str) -> String {
-    std::fs::read_to_string(root.join(format!("usr/share/rpmtest/{name}.txt"))).unwrap_or_default().trim().to_string()
 }
 
 async fn setup(opts: Options) -> (Server, Upstream, tempfile::TempDir) {
@@ -392,4 +329,66 @@ async fn a_package_is_found_in_a_large_primary() {
     assert_eq!(r.body.as_ref(), std::fs::read(&lib1).expect("rpm").as_slice());
     let r = s.proxy_get(REMOTE, "Packages/fake19999-1.0-1.noarch.rpm").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "listed, but not upstream: {}", r.describe());
+}
+
+/// A repository whose primary places every package on a second server (`xml:base`): dnf
+/// installs through the remote and never talks to that server itself. The served primary has
+/// no `xml:base` (and the rewritten snapshot no signature); the remote fetched each package
+/// from the server primary names, once. A remote that does not allow private upstreams refuses
+/// to fetch from that (private) address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dnf_gets_packages_from_another_host_through_the_remote() {
+    use std::io::Read;
+    let (s, up, work) = setup(Options::new(Storage::Fs, false)).await;
+    let w = work.path();
+    let mirror = Upstream::start_with(Ipv4Addr::new(127, 0, 0, 2), None).await;
+    let spec = json!({
+        "name": "based", "package_type": "rpm", "base_url": up.base_url(), "allow_private_upstreams": true
+    });
+    s.create_remote(spec).await;
+    let lib1 = build(&w.join("build"), LIB, "1.0", None, 256 << 10);
+    let app1 = build(&w.join("build"), APP, "1.0", Some(&format!("{LIB} >= 1.0")), 16 << 10);
+    let repo = w.join("repo");
+    repository_at(&repo, &[&lib1, &app1], Some(&mirror.url("/pkgs/")));
+    up.load_dir(&repo).expect("load");
+    up.put("repodata/repomd.xml.asc", File::new("signature of the upstream's repomd.xml"));
+    for rpm in [&lib1, &app1] {
+        let path = format!("Packages/{}", rpm.file_name().expect("name").to_string_lossy());
+        up.remove(&path);
+        mirror.put(&format!("pkgs/{path}"), File::new(std::fs::read(rpm).expect("rpm")));
+    }
+
+    let proxy = s.proxy_url("based", "");
+    let installed_root = tokio::task::spawn_blocking({
+        let (w, proxy) = (w.to_path_buf(), proxy.clone());
+        move || dnf_install(&w, "based", &proxy, &[APP])
+    });
+    let (root, _) = installed_root.await.expect("dnf task").unwrap_or_else(|e| panic!("dnf: {e}\n{}", s.log_tail(30)));
+    assert_eq!(installed(&root, APP), "rpmtest-app-1.0");
+    assert_eq!(installed(&root, LIB), "rpmtest-lib-1.0");
+    let lib_path = format!("Packages/{LIB}-1.0-1.noarch.rpm");
+    assert_eq!(mirror.count(&format!("pkgs/{lib_path}")), 1, "fetched once, by the remote");
+    let cached = s.proxy_get("based", &lib_path).await;
+    assert_eq!((cached.status, cached.x_cache()), (StatusCode::OK, "HIT"), "dnf downloaded it through the remote");
+
+    // The served primary has no xml:base; the rewritten repomd.xml names it with its checksum.
+    let repomd = s.proxy_get("based", "repodata/repomd.xml").await.text();
+    assert!(!repomd.contains("xml:base"), "{repomd}");
+    let href =
+        repomd.split("<location href=\"").skip(1).filter_map(|r| r.split('"').next()).find(|h| h.contains("primary"));
+    let href = href.expect("primary in repomd.xml");
+    let primary = s.proxy_get("based", href).await;
+    assert_eq!(primary.status, StatusCode::OK, "{}", primary.describe());
+    assert!(href.contains(&artifactapi_e2e::sha256_hex(&primary.body)), "{href} named by its checksum");
+    let mut xml = String::new();
+    flate2::read::GzDecoder::new(primary.body.as_ref()).read_to_string(&mut xml).expect("gunzip");
+    assert!(xml.contains(&format!("href=\"{lib_path}\"")) && !xml.contains("xml:base"), "{xml}");
+    let asc = s.proxy_get("based", "repodata/repomd.xml.asc").await;
+    assert_eq!(asc.status, StatusCode::NOT_FOUND, "the upstream's signature is not of the served repomd.xml");
+
+    // Without allow_private_upstreams, the other (private) host is never fetched from.
+    s.create_remote(json!({ "name": "strict", "package_type": "rpm", "base_url": up.base_url() })).await;
+    let r = s.proxy_get("strict", &format!("Packages/{APP}-1.0-1.noarch.rpm")).await;
+    assert_ne!(r.status, StatusCode::OK, "{}", r.describe());
+    assert_eq!(mirror.count(&format!("pkgs/Packages/{APP}-1.0-1.noarch.rpm")), 1, "only the allowed remote's fetch");
 }

@@ -118,4 +118,45 @@ impl Db {
         let folders = rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<String>, _>>()?;
         Ok(Folder { files, folders })
     }
+
+    /// Publishes a generated snapshot of local `repo` (an rpm local's `repodata/`) in one
+    /// transaction, if the local is still at `generation` (the state it was generated from):
+    /// writes `files` (replacing what their paths held) and deletes every other file below
+    /// `dir` whose path is not in `keep`. Does not bump the generation (the snapshot is derived
+    /// from the local's state, not a change of it). `Ok(false)`: the local changed meanwhile,
+    /// nothing was written.
+    pub async fn publish_local_snapshot(
+        &self,
+        repo: &str,
+        generation: i64,
+        dir: &str,
+        files: &[LocalFile],
+        keep: &[String],
+    ) -> Result<bool, DbError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let row = tx.query_opt("SELECT generation FROM locals WHERE name = $1 FOR UPDATE", &[&repo]).await?;
+        let Some(row) = row else { return Err(DbError::NotFound(format!("local {repo:?}"))) };
+        let current: i64 = row.try_get(0)?;
+        if current != generation {
+            return Ok(false);
+        }
+        for f in files {
+            let size = i64::try_from(f.size).map_err(|_| DbError::Query(format!("size {}", f.size)))?;
+            tx.execute(
+                "INSERT INTO local_files (repo, path, digest, size, content_type) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (repo, path) DO UPDATE SET digest = EXCLUDED.digest, size = EXCLUDED.size, \
+                 content_type = EXCLUDED.content_type, updated_at = now()",
+                &[&repo, &f.path, &f.digest.to_string(), &size, &f.content_type],
+            )
+            .await?;
+        }
+        tx.execute(
+            "DELETE FROM local_files WHERE repo = $1 AND starts_with(path, $2) AND NOT (path = ANY($3))",
+            &[&repo, &dir, &keep],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }

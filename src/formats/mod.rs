@@ -26,7 +26,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use local::{LocalPackages, LocalPlan, LocalTag, LocalVersion};
-pub use plan::{Doc, Located, Plan, Rendered, Target, Urls};
+pub use plan::{Doc, Located, ParsedIndex, Plan, Rendered, Target, Urls};
 
 pub mod alpine;
 pub mod docker;
@@ -181,6 +181,24 @@ pub trait Format: Send + Sync + 'static {
     /// Finds the listed file `file` in its index `body` (the upstream's bytes, fetched from
     /// `urls.document`). `Ok(None)`: the index does not list it.
     fn locate(&self, _file: &Self::Endpoint, _body: &[u8], _urls: &Urls) -> Result<Option<Located>, String> {
+        Ok(None)
+    }
+
+    /// The index `body` (the upstream's bytes of the document `index`) parsed once, for types
+    /// whose indexes are large and read on every request for a file they list: kept per cached
+    /// copy of the index and asked with [`Format::locate_parsed`]. `None`: the type looks files
+    /// up with [`Format::locate`], reading the index each time.
+    fn parse_index(&self, _index: &Self::Endpoint, _body: &[u8]) -> Option<Result<ParsedIndex, String>> {
+        None
+    }
+
+    /// Finds the listed file `file` in an index [`Format::parse_index`] made.
+    fn locate_parsed(
+        &self,
+        _file: &Self::Endpoint,
+        _index: &ParsedIndex,
+        _urls: &Urls,
+    ) -> Result<Option<Located>, String> {
         Ok(None)
     }
 

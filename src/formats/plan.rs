@@ -84,6 +84,10 @@ pub enum Plan<E> {
     Listed { path: String, index: E },
 }
 
+/// An index parsed once by [`super::Format::parse_index`], kept per cached copy of the index
+/// and handed back to [`super::Format::locate_parsed`] (each type downcasts to its own form).
+pub type ParsedIndex = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
 /// Where a listed file really is and what it must hash to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {

@@ -14,7 +14,8 @@ use futures_util::{Stream, StreamExt};
 
 use super::LocalError;
 use crate::db::local_files::LocalFile;
-use crate::db::Db;
+use crate::db::{Db, DbError};
+use crate::formats::LocalVersion;
 
 /// Bytes gathered before each write to the staging file (request bodies arrive in small pieces).
 const WRITE_BUFFER: usize = 256 * 1024;
@@ -126,6 +127,70 @@ impl LocalFiles {
         let body = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::copy_from_slice(bytes))]);
         let staged = self.stage(body).await?;
         self.commit(staged, None).await
+    }
+
+    /// Runs `inspect` on the staged upload on a blocking thread (reading an archive's manifest,
+    /// a package's headers). If it fails, the staged bytes are discarded and its error is
+    /// mapped by `refused`; nothing is stored.
+    pub async fn inspect<T, E>(
+        staged: &Staged,
+        what: &str,
+        inspect: impl FnOnce(&std::path::Path) -> Result<T, E> + Send + 'static,
+        refused: impl FnOnce(E) -> LocalError,
+    ) -> Result<T, LocalError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let path = staged.path.clone();
+        match tokio::task::spawn_blocking(move || inspect(&path)).await {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(e)) => {
+                staged.discard().await;
+                Err(refused(e))
+            }
+            Err(e) => {
+                staged.discard().await;
+                Err(LocalError::Internal(format!("reading the {what}: {e}")))
+            }
+        }
+    }
+
+    /// Refuses an upload to `path` of local `repo` when a file is there already: `exists`,
+    /// with the staged bytes discarded.
+    pub async fn refuse_taken(
+        &self,
+        repo: &str,
+        path: &str,
+        staged: &Staged,
+        exists: impl FnOnce() -> LocalError,
+    ) -> Result<(), LocalError> {
+        match self.db.local_file(repo, path).await {
+            Ok(None) => Ok(()),
+            Ok(Some(_)) => {
+                staged.discard().await;
+                Err(exists())
+            }
+            Err(e) => {
+                staged.discard().await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Publishes version `v` with its `stored` files ([`crate::db::Db::publish_local_version`]);
+    /// a version or path published before is `exists`.
+    pub async fn publish_version(
+        &self,
+        repo: &str,
+        v: &LocalVersion,
+        stored: &[LocalFile],
+        exists: impl FnOnce() -> LocalError,
+    ) -> Result<(), LocalError> {
+        self.db.publish_local_version(repo, v, stored, &[]).await.map_err(|e| match e {
+            DbError::Conflict(_) => exists(),
+            other => other.into(),
+        })
     }
 
     /// The file record of committed bytes at `path`.

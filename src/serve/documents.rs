@@ -10,6 +10,8 @@
 //!
 //! A listed file is looked up in its index, which names the real upstream URL (another path,
 //! another host) and the digest the bytes must match; a file already cached never needs it.
+//! Types whose index is read on every such request parse it once per cached copy
+//! ([`crate::formats::Format::parse_index`], kept by [`super::kept`]).
 
 use artifactapi_actors::catalog::CachedObject;
 use artifactapi_actors::digest::Digest;
@@ -148,11 +150,26 @@ impl Service {
         let (source, _) = self.source(f, entry, &index, &index_target).await?;
         let what = format!("remote {name}: {:?}", index_target.path);
         let urls = self.urls(entry, upstream_url(entry, &index_target));
-        let located = {
-            let _permit = self.renders.permit().await?;
-            let body = read_whole(&*self.store, &what, &source.digest, source.size).await?;
-            let file = file.clone();
-            blocking(move || f.locate(&file, &body, &urls)).await?
+        let located = match self.parsed_indexes.get(&source.digest) {
+            Some(parsed) => f.locate_parsed(file, &parsed, &urls),
+            None => {
+                let _permit = self.renders.permit().await?;
+                let body = read_whole(&*self.store, &what, &source.digest, source.size).await?;
+                let file = file.clone();
+                let (parsed, located) = blocking(move || match f.parse_index(&index, &body) {
+                    Some(Ok(parsed)) => {
+                        let located = f.locate_parsed(&file, &parsed, &urls);
+                        (Some(parsed), located)
+                    }
+                    Some(Err(e)) => (None, Err(e)),
+                    None => (None, f.locate(&file, &body, &urls)),
+                })
+                .await?;
+                if let Some(parsed) = parsed {
+                    self.parsed_indexes.put(source.digest, parsed);
+                }
+                located
+            }
         }
         .map_err(|why| ServeError::BadGateway(format!("{what}: {why}")))?
         .ok_or_else(|| {

@@ -29,11 +29,13 @@
 mod documents;
 mod error;
 mod fetch;
+mod kept;
 mod locals;
 pub mod renders;
 #[cfg(test)]
 mod renders_tests;
 mod rpm;
+mod rpm_rebase;
 mod virtuals;
 
 use std::sync::Arc;
@@ -52,6 +54,9 @@ use crate::virtuals::VirtualSpec;
 
 /// Largest document read whole to be rendered, located in or merged.
 pub const MAX_DOCUMENT: u64 = 128 << 20;
+/// How many parsed indexes are kept for looking up listed files (an alpine mirror has a few
+/// directories per release in use at once).
+const PARSED_INDEXES_KEPT: usize = 8;
 
 /// Bytes in the blob store, as a response serves them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +122,8 @@ pub struct Service {
     /// `PUBLIC_URL` without a trailing slash.
     public_base: String,
     rpm_indexes: rpm::PrimaryIndexes,
+    /// Indexes parsed for looking up listed files, by the digest of their cached copy.
+    parsed_indexes: kept::Kept<dyn std::any::Any + Send + Sync>,
 }
 
 /// The repository context a format plans with, for a remote.
@@ -139,7 +146,15 @@ impl Service {
         renders: Arc<Renders>,
         public_base: String,
     ) -> Self {
-        Service { registry, db, store, renders, public_base, rpm_indexes: rpm::PrimaryIndexes::default() }
+        Service {
+            registry,
+            db,
+            store,
+            renders,
+            public_base,
+            rpm_indexes: rpm::primary_indexes(),
+            parsed_indexes: kept::Kept::new(PARSED_INDEXES_KEPT),
+        }
     }
 
     /// `GET|HEAD /api/v1/remote/{name}/{path}`.

@@ -218,7 +218,7 @@ impl Renders {
     }
 
     /// Commits rendered bytes as a blob.
-    async fn store(&self, rendered: &Rendered) -> Result<RenderedRef, ServeError> {
+    pub(super) async fn store(&self, rendered: &Rendered) -> Result<RenderedRef, ServeError> {
         let storage = |e: std::io::Error| ServeError::Unavailable(format!("staging a rendered document: {e}"));
         let mut writer = self.staging.create().await.map_err(storage)?;
         for chunk in rendered.body.chunks(1 << 20) {

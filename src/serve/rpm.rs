@@ -15,18 +15,18 @@
 //!
 //! Data files are served from the snapshot's `repomd.xml`; packages are looked up in the
 //! snapshot's `primary` (read as a stream, see [`crate::formats::rpm::primary`]) and checked
-//! against its checksum before they are cached; an `xml:base` sends the fetch there.
+//! against its checksum before they are cached; an `xml:base` sends the fetch there, and the
+//! primary clients are served has none ([`super::rpm_rebase`]).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use artifactapi_actors::catalog::{CachedObject, Catalog, ObjectKey};
-use artifactapi_actors::digest::Digest;
 use artifactapi_actors::remote::{CacheStatus, FetchOutcome};
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::documents::{blocking, read_whole};
 use super::fetch::{held, key, upstream_url};
+use super::kept::Kept;
 use super::{Outcome, ServeError, Service};
 use crate::db::PgCatalog;
 use crate::formats::files::file_target;
@@ -155,8 +155,11 @@ impl Service {
                 };
             }
         };
-        if let Some(snapshot) = current.as_ref().filter(|s| s.digest == incoming.digest) {
-            return Ok((snapshot.clone(), status));
+        if let Some(snapshot) = current.as_ref() {
+            let source = self.rpm_source(entry, dir, snapshot.clone()).await?;
+            if source.digest == incoming.digest {
+                return Ok((snapshot.clone(), status));
+            }
         }
         let files = self.rpm_files(entry, &incoming).await?;
         let repomd = path.as_str();
@@ -173,11 +176,14 @@ impl Service {
         self.rpm_signature(entry, dir, &incoming).await.map_err(|err| {
             ServeError::BadGateway(format!("{name}: the signature of {repomd:?}: {err}: the previous snapshot stays"))
         })?;
+        let served = self.rpm_served_copy(entry, dir, &incoming, &files).await?;
         if let Some(current) = current {
             let key = ObjectKey::new(name, repomd_path(dir), PREVIOUS);
             catalog.put_object(&CachedObject { key, ..current }).await.map_err(catalog_error)?;
         }
-        let snapshot = CachedObject { key: snap_key, mutable: true, ..incoming };
+        let source = CachedObject { key: Self::rpm_source_key(entry, dir), mutable: true, ..incoming };
+        catalog.put_object(&source).await.map_err(catalog_error)?;
+        let snapshot = CachedObject { key: snap_key, mutable: true, ..served };
         catalog.put_object(&snapshot).await.map_err(catalog_error)?;
         tracing::info!(repo = %name, dir, files = files.len(), "rpm: new snapshot");
         Ok((snapshot, status))
@@ -185,7 +191,12 @@ impl Service {
 
     /// The data file `file` of `dir`, committed: from the cache, or fetched, checked against
     /// the checksum `repomd.xml` gives it, and cached before this returns.
-    async fn rpm_data_file(&self, entry: &RemoteEntry, dir: &str, file: &DataFile) -> Result<CachedObject, ServeError> {
+    pub(super) async fn rpm_data_file(
+        &self,
+        entry: &RemoteEntry,
+        dir: &str,
+        file: &DataFile,
+    ) -> Result<CachedObject, ServeError> {
         let name = &entry.remote.spec.name;
         if !plain_relative(&file.href) {
             return Err(ServeError::BadGateway(format!("{name}: data file {:?} is no plain relative path", file.href)));
@@ -269,11 +280,13 @@ impl Service {
             return Ok(Outcome::stored(&object, CacheStatus::Hit));
         }
         let (dir, snapshot) = self.rpm_snapshot_of(entry, path.as_str()).await?;
-        let files = self.rpm_files(entry, &snapshot).await?;
+        // Packages are looked up in the upstream's own primary, with its xml:base.
+        let source = self.rpm_source(entry, &dir, snapshot).await?;
+        let files = self.rpm_files(entry, &source).await?;
         let primary = files
             .iter()
             .find(|f| f.kind == "primary")
-            .ok_or_else(|| ServeError::BadGateway(format!("{name}: {:?} names no primary", snapshot.key.path)))?;
+            .ok_or_else(|| ServeError::BadGateway(format!("{name}: {:?} names no primary", source.key.path)))?;
         let object = self.rpm_data_file(entry, &dir, primary).await?;
         let rel = path.as_str()[dir.len()..].to_string();
         let found = self.rpm_find(&object, &primary.href, rel).await?.ok_or_else(|| {
@@ -302,24 +315,26 @@ impl Service {
         Ok((String::new(), snapshot))
     }
 
+    /// The index of the stored `primary` data file `object` (named `name` upstream), made by
+    /// one streamed read on a blocking thread the first time and kept; `None` for a primary
+    /// too large to index.
+    pub(super) async fn rpm_index(&self, object: &CachedObject, name: &str) -> Result<Option<Arc<Index>>, ServeError> {
+        if let Some(index) = self.rpm_indexes.get(&object.digest) {
+            return Ok(Some(index));
+        }
+        let index = self.rpm_read(object, name, move |input| primary::index(input, MAX_INDEXED)).await?;
+        Ok(index.map(|index| self.rpm_indexes.put(object.digest, Arc::new(index))))
+    }
+
     /// Looks `href` up in the stored `primary` data file `object` (named `name` upstream):
-    /// in its index in memory, made by one streamed read on a blocking thread the first time;
-    /// a primary too large to index is read as a stream for each lookup.
+    /// in its index ([`Service::rpm_index`]), or as a stream for a primary too large to index.
     async fn rpm_find(
         &self,
         object: &CachedObject,
         name: &str,
         href: String,
     ) -> Result<Option<PackageEntry>, ServeError> {
-        let known = self.rpm_indexes.get(&object.digest);
-        let index = match known {
-            Some(index) => Some(index),
-            None => {
-                let index = self.rpm_read(object, name, move |input| primary::index(input, MAX_INDEXED)).await?;
-                index.map(|index| self.rpm_indexes.put(object.digest, index))
-            }
-        };
-        let Some(index) = index else {
+        let Some(index) = self.rpm_index(object, name).await? else {
             return self.rpm_read(object, name, move |input| primary::find(input, &href)).await;
         };
         match index.get(&href) {
@@ -331,7 +346,7 @@ impl Service {
 
     /// Runs `read` on the decompressed stored data file `object` (named `name` upstream), as a
     /// stream on a blocking thread.
-    async fn rpm_read<T: Send + 'static>(
+    pub(super) async fn rpm_read<T: Send + 'static>(
         &self,
         object: &CachedObject,
         name: &str,
@@ -359,23 +374,10 @@ const KEPT: usize = 2;
 
 /// The indexes of the `primary.xml` files packages were last looked up in, by digest: a
 /// `dnf install` of many packages reads its primary once, not once per package.
-#[derive(Default)]
-pub struct PrimaryIndexes(Mutex<VecDeque<(Digest, Arc<Index>)>>);
+pub type PrimaryIndexes = Kept<Index>;
 
-impl PrimaryIndexes {
-    fn get(&self, digest: &Digest) -> Option<Arc<Index>> {
-        let kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        kept.iter().find(|(d, _)| d == digest).map(|(_, index)| index.clone())
-    }
-
-    fn put(&self, digest: Digest, index: Index) -> Arc<Index> {
-        let index = Arc::new(index);
-        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        kept.retain(|(d, _)| *d != digest);
-        kept.push_front((digest, index.clone()));
-        kept.truncate(KEPT);
-        index
-    }
+pub fn primary_indexes() -> PrimaryIndexes {
+    Kept::new(KEPT)
 }
 
 #[cfg(test)]

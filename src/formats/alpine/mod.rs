@@ -13,9 +13,13 @@
 mod index;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::files::{file_target, FileError};
-use super::{Class, Doc, Format, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request, Urls};
+use super::{
+    Class, Doc, Format, Located, PackageType, ParsedIndex, Plan, ProtocolError, Rendered, Repo, Request, Urls,
+};
 use crate::paths::{PathError, RepoPath};
 use artifactapi_actors::integrity::Integrity;
 
@@ -135,9 +139,34 @@ impl Format for Alpine {
     fn locate(&self, file: &AlpineRequest, body: &[u8], urls: &Urls) -> Result<Option<Located>, String> {
         let Kind::Package { file: name, .. } = &file.kind else { return Ok(None) };
         let Some(entry) = index::parse(body)?.into_iter().find(|e| &e.file == name) else { return Ok(None) };
-        let url = urls.resolve(name).ok_or_else(|| format!("{name:?} does not resolve against the index URL"))?;
-        Ok(Some(Located { url: url.to_string(), integrity: entry.control_sha1.map(Integrity::ApkControl) }))
+        located(name, entry.control_sha1, urls).map(Some)
     }
+
+    /// The index as a map of file names to control checksums: every `.apk` request reads it.
+    fn parse_index(&self, _index: &AlpineRequest, body: &[u8]) -> Option<Result<ParsedIndex, String>> {
+        Some(index::parse(body).map(|entries| {
+            let map: Packages = entries.into_iter().map(|e| (e.file, e.control_sha1)).collect();
+            Arc::new(map) as ParsedIndex
+        }))
+    }
+
+    fn locate_parsed(&self, file: &AlpineRequest, index: &ParsedIndex, urls: &Urls) -> Result<Option<Located>, String> {
+        let Kind::Package { file: name, .. } = &file.kind else { return Ok(None) };
+        let packages = index.downcast_ref::<Packages>().ok_or("the kept index is no alpine index")?;
+        match packages.get(name) {
+            None => Ok(None),
+            Some(control) => located(name, *control, urls).map(Some),
+        }
+    }
+}
+
+/// The packages of one index: file name, and the SHA-1 of its control segment.
+type Packages = HashMap<String, Option<[u8; 20]>>;
+
+/// Where package `name` is (beside its index) and its control checksum.
+fn located(name: &str, control_sha1: Option<[u8; 20]>, urls: &Urls) -> Result<Located, String> {
+    let url = urls.resolve(name).ok_or_else(|| format!("{name:?} does not resolve against the index URL"))?;
+    Ok(Located { url: url.to_string(), integrity: control_sha1.map(Integrity::ApkControl) })
 }
 
 #[cfg(test)]
@@ -198,5 +227,14 @@ mod tests {
         assert_eq!(got.integrity, Some(Integrity::ApkControl([9; 20])));
         let other = Alpine.parse(&get("v3.19/main/x86_64/bar-1.0-r0.apk")).unwrap();
         assert_eq!(Alpine.locate(&other, &body, &urls), Ok(None));
+
+        // The index parsed once answers the same as reading it each time.
+        let index = Alpine.parse(&get("v3.19/main/x86_64/APKINDEX.tar.gz")).unwrap();
+        let parsed = Alpine.parse_index(&index, &body).unwrap().unwrap();
+        assert_eq!(Alpine.locate_parsed(&e, &parsed, &urls), Ok(Some(got)));
+        assert_eq!(Alpine.locate_parsed(&other, &parsed, &urls), Ok(None));
+        assert!(Alpine.parse_index(&index, b"not an index").unwrap().is_err());
+        let wrong: ParsedIndex = Arc::new(1u8);
+        assert!(Alpine.locate_parsed(&e, &wrong, &urls).is_err());
     }
 }

@@ -14,7 +14,11 @@
 //! package (`.rpm`, source packages included) never changes under its name, which carries name,
 //! version, release and architecture.
 
+pub mod header;
+pub mod package;
 pub mod primary;
+pub mod rebase;
+pub mod repodata;
 pub mod repomd;
 
 use std::borrow::Cow;

@@ -158,22 +158,11 @@ async fn publish(
     prov: Option<Vec<u8>>,
     file: Option<&str>,
 ) -> Result<WriteReply, LocalError> {
-    let path = staged.path.clone();
-    let read = tokio::task::spawn_blocking(move || chart::read_file(&path)).await;
-    let meta = match read {
-        Ok(Ok(meta)) => meta,
-        Ok(Err(e)) => {
-            staged.discard().await;
-            return Err(match e {
-                chart::ChartError::TooLarge { limit } => LocalError::TooLarge { limit },
-                chart::ChartError::Invalid(_) => LocalError::Invalid(e.to_string()),
-            });
-        }
-        Err(e) => {
-            staged.discard().await;
-            return Err(LocalError::Internal(format!("reading the chart: {e}")));
-        }
-    };
+    let meta = LocalFiles::inspect(&staged, "chart", chart::read_file, |e| match e {
+        chart::ChartError::TooLarge { limit } => LocalError::TooLarge { limit },
+        chart::ChartError::Invalid(_) => LocalError::Invalid(e.to_string()),
+    })
+    .await?;
     let name = meta.file_name();
     if let Some(file) = file.filter(|f| *f != name) {
         staged.discard().await;
@@ -184,10 +173,7 @@ async fn publish(
     }
     let exists = || LocalError::Conflict("file already exists".into());
     let path = format!("charts/{name}");
-    if files.db.local_file(repo, &path).await?.is_some() {
-        staged.discard().await;
-        return Err(exists());
-    }
+    files.refuse_taken(repo, &path, &staged, exists).await?;
     let committed = files.commit(staged, None).await?;
     let mut entry = meta.entry;
     entry.insert("digest".into(), Value::String(committed.digest.hex()));
@@ -199,10 +185,7 @@ async fn publish(
         stored.push(LocalFiles::file(&format!("{path}.prov"), &committed, Some("application/pgp-signature")));
     }
     let v = LocalVersion::published_now(meta.name, meta.version, Value::Object(entry));
-    files.db.publish_local_version(repo, &v, &stored, &[]).await.map_err(|e| match e {
-        DbError::Conflict(_) => exists(),
-        other => other.into(),
-    })?;
+    files.publish_version(repo, &v, &stored, exists).await?;
     Ok(WriteReply::json(201, &json!({ "saved": true })))
 }
 

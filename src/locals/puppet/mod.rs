@@ -97,25 +97,14 @@ fn part_body(form: &mut multipart::Multipart) -> impl Stream<Item = Result<Bytes
 
 /// Publishes the staged archive as the release its `metadata.json` names.
 async fn publish(files: &LocalFiles, repo: &str, staged: Staged) -> Result<WriteReply, LocalError> {
-    let path = staged.path.clone();
-    let meta = match tokio::task::spawn_blocking(move || tarball::read_file(&path)).await {
-        Ok(Ok(meta)) => meta,
-        Ok(Err(e)) => {
-            staged.discard().await;
-            return Err(LocalError::Invalid(format!("module archive: {e}")));
-        }
-        Err(e) => {
-            staged.discard().await;
-            return Err(LocalError::Internal(format!("reading the module archive: {e}")));
-        }
-    };
+    let meta = LocalFiles::inspect(&staged, "module archive", tarball::read_file, |e| {
+        LocalError::Invalid(format!("module archive: {e}"))
+    })
+    .await?;
     let release = Release::parse(&meta.slug()).map_err(LocalError::Invalid)?;
     let exists = || LocalError::Conflict(format!("release {} already exists", release.slug()));
     let path = file_path(&release);
-    if files.db.local_file(repo, &path).await?.is_some() {
-        staged.discard().await;
-        return Err(exists());
-    }
+    files.refuse_taken(repo, &path, &staged, exists).await?;
     let committed = files.commit(staged, None).await?;
     let record = json!({
         "metadata": meta.metadata,
@@ -124,9 +113,6 @@ async fn publish(files: &LocalFiles, repo: &str, staged: Staged) -> Result<Write
     });
     let stored = vec![LocalFiles::file(&path, &committed, Some("application/gzip"))];
     let v = LocalVersion::published_now(meta.module.clone(), meta.version.clone(), record);
-    files.db.publish_local_version(repo, &v, &stored, &[]).await.map_err(|e| match e {
-        DbError::Conflict(_) => exists(),
-        other => other.into(),
-    })?;
+    files.publish_version(repo, &v, &stored, exists).await?;
     Ok(WriteReply::json(201, &json!({ "slug": release.slug(), "file_uri": format!("/{path}") })))
 }

@@ -22,7 +22,6 @@ use serde_json::json;
 use super::files::LocalFiles;
 use super::{LocalError, LocalSpec, UploadBody, WriteReply, WriteRequest};
 use crate::db::local_packages::LocalVersion;
-use crate::db::DbError;
 use crate::formats::pypi::{file_path, is_valid_name, normalise, FileRecord, MAX_NAME_BYTES};
 use crate::formats::Method;
 use dist::{DistKind, DistName};
@@ -160,19 +159,12 @@ async fn upload(files: &LocalFiles, spec: &LocalSpec, form: UploadForm) -> Resul
     let metadata = match checked.dist.kind {
         DistKind::Sdist => None,
         DistKind::Wheel => {
-            let (at, p, v) = (staged.path.clone(), project.clone(), version.clone());
-            let read = tokio::task::spawn_blocking(move || wheel::core_metadata(&at, &p, &v)).await;
-            match read {
-                Ok(Ok(bytes)) => Some(bytes),
-                Ok(Err(why)) => {
-                    staged.discard().await;
-                    return Err(LocalError::Invalid(format!("content: {why}")));
-                }
-                Err(e) => {
-                    staged.discard().await;
-                    return Err(LocalError::Internal(format!("reading the wheel: {e}")));
-                }
-            }
+            let (p, v) = (project.clone(), version.clone());
+            let read = move |at: &std::path::Path| wheel::core_metadata(at, &p, &v);
+            Some(
+                LocalFiles::inspect(&staged, "wheel", read, |why| LocalError::Invalid(format!("content: {why}")))
+                    .await?,
+            )
         }
     };
     let committed = files.commit(staged, Some(checked.digest)).await?;
@@ -203,10 +195,7 @@ async fn upload(files: &LocalFiles, spec: &LocalSpec, form: UploadForm) -> Resul
         checked.filename.clone(),
         serde_json::to_value(&record).map_err(|e| LocalError::Internal(e.to_string()))?,
     );
-    files.db.publish_local_version(&spec.name, &v, &stored, &[]).await.map_err(|e| match e {
-        DbError::Conflict(_) => exists(&checked.filename, &spec.name),
-        other => other.into(),
-    })?;
+    files.publish_version(&spec.name, &v, &stored, || exists(&checked.filename, &spec.name)).await?;
     Ok(record)
 }
 

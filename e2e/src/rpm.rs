@@ -1,0 +1,141 @@
+//! Real rpm packages and the real dnf, for the rpm tests: packages built with `rpmbuild`
+//! (one at a time, or hundreds as the subpackages of one spec), and `dnf --installroot`
+//! installing from a repository URL into a fresh root with its own cache.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::pattern_bytes;
+
+/// Runs `cmd`; its output, or a panic with it.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+fn rpmbuild(top: &Path, spec_path: &Path) {
+    run(Command::new("rpmbuild")
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()))
+        .args(["--define", "_binary_payload w1.gzdio", "-bb"])
+        .arg(spec_path));
+}
+
+/// Builds the noarch package `name-version-1` with `rpmbuild`; `requires` goes into its
+/// `Requires:`; `payload` bytes are installed as `/usr/share/rpmtest/{name}.bin`, and
+/// `/usr/share/rpmtest/{name}.txt` says `{name}-{version}`.
+pub fn build(top: &Path, name: &str, version: &str, requires: Option<&str>, payload: usize) -> PathBuf {
+    let src = top.join(format!("{name}-{version}.bin"));
+    std::fs::create_dir_all(top.join("SPECS")).expect("specs dir");
+    std::fs::write(&src, pattern_bytes(payload, payload as u64 + 7)).expect("payload");
+    let requires = requires.map(|r| format!("Requires: {r}\n")).unwrap_or_default();
+    let spec = format!(
+        "Name: {name}\nVersion: {version}\nRelease: 1\nSummary: {name}\nLicense: MIT\nBuildArch: noarch\n{requires}\
+         %description\n{name} for the artifactapi tests\n%install\nmkdir -p %{{buildroot}}/usr/share/rpmtest\n\
+         echo {name}-{version} > %{{buildroot}}/usr/share/rpmtest/{name}.txt\n\
+         cp {src} %{{buildroot}}/usr/share/rpmtest/{name}.bin\n\
+         %files\n/usr/share/rpmtest/{name}.txt\n/usr/share/rpmtest/{name}.bin\n\
+         %changelog\n* Mon Jan 01 2024 Tester <t@example.org> - {version}-1\n- {name} {version}\n",
+        src = src.display()
+    );
+    let spec_path = top.join("SPECS").join(format!("{name}-{version}.spec"));
+    std::fs::write(&spec_path, spec).expect("spec");
+    rpmbuild(top, &spec_path);
+    top.join("RPMS/noarch").join(format!("{name}-{version}-1.noarch.rpm"))
+}
+
+/// Builds `count` noarch packages `{prefix}-{i:03}-1.0-1` in one `rpmbuild` (subpackages of one
+/// spec), each with `files` small files below `/usr/share/{prefix}/{i:03}/`; their paths.
+pub fn build_many(top: &Path, prefix: &str, count: usize, files: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(top.join("SPECS")).expect("specs dir");
+    let mut spec = format!(
+        "Name: {prefix}\nVersion: 1.0\nRelease: 1\nSummary: {prefix}\nLicense: MIT\nBuildArch: noarch\n\
+         %description\ngenerated packages\n"
+    );
+    for i in 0..count {
+        spec.push_str(&format!(
+            "%package -n {prefix}-{i:03}\nSummary: generated package {i}\n\
+             %description -n {prefix}-{i:03}\nGenerated package {i} of {count}, with {files} files.\n"
+        ));
+    }
+    spec.push_str("%install\n");
+    for i in 0..count {
+        spec.push_str(&format!("mkdir -p %{{buildroot}}/usr/share/{prefix}/{i:03}\n"));
+        for f in 0..files {
+            spec.push_str(&format!(
+                "echo {prefix}-{i:03} file {f} > %{{buildroot}}/usr/share/{prefix}/{i:03}/file{f}.txt\n"
+            ));
+        }
+    }
+    for i in 0..count {
+        spec.push_str(&format!("%files -n {prefix}-{i:03}\n/usr/share/{prefix}/{i:03}\n"));
+    }
+    let spec_path = top.join("SPECS").join(format!("{prefix}.spec"));
+    std::fs::write(&spec_path, spec).expect("spec");
+    rpmbuild(top, &spec_path);
+    (0..count).map(|i| top.join("RPMS/noarch").join(format!("{prefix}-{i:03}-1.0-1.noarch.rpm"))).collect()
+}
+
+/// How dnf is pointed at a repository.
+#[derive(Debug, Clone, Default)]
+pub struct Repo {
+    pub baseurl: String,
+    /// `repo_gpgcheck=1` with this `gpgkey=` URL; none: `repo_gpgcheck=0`.
+    pub gpgkey: Option<String>,
+}
+
+impl Repo {
+    pub fn new(baseurl: &str) -> Repo {
+        Repo { baseurl: baseurl.to_string(), gpgkey: None }
+    }
+
+    fn file(&self) -> String {
+        let gpg = match &self.gpgkey {
+            Some(key) => format!("repo_gpgcheck=1\ngpgkey={key}\n"),
+            None => "repo_gpgcheck=0\n".to_string(),
+        };
+        format!("[t]\nname=t\nbaseurl={}\ngpgcheck=0\n{gpg}enabled=1\nmetadata_expire=0\n", self.baseurl)
+    }
+}
+
+/// Runs dnf with `args` against `repo`, installing into the root `label` below `work` and
+/// caching in `cache-{cache}`; its output and how long it took.
+pub fn dnf(work: &Path, label: &str, cache: &str, repo: &Repo, args: &[&str]) -> Result<(String, Duration), String> {
+    let root = work.join(format!("root-{label}"));
+    let reposd = work.join(format!("repos-{label}"));
+    std::fs::create_dir_all(&reposd).expect("reposdir");
+    std::fs::write(reposd.join("t.repo"), repo.file()).expect("repo file");
+    let started = Instant::now();
+    let out = Command::new("dnf")
+        .args(["-y", "--installroot"])
+        .arg(&root)
+        .arg(format!("--setopt=reposdir={}", reposd.display()))
+        .arg(format!("--setopt=cachedir={}", work.join(format!("cache-{cache}")).display()))
+        .args(["--releasever=1", "--noplugins", "--setopt=install_weak_deps=False"])
+        .args(args)
+        .output()
+        .map_err(|e| format!("dnf: {e}"))?;
+    let took = started.elapsed();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(text);
+    }
+    Ok((text, took))
+}
+
+/// `dnf install` of `packages` into a fresh root below `work` from the repository at
+/// `baseurl`, with a fresh dnf cache; returns the root and how long dnf took.
+pub fn dnf_install(work: &Path, label: &str, baseurl: &str, packages: &[&str]) -> Result<(PathBuf, Duration), String> {
+    let mut args = vec!["install"];
+    args.extend_from_slice(packages);
+    let (_, took) = dnf(work, label, label, &Repo::new(baseurl), &args)?;
+    Ok((work.join(format!("root-{label}")), took))
+}
+
+/// What `/usr/share/rpmtest/{name}.txt` of `root` says (empty when absent).
+pub fn installed(root: &Path, name: &str) -> String {
+    std::fs::read_to_string(root.join(format!("usr/share/rpmtest/{name}.txt"))).unwrap_or_default().trim().to_string()
+}
