@@ -122,7 +122,12 @@ impl Api {
     }
 
     /// POST or PUT `body` to `path`; the JSON answer of a 2xx.
-    pub async fn send(&self, method: Method, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, ApiError> {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ApiError> {
         let (status, answer) = self.call(method.clone(), path, Some(body)).await?;
         if status.is_success() {
             self.decode(method, path, &answer)

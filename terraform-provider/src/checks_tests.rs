@@ -90,7 +90,10 @@ fn virtuals_are_checked_like_the_server_does() {
             (v(serde_json::json!(["v"])), Some(("members[0]", "the virtual itself"))),
             (v(serde_json::json!(["a", "../x"])), Some(("members[1]", "1-64 characters"))),
             (v(serde_json::json!(["a", "%2e%2e"])), Some(("members[1]", "1-64 characters"))),
-            (serde_json::json!({"name": "v", "package_type": "maven", "members": ["a"]}), Some(("package_type", "maven"))),
+            (
+                serde_json::json!({"name": "v", "package_type": "maven", "members": ["a"]}),
+                Some(("package_type", "maven")),
+            ),
         ],
     );
 }
@@ -105,9 +108,7 @@ fn locals_and_tokens_are_checked() {
             (serde_json::json!({"name": "l", "package_type": "maven"}), Some(("package_type", "unknown package type"))),
         ],
     );
-    let t = |scopes: serde_json::Value, expires: serde_json::Value| {
-        serde_json::json!({"name": "ci", "scopes": scopes, "expires_at": expires})
-    };
+    let t = |scopes: serde_json::Value, expires: serde_json::Value| serde_json::json!({"name": "ci", "scopes": scopes, "expires_at": expires});
     let grant = |r: &str, a: &str| serde_json::json!([{"repository": r, "access": a}]);
     run(
         token,
@@ -116,7 +117,10 @@ fn locals_and_tokens_are_checked() {
             (t(grant("providers", "write"), serde_json::json!("2030-01-31T00:00:00Z")), None),
             (t(grant("providers", "write"), serde_json::json!("2030-01-31T00:00:00.5+02:00")), None),
             (t(grant("providers", "write"), serde_json::json!("2030-01-31")), Some(("expires_at", "RFC 3339"))),
-            (t(grant("providers", "write"), serde_json::json!("2030-01-31T00:00:00")), Some(("expires_at", "RFC 3339"))),
+            (
+                t(grant("providers", "write"), serde_json::json!("2030-01-31T00:00:00")),
+                Some(("expires_at", "RFC 3339")),
+            ),
             (t(grant("../x", "read"), serde_json::Value::Null), Some(("scopes[0].repository", "repository name"))),
             (t(grant("x", "owner"), serde_json::Value::Null), Some(("scopes[0].access", "read, write, admin"))),
             (t(serde_json::json!([]), serde_json::Value::Null), Some(("scopes", "1 to 64"))),

@@ -203,7 +203,10 @@ impl Kind {
                 (f.name.to_string(), attribute(f, constraint))
             })
             .collect();
-        Schema { version: 1, block: Block { attributes, description: Description::plain(&self.doc), ..Block::default() } }
+        Schema {
+            version: 1,
+            block: Block { attributes, description: Description::plain(&self.doc), ..Block::default() },
+        }
     }
 
     /// The data source schema: `name` given, everything else read (secrets left out).
@@ -218,7 +221,10 @@ impl Kind {
                 (f.name.to_string(), attribute(f, constraint))
             })
             .collect();
-        Schema { version: 1, block: Block { attributes, description: Description::plain(&self.doc), ..Block::default() } }
+        Schema {
+            version: 1,
+            block: Block { attributes, description: Description::plain(&self.doc), ..Block::default() },
+        }
     }
 }
 

@@ -107,7 +107,10 @@ mod tests {
     #[test]
     fn left_out_attributes_plan_the_server_defaults() {
         let kind = Kind::remote("docker");
-        let c = config(&kind, serde_json::json!({"name": "hub", "base_url": "https://registry-1.docker.io", "ban_tags": ["latest"]}));
+        let c = config(
+            &kind,
+            serde_json::json!({"name": "hub", "base_url": "https://registry-1.docker.io", "ban_tags": ["latest"]}),
+        );
         let (planned, replace) = plan(&kind, &c, None);
         assert!(replace.is_empty());
         assert_eq!(

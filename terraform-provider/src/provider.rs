@@ -63,7 +63,10 @@ impl Provider for ArtifactApi {
 
     fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
         let attributes = [
-            ("endpoint", attr("Base URL of artifactapi, e.g. https://artifacts.example.com (env ARTIFACTAPI_ENDPOINT).", false)),
+            (
+                "endpoint",
+                attr("Base URL of artifactapi, e.g. https://artifacts.example.com (env ARTIFACTAPI_ENDPOINT).", false),
+            ),
             ("token", attr("ADMIN_TOKEN or a token with admin on \"*\" (env ARTIFACTAPI_TOKEN).", true)),
             ("ca_cert", attr("PEM CA certificates to trust besides the system's, for a private CA.", false)),
         ]
@@ -109,7 +112,10 @@ impl Provider for ArtifactApi {
             let kind = Arc::new(Kind::remote(t));
             all.insert(format!("remote_{t}"), Box::new(RepoResource { kind, api: self.api.clone() }));
         }
-        all.insert("virtual".into(), Box::new(RepoResource { kind: Arc::new(Kind::virtual_repo()), api: self.api.clone() }));
+        all.insert(
+            "virtual".into(),
+            Box::new(RepoResource { kind: Arc::new(Kind::virtual_repo()), api: self.api.clone() }),
+        );
         all.insert("local".into(), Box::new(RepoResource { kind: Arc::new(Kind::local()), api: self.api.clone() }));
         all.insert("token".into(), Box::new(TokenResource { api: self.api.clone() }));
         Some(all)
@@ -121,7 +127,10 @@ impl Provider for ArtifactApi {
             let kind = Arc::new(Kind::remote(t));
             all.insert(format!("remote_{t}"), Box::new(RepoData { kind, api: self.api.clone() }));
         }
-        all.insert("virtual".into(), Box::new(RepoData { kind: Arc::new(Kind::virtual_repo()), api: self.api.clone() }));
+        all.insert(
+            "virtual".into(),
+            Box::new(RepoData { kind: Arc::new(Kind::virtual_repo()), api: self.api.clone() }),
+        );
         all.insert("local".into(), Box::new(RepoData { kind: Arc::new(Kind::local()), api: self.api.clone() }));
         all.insert("token".into(), Box::new(TokenData { api: self.api.clone() }));
         Some(all)

@@ -39,7 +39,12 @@ fn schema(data: bool) -> Schema {
         ("name", attr(AttributeType::String, Required, false, "A label: who or what uses it.")),
         (
             "scopes",
-            attr(AttributeType::List(Box::new(grant)), given(Required), false, "Grants: access (read, write, admin) on a repository or \"*\"."),
+            attr(
+                AttributeType::List(Box::new(grant)),
+                given(Required),
+                false,
+                "Grants: access (read, write, admin) on a repository or \"*\".",
+            ),
         ),
         ("expires_at", attr(AttributeType::String, given(Optional), false, "When it stops working (RFC 3339).")),
         ("created_at", attr(AttributeType::String, Computed, false, "When it was created.")),
@@ -132,7 +137,13 @@ impl Resource for TokenResource {
         Some(())
     }
 
-    async fn read<'a>(&self, diags: &mut Diagnostics, state: State, p: ValueEmpty, _m: ValueEmpty) -> Option<(State, ValueEmpty)> {
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: State,
+        p: ValueEmpty,
+        _m: ValueEmpty,
+    ) -> Option<(State, ValueEmpty)> {
         let Value::Value(prior) = state else { return Some((Value::Null, p)) };
         let id = known_str(&prior, "id").unwrap_or_default().to_string();
         let all = list(&self.api, diags).await?;
@@ -143,7 +154,13 @@ impl Resource for TokenResource {
         Some((state, p))
     }
 
-    async fn plan_create<'a>(&self, diags: &mut Diagnostics, _p: State, config: State, _m: ValueEmpty) -> Option<(State, ValueEmpty)> {
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        _p: State,
+        config: State,
+        _m: ValueEmpty,
+    ) -> Option<(State, ValueEmpty)> {
         let Value::Value(mut planned) = config else { return Some((Value::Null, ValueEmpty::Null)) };
         check(diags, &planned);
         for key in COMPUTED {
@@ -168,13 +185,20 @@ impl Resource for TokenResource {
         let replace: Vec<AttributePath> =
             CONFIGURED.iter().filter(|k| prior.get(**k) != planned.get(**k)).map(|k| AttributePath::new(*k)).collect();
         for key in COMPUTED {
-            let v = if replace.is_empty() { prior.get(key).cloned().unwrap_or(ValueAny::Null) } else { ValueAny::Unknown };
+            let v =
+                if replace.is_empty() { prior.get(key).cloned().unwrap_or(ValueAny::Null) } else { ValueAny::Unknown };
             planned.insert(key.into(), v);
         }
         Some((Value::Value(planned), p, replace))
     }
 
-    async fn plan_destroy<'a>(&self, _d: &mut Diagnostics, _prior: State, p: ValueEmpty, _m: ValueEmpty) -> Option<ValueEmpty> {
+    async fn plan_destroy<'a>(
+        &self,
+        _d: &mut Diagnostics,
+        _prior: State,
+        p: ValueEmpty,
+        _m: ValueEmpty,
+    ) -> Option<ValueEmpty> {
         Some(p)
     }
 

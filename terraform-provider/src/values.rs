@@ -59,9 +59,9 @@ pub fn to_json(v: &ValueAny) -> Option<serde_json::Value> {
         ValueAny::Number(n) => serde_json::Value::from(*n),
         ValueAny::Bool(b) => serde_json::Value::Bool(*b),
         ValueAny::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect::<Option<_>>()?),
-        ValueAny::Map(m) => serde_json::Value::Object(
-            m.iter().map(|(k, v)| Some((k.clone(), to_json(v)?))).collect::<Option<_>>()?,
-        ),
+        ValueAny::Map(m) => {
+            serde_json::Value::Object(m.iter().map(|(k, v)| Some((k.clone(), to_json(v)?))).collect::<Option<_>>()?)
+        }
         ValueAny::Null => serde_json::Value::Null,
         ValueAny::Unknown => return None,
     })
@@ -73,7 +73,9 @@ pub fn from_json(v: &serde_json::Value) -> ValueAny {
     match v {
         serde_json::Value::Null => ValueAny::Null,
         serde_json::Value::Bool(b) => ValueAny::Bool(*b),
-        serde_json::Value::Number(n) => n.as_i64().map(ValueAny::Number).unwrap_or_else(|| ValueAny::String(n.to_string())),
+        serde_json::Value::Number(n) => {
+            n.as_i64().map(ValueAny::Number).unwrap_or_else(|| ValueAny::String(n.to_string()))
+        }
         serde_json::Value::String(s) => ValueAny::String(s.clone()),
         serde_json::Value::Array(a) => ValueAny::List(a.iter().map(from_json).collect()),
         serde_json::Value::Object(m) => ValueAny::Map(m.iter().map(|(k, v)| (k.clone(), from_json(v))).collect()),
