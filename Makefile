@@ -6,6 +6,8 @@
 #   make test    unit and integration tests of the workspace, then the end-to-end crate
 #   make e2e     the end-to-end crate alone
 #   make bench   benchmark against nginx proxy_cache (bench/README.md)
+#   make provider          the Terraform provider, zipped for a provider registry (dist/)
+#   make provider-publish  uploads that zip to a local terraform repository of artifactapi
 #   make lint    clippy (warnings are errors) and rustfmt --check
 #   make fmt     rustfmt
 #
@@ -33,7 +35,7 @@ PGADMIN ?= postgres
 
 E2E_CRATE := artifactapi-e2e
 
-.PHONY: build run db test e2e bin bench lint fmt
+.PHONY: build run db test e2e bin bench lint fmt provider provider-publish
 
 build:
 	$(CARGO) build --release -p artifactapi
@@ -54,9 +56,11 @@ run: db
 	DBHOST="$(DBHOST)" DBPORT="$(DBPORT)" DBUSER="$(DBUSER)" DBNAME="$(DBNAME)" \
 	  $(CARGO) run --release -p artifactapi
 
-# The end-to-end tests start the debug binary, so it is built before any test runs.
+# The end-to-end tests start the debug binaries (the server, and terraform's provider), so they
+# are built before any test runs (two builds, so each keeps its own feature set and cache).
 bin:
 	$(CARGO) build -p artifactapi
+	$(CARGO) build -p terraform-provider-artifactapi
 
 test: bin
 	$(CARGO) test --no-fail-fast --workspace --exclude $(E2E_CRATE)
@@ -76,3 +80,32 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+# The Terraform provider as a provider registry wants it:
+# dist/terraform-provider-artifactapi_{version}_{os}_{arch}.zip holding the release binary.
+PROVIDER_VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+PROVIDER_OS ?= $(shell uname -s | tr '[:upper:]' '[:lower:]')
+PROVIDER_ARCH ?= $(shell case "$$(uname -m)" in x86_64) echo amd64;; aarch64|arm64) echo arm64;; *) uname -m;; esac)
+PROVIDER_ZIP := terraform-provider-artifactapi_$(PROVIDER_VERSION)_$(PROVIDER_OS)_$(PROVIDER_ARCH).zip
+
+provider:
+	$(CARGO) build --release -p terraform-provider-artifactapi
+	mkdir -p dist/provider
+	rm -f dist/$(PROVIDER_ZIP) dist/provider/*
+	cp "$(CARGO_TARGET_DIR)/release/terraform-provider-artifactapi" \
+	  dist/provider/terraform-provider-artifactapi_v$(PROVIDER_VERSION)
+	cd dist/provider && zip -q -9 ../$(PROVIDER_ZIP) terraform-provider-artifactapi_v$(PROVIDER_VERSION)
+	@echo "dist/$(PROVIDER_ZIP)"
+
+# Uploads the zip to local terraform repository PROVIDER_REPO of the server at
+# ARTIFACTAPI_ENDPOINT with ARTIFACTAPI_TOKEN (write on that repository); PROVIDER_CA is a PEM CA
+# file for a server behind a private CA. Terraform then installs it with
+# source = "HOST/PROVIDER_REPO/artifactapi".
+PROVIDER_REPO ?= providers
+provider-publish: provider
+	@test -n "$${ARTIFACTAPI_ENDPOINT:-}" || { echo "set ARTIFACTAPI_ENDPOINT (https://host[:port])"; exit 2; }
+	@test -n "$${ARTIFACTAPI_TOKEN:-}" || { echo "set ARTIFACTAPI_TOKEN (write on $(PROVIDER_REPO))"; exit 2; }
+	curl --fail-with-body -sS -X PUT $(if $(PROVIDER_CA),--cacert "$(PROVIDER_CA)") \
+	  -H "Authorization: Bearer $${ARTIFACTAPI_TOKEN}" --data-binary @dist/$(PROVIDER_ZIP) \
+	  "$${ARTIFACTAPI_ENDPOINT%/}/api/v1/local/$(PROVIDER_REPO)/artifactapi/$(PROVIDER_ZIP)"
+	@echo "published $(PROVIDER_ZIP) to $(PROVIDER_REPO)"
