@@ -32,7 +32,7 @@
 //! - [`rpm`]: packages built with `rpmbuild`, and `dnf --installroot` installing them.
 //! - [`raw`]: a raw HTTP/1.1 request for paths an URL parser would normalise away.
 //! - [`sse`]: a server-sent-event client for the live event stream.
-//! - [`tls`]: a certificate authority made per test, for HTTPS upstreams.
+//! - [`tls`]: a certificate authority made per test, for HTTPS upstreams and listeners.
 
 pub mod client;
 pub mod counting;
