@@ -424,7 +424,8 @@ pub(crate) mod tests {
             tags.push((t, v));
             tags
         };
-        let cases: Vec<(&str, Vec<(u32, Value)>, &str)> = vec![
+        type Case = (&'static str, Vec<(u32, Value)>, &'static str);
+        let cases: Vec<Case> = vec![
             ("no name", without(tag::NAME), "has no name"),
             ("empty version", replaced(tag::VERSION, Str(String::new())), "has no version"),
             ("flags", replaced(tag::REQUIREFLAGS, I32(vec![0])), "the flags does not have"),
