@@ -85,7 +85,7 @@ fmt:
 # dist/terraform-provider-artifactapi_{version}_{os}_{arch}.zip holding the release binary.
 PROVIDER_VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 PROVIDER_OS ?= $(shell uname -s | tr '[:upper:]' '[:lower:]')
-PROVIDER_ARCH ?= $(shell case "$$(uname -m)" in x86_64) echo amd64;; aarch64|arm64) echo arm64;; *) uname -m;; esac)
+PROVIDER_ARCH ?= $(shell uname -m | sed -e 's/^x86_64$$/amd64/' -e 's/^aarch64$$/arm64/')
 PROVIDER_ZIP := terraform-provider-artifactapi_$(PROVIDER_VERSION)_$(PROVIDER_OS)_$(PROVIDER_ARCH).zip
 
 provider:

@@ -129,3 +129,25 @@ fn locals_and_tokens_are_checked() {
         ],
     );
 }
+
+#[test]
+fn rfc3339_spellings_of_one_instant_are_equal() {
+    let cases: &[(&str, &str, bool)] = &[
+        ("2099-01-31T00:00:00Z", "2099-01-31T00:00:00+00:00", true),
+        ("2099-01-31T01:00:00+01:00", "2099-01-31T00:00:00Z", true),
+        ("2099-01-30T19:30:00-04:30", "2099-01-31T00:00:00z", true),
+        ("2030-03-01T00:00:00.500Z", "2030-03-01T00:00:00.5Z", true),
+        ("2030-03-01T00:00:00Z", "2030-02-28T00:00:00Z", false),
+        ("2030-03-01T00:00:00.1Z", "2030-03-01T00:00:00Z", false),
+    ];
+    for (a, b, same) in cases {
+        let (x, y) = (rfc3339_instant(a), rfc3339_instant(b));
+        assert!(x.is_some() && y.is_some(), "{a} {b}");
+        assert_eq!(x == y, *same, "{a} {b}");
+    }
+    assert_eq!(rfc3339_instant("1970-01-01T00:00:00Z"), Some((0, String::new())));
+    assert_eq!(rfc3339_instant("2000-03-01T00:00:00Z").map(|i| i.0), Some(951_868_800));
+    for bad in ["2030-13-01T00:00:00Z", "2030-01-01 00:00:00Z", "2030-01-01T00:00:00", "2030-01-01T00:00:00+0100"] {
+        assert_eq!(rfc3339_instant(bad), None, "{bad}");
+    }
+}

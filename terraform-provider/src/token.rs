@@ -32,7 +32,7 @@ fn schema(data: bool) -> Schema {
         sensitive,
         deprecated: false,
     };
-    use AttributeConstraint::{Computed, Optional, Required};
+    use AttributeConstraint::{Computed, OptionalComputed, Required};
     let given = |c: AttributeConstraint| if data { Computed } else { c };
     let mut attributes: std::collections::HashMap<String, Attribute> = [
         ("id", attr(AttributeType::String, Computed, false, "The token's id.")),
@@ -46,7 +46,10 @@ fn schema(data: bool) -> Schema {
                 "Grants: access (read, write, admin) on a repository or \"*\".",
             ),
         ),
-        ("expires_at", attr(AttributeType::String, given(Optional), false, "When it stops working (RFC 3339).")),
+        (
+            "expires_at",
+            attr(AttributeType::String, given(OptionalComputed), false, "When it stops working (RFC 3339)."),
+        ),
         ("created_at", attr(AttributeType::String, Computed, false, "When it was created.")),
     ]
     .into_iter()
@@ -182,6 +185,14 @@ impl Resource for TokenResource {
             return Some((Value::Null, p, Vec::new()));
         };
         check(diags, &planned);
+        // The server answers the expiry in its own spelling (`...Z`): the same instant written
+        // otherwise in the configuration is no change.
+        if let (Some(was), Some(now)) = (known_str(&prior, "expires_at"), known_str(&planned, "expires_at")) {
+            let instant = crate::checks::rfc3339_instant;
+            if was != now && instant(was).is_some() && instant(was) == instant(now) {
+                planned.insert("expires_at".into(), ValueAny::String(was.to_string()));
+            }
+        }
         let replace: Vec<AttributePath> =
             CONFIGURED.iter().filter(|k| prior.get(**k) != planned.get(**k)).map(|k| AttributePath::new(*k)).collect();
         for key in COMPUTED {
