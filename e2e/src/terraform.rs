@@ -44,7 +44,7 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    pub fn new() -> Signer {
+    pub fn generate() -> Signer {
         let home = tempfile::Builder::new().prefix("aa-e2e-gpg-").tempdir().expect("gpg home");
         let mut signer = Signer { home, key_id: String::new(), public_armor: String::new() };
         signer.gpg(
@@ -151,7 +151,7 @@ impl Provider {
         platforms: &[(&str, &str)],
         size: impl Fn(&str, &str, &str) -> usize,
     ) -> Provider {
-        let signer = Signer::new();
+        let signer = Signer::generate();
         let mut seed = 0;
         let releases = versions
             .iter()
