@@ -11,6 +11,7 @@
 
 mod endpoint;
 pub mod mirror;
+pub mod protocol;
 mod remote;
 
 pub use endpoint::{check_version, Build, BuildFile, Endpoint, ParseError, Provider};
