@@ -32,6 +32,7 @@
 //! - [`rpm`]: packages built with `rpmbuild`, and `dnf --installroot` installing them.
 //! - [`raw`]: a raw HTTP/1.1 request for paths an URL parser would normalise away.
 //! - [`sse`]: a server-sent-event client for the live event stream.
+//! - [`terraform`]: the real terraform CLI, and signed provider releases served as a registry.
 //! - [`tls`]: a certificate authority made per test, for HTTPS upstreams and listeners.
 
 pub mod client;
@@ -48,6 +49,7 @@ pub mod rpm;
 pub mod s3;
 pub mod server;
 pub mod sse;
+pub mod terraform;
 pub mod tls;
 pub mod upstream;
 

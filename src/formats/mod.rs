@@ -11,8 +11,8 @@
 //!   ([`classify`]);
 //! - [`Format::plan`]: how the request is served ([`Plan`]): the upstream's bytes, a redirect,
 //!   a document rewritten on the way out, or a file its index lists;
-//! - [`Format::check_document`], [`Format::rewrite`], [`Format::locate`], [`Format::merge`]:
-//!   the document operations.
+//! - [`Format::check_document`], [`Format::rewrite`], [`Format::locate`], [`Format::merge`],
+//!   [`Format::document_via`]: the document operations.
 //!
 //! Errors are each format's own typed enum with a stable code ([`ProtocolError`]), rendered in
 //! the protocol's error format at the HTTP edge. The serving path (`crate::serve`) reaches a
@@ -178,6 +178,13 @@ pub trait Format: Send + Sync + 'static {
         Ok(Rendered::new(body.to_vec(), "application/octet-stream"))
     }
 
+    /// The document that names where the document `e` is upstream (terraform's service
+    /// discovery names its provider API); `None`: at the target's own path below the base URL.
+    /// [`Format::locate`] finds `e` in that document, which itself is found at its own path.
+    fn document_via(&self, _e: &Self::Endpoint) -> Option<Self::Endpoint> {
+        None
+    }
+
     /// Finds the listed file `file` in its index `body` (the upstream's bytes, fetched from
     /// `urls.document`). `Ok(None)`: the index does not list it.
     fn locate(&self, _file: &Self::Endpoint, _body: &[u8], _urls: &Urls) -> Result<Option<Located>, String> {
@@ -301,11 +308,6 @@ pub fn classify<F: Format>(f: &F, rules_override: Option<bool>, e: &F::Endpoint)
         Some(false) => Class::Immutable,
         None => f.classify(e),
     }
-}
-
-/// The `/`-separated segments of a path (a trailing slash gives a last, empty segment).
-pub(crate) fn segments(path: &str) -> Vec<&str> {
-    path.split('/').collect()
 }
 
 /// The last segment of a path (empty for a path ending in `/`).

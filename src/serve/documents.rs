@@ -77,7 +77,7 @@ pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
 
 impl Service {
     /// The URLs a document of this remote, fetched from `document`, is rewritten with.
-    fn urls(&self, entry: &RemoteEntry, document: String) -> Urls {
+    pub(super) fn urls(&self, entry: &RemoteEntry, document: String) -> Urls {
         let name = &entry.remote.spec.name;
         let base = join_upstream_suffix(&entry.remote.base_url, "");
         Urls { public: format!("{}/api/v1/remote/{name}/", self.public_base), base, document }
@@ -91,12 +91,63 @@ impl Service {
         e: &F::Endpoint,
         target: &Target,
     ) -> Result<(CachedObject, CacheStatus), ServeError> {
+        self.source_and_url(f, entry, e, target).await.map(|(object, status, _)| (object, status))
+    }
+
+    /// [`Service::source`], with the upstream URL of the document.
+    async fn source_and_url<F: Format>(
+        &self,
+        f: &'static F,
+        entry: &RemoteEntry,
+        e: &F::Endpoint,
+        target: &Target,
+    ) -> Result<(CachedObject, CacheStatus, String), ServeError> {
+        let url = self.document_url(f, entry, e, target).await?;
+        let (object, status) = self.source_at(f, entry, e, target, url.clone()).await?;
+        Ok((object, status, url))
+    }
+
+    async fn source_at<F: Format>(
+        &self,
+        f: &'static F,
+        entry: &RemoteEntry,
+        e: &F::Endpoint,
+        target: &Target,
+        url: String,
+    ) -> Result<(CachedObject, CacheStatus), ServeError> {
         let name = &entry.remote.spec.name;
         if let Some(object) = self.hot(entry, &key(entry, target)) {
             return Ok((object, CacheStatus::Hit));
         }
-        let fetched = self.send(f, entry, e, target, upstream_url(entry, target), None).await?;
+        let fetched = self.send(f, entry, e, target, url, None).await?;
         held(name, fetched, &target.path)
+    }
+
+    /// Where the document `target` of `e` is upstream: below the base URL, or where the
+    /// document that [`Format::document_via`] names says (itself at its own path).
+    async fn document_url<F: Format>(
+        &self,
+        f: &'static F,
+        entry: &RemoteEntry,
+        e: &F::Endpoint,
+        target: &Target,
+    ) -> Result<String, ServeError> {
+        let Some(via) = f.document_via(e) else {
+            return Ok(upstream_url(entry, target));
+        };
+        let name = entry.remote.spec.name.as_str();
+        let Plan::Document(via_target, _) = f.plan(&via, &repo_of(entry)).map_err(|e| super::refused(name, e))? else {
+            return Err(ServeError::Internal(format!("{name}: what names {:?} is no document", target.path)));
+        };
+        let via_url = upstream_url(entry, &via_target);
+        let (source, _) = self.source_at(f, entry, &via, &via_target, via_url.clone()).await?;
+        let what = format!("remote {name}: {:?}", via_target.path);
+        let body = read_whole(&*self.store, &what, &source.digest, source.size).await?;
+        let located = f
+            .locate(e, &body, &self.urls(entry, via_url))
+            .map_err(|why| ServeError::BadGateway(format!("{what}: {why}")))?
+            .ok_or_else(|| ServeError::NotFound(format!("{name}: {what} does not name {:?}", target.path)))?;
+        Ok(located.url)
     }
 
     /// The document `e` as this remote serves it: its upstream copy, rendered (once per copy
@@ -109,9 +160,8 @@ impl Service {
         target: Target,
         doc: Doc,
     ) -> Result<(RenderedRef, CacheStatus), ServeError> {
-        let (source, status) = self.source(f, entry, e, &target).await?;
+        let (source, status, url) = self.source_and_url(f, entry, e, &target).await?;
         let name = entry.remote.spec.name.clone();
-        let url = upstream_url(entry, &target);
         // Keyed by the document's upstream URL, not only its path: a remote whose base URL
         // changed renders the same bytes differently.
         let render_key = RenderKey::new(&name, &url, doc, source.digest);
@@ -147,9 +197,9 @@ impl Service {
         else {
             return Err(ServeError::Internal(format!("{name}: the index of {:?} is no document", file_target.path)));
         };
-        let (source, _) = self.source(f, entry, &index, &index_target).await?;
+        let (source, _, index_url) = self.source_and_url(f, entry, &index, &index_target).await?;
         let what = format!("remote {name}: {:?}", index_target.path);
-        let urls = self.urls(entry, upstream_url(entry, &index_target));
+        let urls = self.urls(entry, index_url);
         let located = match self.parsed_indexes.get(&source.digest) {
             Some(parsed) => f.locate_parsed(file, &parsed, &urls),
             None => {

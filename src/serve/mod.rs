@@ -36,6 +36,7 @@ pub mod renders;
 mod renders_tests;
 mod rpm;
 mod rpm_rebase;
+mod terraform;
 mod virtuals;
 
 use std::sync::Arc;
@@ -241,6 +242,13 @@ impl Service {
         // alike ([`rpm`]).
         if let Some(e) = (e as &dyn std::any::Any).downcast_ref::<formats::rpm::Endpoint>() {
             return self.rpm(entry, e).await;
+        }
+        // A terraform remote's network mirror documents are made from several of its
+        // registry documents ([`terraform`]).
+        if let Some(e) = (e as &dyn std::any::Any).downcast_ref::<formats::terraform::TerraformRequest>() {
+            if e.endpoint.is_mirror() {
+                return self.terraform_mirror(entry, e).await;
+            }
         }
         let repo = repo_of(entry);
         let name = repo.name;

@@ -31,7 +31,7 @@ use crate::formats::{Doc, Format, LocalPlan, Plan, Rendered, Repo, Request};
 use crate::virtuals::VirtualSpec;
 
 /// The cache status a merged answer reports: the least fresh of its parts.
-fn worse(a: CacheStatus, b: CacheStatus) -> CacheStatus {
+pub(super) fn worse(a: CacheStatus, b: CacheStatus) -> CacheStatus {
     let rank = |s: CacheStatus| match s {
         CacheStatus::Hit => 0,
         CacheStatus::Revalidated => 1,
