@@ -53,9 +53,12 @@ pub struct RateLimitSink {
 mod tests {
     use super::*;
 
+    /// `ratelimit-limit`, `ratelimit-remaining`, what they read as.
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, Option<(u64, u64)>);
+
     #[test]
     fn parses_the_draft_headers() {
-        let cases: &[(Option<&str>, Option<&str>, Option<(u64, u64)>)] = &[
+        let cases: &[Case] = &[
             (Some("100;w=21600"), Some("76;w=21600"), Some((100, 76))),
             (Some("100"), Some("0"), Some((100, 0))),
             (Some(" 200 ; w=3600"), Some("199;w=3600"), Some((200, 199))),

@@ -9,10 +9,11 @@
 //!
 //! The `/v2/` surface (where the first path segment names the artifactapi repository and the
 //! rest is the image name) is parsed once into an [`Endpoint`] by [`endpoint`], with the name,
-//! tag and digest grammars of the distribution spec in [`grammar`]; [`hub`] knows Docker Hub's
-//! `library/` convention, [`media`] the manifest media types a client's `Accept` asks for and
-//! [`query`] the listing endpoints' query parameters.
+//! tag and digest grammars of the distribution spec in [`grammar`] and [`digest`]; [`hub`]
+//! knows Docker Hub's `library/` convention, [`media`] the manifest media types a client's
+//! `Accept` asks for and [`query`] the listing endpoints' query parameters.
 
+pub mod digest;
 pub mod endpoint;
 pub mod grammar;
 pub mod hub;

@@ -158,9 +158,12 @@ mod tests {
         }
     }
 
+    /// A query and what it parses to: `n` and `last`, or the kind of refusal.
+    type CatalogCase<'a> = (&'a str, Result<(Option<u32>, Option<&'a str>), &'a str>);
+
     #[test]
     fn catalog_pages_name_a_repository_and_image() {
-        let cases: &[(&str, Result<(Option<u32>, Option<&str>), &str>)] = &[
+        let cases: &[CatalogCase] = &[
             ("", Ok((None, None))),
             ("n=50", Ok((Some(50), None))),
             ("n=2&last=loc%2Fteam%2Fapp", Ok((Some(2), Some("loc/team/app")))),
