@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use artifactapi_actors::remote::tls::{CaCertificates, TlsError};
@@ -32,8 +33,22 @@ pub struct Config {
     #[arg(long = "listen-addr", id = "LISTEN_ADDR", env = "LISTEN_ADDR", default_value = ":8000", value_parser = parse_listen)]
     pub listen_addr: SocketAddr,
 
+    /// PEM certificate chain of the HTTPS listener (with `TLS_KEY`): `LISTEN_ADDR` serves HTTPS,
+    /// or `TLS_LISTEN_ADDR` does when it is set.
+    #[arg(long = "tls-cert", id = "TLS_CERT", env = "TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `TLS_CERT` (PKCS#8, PKCS#1 RSA or SEC1 EC).
+    #[arg(long = "tls-key", id = "TLS_KEY", env = "TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Address of an HTTPS listener beside plain HTTP on `LISTEN_ADDR` (needs `TLS_CERT`).
+    #[arg(long = "tls-listen-addr", id = "TLS_LISTEN_ADDR", env = "TLS_LISTEN_ADDR", value_parser = parse_listen)]
+    pub tls_listen_addr: Option<SocketAddr>,
+    /// The HTTPS listener's configuration, loaded from `TLS_CERT` and `TLS_KEY` by [`Config::load`].
+    #[arg(skip)]
+    pub listen_tls: Option<Arc<rustls::ServerConfig>>,
+
     /// Base URL clients reach this server at; every absolute URL the server writes uses it.
-    /// Default: http://localhost:{port of LISTEN_ADDR}.
+    /// Default: http(s)://localhost:{port of the HTTPS listener, else of LISTEN_ADDR}.
     #[arg(long = "public-url", id = "PUBLIC_URL", env = "PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<url::Url>,
 
@@ -205,7 +220,8 @@ impl Config {
     /// Parses the command line and environment; on a bad value prints one line naming the
     /// variable and exits with status 2.
     pub fn load() -> Config {
-        match Config::try_parse().map_err(one_line).and_then(|c| c.validate().map(|()| c)) {
+        let parsed = Config::try_parse().map_err(one_line).and_then(|c| c.validate().map(|()| c));
+        match parsed.and_then(Config::load_listen_tls) {
             Ok(c) => c,
             Err(ConfigError::Clap(e)) => e.exit(),
             Err(ConfigError::Line(line)) => {
@@ -238,14 +254,40 @@ impl Config {
         if !self.anonymous_reads && self.admin_token.is_none() {
             return Err(ConfigError::Line("ANONYMOUS_READS=false needs ADMIN_TOKEN to be set".into()));
         }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => return Err(ConfigError::Line("TLS_CERT needs TLS_KEY to be set".into())),
+            (None, Some(_)) => return Err(ConfigError::Line("TLS_KEY needs TLS_CERT to be set".into())),
+            (None, None) if self.tls_listen_addr.is_some() => {
+                return Err(ConfigError::Line("TLS_LISTEN_ADDR needs TLS_CERT and TLS_KEY to be set".into()))
+            }
+            _ => {}
+        }
+        if self.tls_listen_addr == Some(self.listen_addr) {
+            return Err(ConfigError::Line("TLS_LISTEN_ADDR must differ from LISTEN_ADDR".into()));
+        }
         Ok(())
     }
 
-    /// PUBLIC_URL, or http://localhost:{port}, always ending without a slash.
+    /// Reads `TLS_CERT` and `TLS_KEY` into [`Config::listen_tls`] (when they are set).
+    pub fn load_listen_tls(mut self) -> Result<Config, ConfigError> {
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            let loaded = crate::tls::load(cert, key).map_err(|e| ConfigError::Line(e.to_string()))?;
+            self.listen_tls = Some(loaded);
+        }
+        Ok(self)
+    }
+
+    /// Where HTTPS is served, if anywhere: `TLS_LISTEN_ADDR`, else `LISTEN_ADDR` when TLS is on.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.tls_cert.as_ref().map(|_| self.tls_listen_addr.unwrap_or(self.listen_addr))
+    }
+
+    /// PUBLIC_URL, or http(s)://localhost:{port}, always ending without a slash.
     pub fn public_base(&self) -> String {
-        match &self.public_url {
-            Some(u) => u.as_str().trim_end_matches('/').to_string(),
-            None => format!("http://localhost:{}", self.listen_addr.port()),
+        match (&self.public_url, self.https_addr()) {
+            (Some(u), _) => u.as_str().trim_end_matches('/').to_string(),
+            (None, Some(https)) => format!("https://localhost:{}", https.port()),
+            (None, None) => format!("http://localhost:{}", self.listen_addr.port()),
         }
     }
 

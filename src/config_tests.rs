@@ -50,6 +50,11 @@ fn bad_values_name_the_variable_in_one_line() {
         (&["--docker-upload-max-age", "0"], "invalid DOCKER_UPLOAD_MAX_AGE=\"0\": expected at least 1 second"),
         (&["--docker-max-manifest", "1000"], "invalid DOCKER_MAX_MANIFEST=\"1000\": expected at least 4194304"),
         (&["--docker-max-manifest", "big"], "invalid DOCKER_MAX_MANIFEST=\"big\""),
+        (&["--tls-cert", "c.pem"], "TLS_CERT needs TLS_KEY"),
+        (&["--tls-key", "k.pem"], "TLS_KEY needs TLS_CERT"),
+        (&["--tls-listen-addr", ":8443"], "TLS_LISTEN_ADDR needs TLS_CERT and TLS_KEY"),
+        (&["--tls-listen-addr", "nowhere"], "invalid TLS_LISTEN_ADDR=\"nowhere\""),
+        (&["--tls-cert", "c", "--tls-key", "k", "--tls-listen-addr", ":8000"], "TLS_LISTEN_ADDR must differ"),
     ];
     for (args, want) in cases {
         let err = parse(args).expect_err(want);
@@ -99,4 +104,19 @@ fn public_url_wins_and_loses_its_slash() {
     assert_eq!(c.public_base(), "https://cache.example.com");
     let c = parse(&["--listen-addr", "127.0.0.1:9999"]).unwrap();
     assert_eq!(c.public_base(), "http://localhost:9999");
+}
+
+#[test]
+fn tls_moves_the_default_public_url_to_https_on_the_tls_listener() {
+    let only = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem", "--listen-addr", ":9000"]).unwrap();
+    assert_eq!(only.https_addr(), Some("0.0.0.0:9000".parse().unwrap()));
+    assert_eq!(only.public_base(), "https://localhost:9000");
+    let beside = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-listen-addr", "127.0.0.1:9443"]).unwrap();
+    assert_eq!(beside.https_addr(), Some("127.0.0.1:9443".parse().unwrap()));
+    assert_eq!(beside.public_base(), "https://localhost:9443");
+    let plain = parse(&[]).unwrap();
+    assert_eq!((plain.https_addr(), plain.public_base().as_str()), (None, "http://localhost:8000"));
+    // Files that do not exist fail when loaded, naming the variable.
+    let err = only.load_listen_tls().map(|_| ()).expect_err("missing files");
+    assert!(matches!(&err, ConfigError::Line(l) if l.starts_with("invalid TLS_CERT=\"c.pem\"")), "{err:?}");
 }

@@ -23,6 +23,7 @@ pub mod remotes;
 pub mod serve;
 pub mod server;
 pub mod state;
+pub mod tls;
 pub mod tui;
 pub mod ui;
 pub mod virtuals;

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use actix::{Actor, Arbiter};
+use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::{web, App, HttpServer};
 use artifactapi_actors::coord::Coordinator;
 use artifactapi_actors::remote::tls::TrustStore;
@@ -169,8 +170,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         auth,
     });
     let addr = config.listen_addr;
-    tracing::info!(%addr, public_url = %config.public_base(), storage = ?config.storage_backend, "artifactapi listening");
-    let server = HttpServer::new(move || {
+    let https = config.https_addr();
+    tracing::info!(%addr, https = ?https, public_url = %config.public_base(), storage = ?config.storage_backend, "artifactapi listening");
+    let builder = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .wrap(tracing_actix_web::TracingLogger::default())
@@ -183,14 +185,24 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     .on_connect(|conn, _| {
         if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
             let _ = tcp.set_nodelay(true);
+        } else if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>() {
+            let _ = tls.get_ref().0.set_nodelay(true);
         }
     })
     // Signals are handled below: event streams never end by themselves, so they are closed
     // before the graceful stop, which would otherwise wait its whole timeout for them.
-    .disable_signals()
-    .bind(addr)
-    .map_err(|source| StartError::Listen { addr: addr.to_string(), source })?
-    .run();
+    .disable_signals();
+    // Plain HTTP on LISTEN_ADDR, or HTTPS there when TLS is on and TLS_LISTEN_ADDR is unset;
+    // HTTPS on TLS_LISTEN_ADDR beside plain HTTP when it is set.
+    let listen = |addr: std::net::SocketAddr| move |source| StartError::Listen { addr: addr.to_string(), source };
+    let builder = match (&config.listen_tls, config.tls_listen_addr) {
+        (None, _) => builder.bind(addr).map_err(listen(addr))?,
+        (Some(tls), None) => builder.bind_rustls_0_23(addr, (**tls).clone()).map_err(listen(addr))?,
+        (Some(tls), Some(https)) => {
+            builder.bind(addr).map_err(listen(addr))?.bind_rustls_0_23(https, (**tls).clone()).map_err(listen(https))?
+        }
+    };
+    let server = builder.run();
     let handle = server.handle();
     actix_rt::spawn(async move {
         stop_signal().await;

@@ -31,7 +31,7 @@
 //! - [`prom`]: a strict parser of the Prometheus text format, for `/metrics`.
 //! - [`raw`]: a raw HTTP/1.1 request for paths an URL parser would normalise away.
 //! - [`sse`]: a server-sent-event client for the live event stream.
-//! - [`tls`]: a certificate authority made per test, for HTTPS upstreams.
+//! - [`tls`]: a certificate authority made per test, for HTTPS upstreams and listeners.
 
 pub mod client;
 pub mod counting;

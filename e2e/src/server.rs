@@ -21,6 +21,7 @@ use crate::client::{fetch, Fetched};
 use crate::db::Database;
 use crate::redis::Namespace;
 use crate::s3::S3Server;
+use crate::tls::TestCa;
 
 /// How long a server may take to answer `/api/v2/health/live`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,11 +84,32 @@ pub struct Options {
     /// Extra environment, applied last (e.g. `BREAKER_THRESHOLD=2`).
     pub env: Vec<(String, String)>,
     share: Option<Arc<Shared>>,
+    tls: Option<Arc<TlsFiles>>,
+}
+
+/// The HTTPS listener of a server: its certificate files (for 127.0.0.1 and localhost, signed
+/// by a test CA) and that CA, which the harness's client trusts.
+#[derive(Debug)]
+struct TlsFiles {
+    _dir: TempDir,
+    cert: PathBuf,
+    key: PathBuf,
+    ca_pem: String,
+    /// HTTPS on `TLS_LISTEN_ADDR` beside plain HTTP on `LISTEN_ADDR`, not instead of it.
+    beside: bool,
+}
+
+impl TlsFiles {
+    fn new(ca: &TestCa, beside: bool) -> TlsFiles {
+        let dir = tempfile::Builder::new().prefix("aa-e2e-tls-").tempdir().expect("temp dir for TLS files");
+        let (cert, key) = ca.write_server_pem(dir.path(), &["127.0.0.1", "localhost"]);
+        TlsFiles { _dir: dir, cert, key, ca_pem: ca.pem(), beside }
+    }
 }
 
 impl Options {
     pub fn new(storage: Storage, redis: bool) -> Options {
-        Options { storage, redis, admin_token: None, env: Vec::new(), share: None }
+        Options { storage, redis, admin_token: None, env: Vec::new(), share: None, tls: None }
     }
 
     /// Adds an environment variable for the server.
@@ -99,6 +121,20 @@ impl Options {
     /// Sets ADMIN_TOKEN; the helpers of [`Server`] send it on writes.
     pub fn admin_token(mut self, token: &str) -> Options {
         self.admin_token = Some(token.to_string());
+        self
+    }
+
+    /// Serves HTTPS on `LISTEN_ADDR` (`TLS_CERT`, `TLS_KEY`) with a certificate for 127.0.0.1 and
+    /// localhost signed by `ca`; `PUBLIC_URL`, [`Server::url`] and [`Server::client`] use https.
+    pub fn tls(mut self, ca: &TestCa) -> Options {
+        self.tls = Some(Arc::new(TlsFiles::new(ca, false)));
+        self
+    }
+
+    /// Serves HTTPS on `TLS_LISTEN_ADDR` (a second port, [`Server::https_url`]) beside plain
+    /// HTTP on `LISTEN_ADDR` ([`Server::url`]); `PUBLIC_URL` is the HTTPS one.
+    pub fn tls_beside(mut self, ca: &TestCa) -> Options {
+        self.tls = Some(Arc::new(TlsFiles::new(ca, true)));
         self
     }
 
@@ -164,9 +200,11 @@ pub fn command() -> Command {
     cmd
 }
 
-/// Runs the binary on `port` with the environment of `opts` and `shared`, logging to `log`.
-fn spawn(port: u16, opts: &Options, shared: &Shared, log: std::fs::File) -> Child {
+/// Runs the binary on `ports` (LISTEN_ADDR, and TLS_LISTEN_ADDR with [`Options::tls_beside`])
+/// with the environment of `opts` and `shared`, logging to `log`.
+fn spawn(ports: Ports, opts: &Options, shared: &Shared, log: std::fs::File) -> Child {
     let mut cmd = command();
+    let port = ports.plain;
     cmd.env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("WORKERS", "2")
@@ -176,9 +214,24 @@ fn spawn(port: u16, opts: &Options, shared: &Shared, log: std::fs::File) -> Chil
     if let Some(t) = &opts.admin_token {
         cmd.env("ADMIN_TOKEN", t);
     }
+    if let Some(tls) = &opts.tls {
+        cmd.env("TLS_CERT", &tls.cert).env("TLS_KEY", &tls.key);
+        cmd.env("PUBLIC_URL", format!("https://127.0.0.1:{}", ports.https.unwrap_or(port)));
+        if let Some(https) = ports.https {
+            cmd.env("TLS_LISTEN_ADDR", format!("127.0.0.1:{https}"));
+        }
+    }
     cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
     cmd.stdout(log.try_clone().expect("clone log handle")).stderr(log);
     cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", binary().display()))
+}
+
+/// The ports a server listens on.
+#[derive(Debug, Clone, Copy)]
+struct Ports {
+    plain: u16,
+    /// `TLS_LISTEN_ADDR`'s, with [`Options::tls_beside`].
+    https: Option<u16>,
 }
 
 /// A running artifactapi process; killed on drop, and its resources released with the last
@@ -187,6 +240,7 @@ fn spawn(port: u16, opts: &Options, shared: &Shared, log: std::fs::File) -> Chil
 pub struct Server {
     child: Child,
     port: u16,
+    ports: Ports,
     label: String,
     log_path: PathBuf,
     client: reqwest::Client,
@@ -208,17 +262,23 @@ impl Server {
             Some(s) => s.clone(),
             None => Arc::new(Shared::create(opts.storage, opts.redis).await),
         };
-        let client =
-            reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().expect("HTTP client");
+        let mut client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120));
+        if let Some(tls) = &opts.tls {
+            let ca = reqwest::Certificate::from_pem(tls.ca_pem.as_bytes()).expect("the test CA");
+            client = client.add_root_certificate(ca);
+        }
+        let client = client.build().expect("HTTP client");
         for attempt in 1..=3 {
             let logs = tempfile::Builder::new().prefix("aa-e2e-log-").tempdir().expect("temp dir for the log");
             let port = free_port();
+            let ports = Ports { plain: port, https: opts.tls.as_ref().filter(|t| t.beside).map(|_| free_port()) };
             let log_path = logs.path().join(format!("artifactapi-{port}.log"));
             let log = std::fs::File::create(&log_path).expect("log file");
-            let child = spawn(port, &opts, &shared, log);
+            let child = spawn(ports, &opts, &shared, log);
             let mut server = Server {
                 child,
                 port,
+                ports,
                 label: opts.label(),
                 log_path,
                 client: client.clone(),
@@ -253,7 +313,7 @@ impl Server {
     pub async fn restart(&mut self) {
         self.kill();
         let log = std::fs::OpenOptions::new().append(true).open(&self.log_path).expect("log file");
-        self.child = spawn(self.port, &self.opts, &self.shared, log);
+        self.child = spawn(self.ports, &self.opts, &self.shared, log);
         if self.wait_live().await.is_err() {
             panic!("artifactapi did not come back after a restart; log tail:\n{}", self.log_tail(80));
         }
@@ -284,9 +344,23 @@ impl Server {
         self.child.id()
     }
 
-    /// `http://127.0.0.1:PORT{path}`.
+    /// `http://127.0.0.1:PORT{path}` (https with [`Options::tls`]).
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        let scheme = if self.opts.tls.as_ref().is_some_and(|t| !t.beside) { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `https://127.0.0.1:PORT{path}` on the HTTPS listener ([`Options::tls`] or
+    /// [`Options::tls_beside`]); panics when the server has none.
+    pub fn https_url(&self, path: &str) -> String {
+        assert!(self.opts.tls.is_some(), "this server has no HTTPS listener (Options::tls)");
+        format!("https://127.0.0.1:{}{path}", self.ports.https.unwrap_or(self.port))
+    }
+
+    /// The PEM of the CA that signed the HTTPS listener's certificate (for `SSL_CERT_FILE`,
+    /// curl's `--cacert`); panics when the server has none.
+    pub fn tls_ca_pem(&self) -> &str {
+        &self.opts.tls.as_ref().expect("this server has no HTTPS listener (Options::tls)").ca_pem
     }
 
     /// The proxy URL of `path` on remote `remote`.

@@ -50,9 +50,8 @@ impl TestCa {
         path
     }
 
-    /// A rustls server configuration with a certificate for `hosts` (IP addresses or DNS
-    /// names) signed by this CA, speaking HTTP/1.1.
-    pub fn server_config(&self, hosts: &[&str]) -> Arc<ServerConfig> {
+    /// A certificate for `hosts` (IP addresses or DNS names) signed by this CA, and its key.
+    fn server_cert(&self, hosts: &[&str]) -> (rcgen::Certificate, KeyPair) {
         let names: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
         let mut params = CertificateParams::new(names).expect("server certificate parameters");
         params.distinguished_name.push(DnType::CommonName, hosts.first().copied().unwrap_or("upstream"));
@@ -61,6 +60,23 @@ impl TestCa {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let key = KeyPair::generate().expect("server key");
         let cert = params.signed_by(&key, &self.issuer).expect("server certificate");
+        (cert, key)
+    }
+
+    /// A certificate for `hosts` signed by this CA, as PEM files for `TLS_CERT` (the chain:
+    /// server certificate, then the CA's) and `TLS_KEY`, written into `dir`.
+    pub fn write_server_pem(&self, dir: &Path, hosts: &[&str]) -> (PathBuf, PathBuf) {
+        let (cert, key) = self.server_cert(hosts);
+        let (cert_path, key_path) = (dir.join("server.crt"), dir.join("server.key"));
+        std::fs::write(&cert_path, format!("{}{}", cert.pem(), self.pem())).expect("write the server certificate");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write the server key");
+        (cert_path, key_path)
+    }
+
+    /// A rustls server configuration with a certificate for `hosts` (IP addresses or DNS
+    /// names) signed by this CA, speaking HTTP/1.1.
+    pub fn server_config(&self, hosts: &[&str]) -> Arc<ServerConfig> {
+        let (cert, key) = self.server_cert(hosts);
         let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
         let mut config = ServerConfig::builder_with_provider(provider)
