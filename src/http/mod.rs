@@ -7,6 +7,7 @@
 //!   ([`proxy`], [`virtuals`]).
 //! - `/api/v2/locals[/{name}]`: local repository configuration ([`locals`]).
 //! - `/api/v1/local/{name}/{path}`: local repositories' files and indexes ([`local`]).
+//! - `/api/v2/signing-key`: the server's OpenPGP public key ([`signing`]).
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
 //! - `/api/v2/events`: the live event stream ([`events`]).
 //! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
@@ -30,6 +31,7 @@ pub mod observe;
 pub mod openapi;
 pub mod probe;
 pub mod proxy;
+pub mod signing;
 pub mod remotes;
 pub mod respond;
 pub mod system;
@@ -124,6 +126,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/tokens/{id}").delete(tokens::delete).default_service(web::to(not_allowed("DELETE"))),
             )
             .service(web::resource("/probe").post(probe::probe).default_service(web::to(not_allowed("POST"))))
+            .service(
+                web::resource("/signing-key")
+                    .get(signing::signing_key)
+                    .default_service(web::to(not_allowed("GET"))),
+            )
             .service(
                 web::resource("/openapi.json").get(openapi::openapi_json).default_service(web::to(not_allowed("GET"))),
             ),

@@ -90,6 +90,8 @@ pub struct LocalFiles {
     pub staging: StagingArea,
     /// Largest upload accepted, in bytes.
     pub max_upload: u64,
+    /// The deployment's key, for the signed indexes locals publish.
+    pub signer: crate::signing::Signer,
 }
 
 impl LocalFiles {
