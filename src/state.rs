@@ -55,6 +55,7 @@ impl AppState {
             staging: self.staging.clone(),
             max_upload: self.config.local_max_upload,
             signer: self.signer.clone(),
+            terraform_protocols: self.config.tf_provider_protocols.0.clone(),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod helm;
 pub mod npm;
 pub mod puppet;
 pub mod pypi;
+pub mod terraform;
 
 use std::pin::Pin;
 
@@ -89,6 +90,7 @@ pub async fn write(
         PackageType::Helm => helm::write(files, spec, req, body).await,
         PackageType::Pypi => pypi::write(files, spec, req, body).await,
         PackageType::Puppet => puppet::write(files, spec, req, body).await,
+        PackageType::Terraform => terraform::write(files, spec, req, body).await,
         t => Err(LocalError::NotAllowed(format!("{} on a {t} local", req.method))),
     }
 }
@@ -106,7 +108,7 @@ pub struct LocalSpec {
 }
 
 /// The package types whose local repositories are served.
-pub const SERVED: [PackageType; 7] = [
+pub const SERVED: [PackageType; 8] = [
     PackageType::Docker,
     PackageType::Generic,
     PackageType::Npm,
@@ -114,6 +116,7 @@ pub const SERVED: [PackageType; 7] = [
     PackageType::Helm,
     PackageType::Goproxy,
     PackageType::Puppet,
+    PackageType::Terraform,
 ];
 
 impl LocalSpec {
