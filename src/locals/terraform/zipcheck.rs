@@ -21,7 +21,8 @@ pub fn check<R: Read + Seek>(r: R, provider: &str) -> Result<(), String> {
     for i in 0..zip.len() {
         let entry = zip.by_index_raw(i).map_err(|e| format!("zip entry {i}: {e}"))?;
         let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
-        if entry.enclosed_name().is_none() || name.contains('\\') || name.contains('\0') {
+        let escapes = name.starts_with('/') || name.split('/').any(|c| c == "..");
+        if escapes || entry.enclosed_name().is_none() || name.contains('\\') || name.contains('\0') {
             return Err(format!("zip entry {name:?} leaves the directory it unpacks to"));
         }
         if !entry.is_dir() && !name.contains('/') && name.starts_with(&executable) {
