@@ -185,10 +185,31 @@ pub struct Config {
     /// distribution spec's minimum); larger ones are refused with 413.
     #[arg(long = "docker-max-manifest", id = "DOCKER_MAX_MANIFEST", env = "DOCKER_MAX_MANIFEST", default_value_t = DEFAULT_DOCKER_MAX_MANIFEST, value_parser = parse_max_manifest)]
     pub docker_max_manifest: usize,
+    /// An armored OpenPGP private key (v4; Ed25519 or RSA) that signs what artifactapi
+    /// publishes (terraform providers' SHA256SUMS). Unset: the key in the catalog, generated
+    /// on the first start and shared by every replica.
+    #[arg(long = "tf-signing-key-path", id = "TF_SIGNING_KEY_PATH", env = "TF_SIGNING_KEY_PATH")]
+    pub tf_signing_key_path: Option<PathBuf>,
+    /// The passphrase of the key in TF_SIGNING_KEY_PATH, when it is encrypted.
+    #[arg(
+        long = "tf-signing-key-passphrase",
+        id = "TF_SIGNING_KEY_PASSPHRASE",
+        env = "TF_SIGNING_KEY_PASSPHRASE",
+        hide_env_values = true
+    )]
+    pub tf_signing_key_passphrase: Option<String>,
+    /// The terraform plugin protocol versions advertised for providers uploaded to local
+    /// terraform repositories (comma-separated `MAJOR.MINOR`).
+    #[arg(long = "tf-provider-protocols", id = "TF_PROVIDER_PROTOCOLS", env = "TF_PROVIDER_PROTOCOLS", default_value = "5.0,6.0", value_parser = parse_protocols)]
+    pub tf_provider_protocols: ProviderProtocols,
     /// Name of this replica in events and logs (default: the host name and process id).
     #[arg(long = "replica-id", id = "REPLICA_ID", env = "REPLICA_ID")]
     pub replica_id: Option<String>,
 }
+
+/// `TF_PROVIDER_PROTOCOLS`: terraform plugin protocol versions (`5.0`, `6.0`), in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderProtocols(pub Vec<String>);
 
 /// `UPSTREAM_CA_FILE`: where it is and what it holds (read and checked at start).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,6 +271,12 @@ impl Config {
         }
         if self.admin_token_reads && self.admin_token.is_none() {
             return Err(ConfigError::Line("ADMIN_TOKEN_READS=true needs ADMIN_TOKEN to be set".into()));
+        }
+        if self.tf_signing_key_passphrase.is_some() && self.tf_signing_key_path.is_none() {
+            return Err(ConfigError::Line(
+                "TF_SIGNING_KEY_PASSPHRASE is set but TF_SIGNING_KEY_PATH is not (the passphrase is for that key)"
+                    .into(),
+            ));
         }
         if !self.anonymous_reads && self.admin_token.is_none() {
             return Err(ConfigError::Line("ANONYMOUS_READS=false needs ADMIN_TOKEN to be set".into()));
@@ -397,6 +424,22 @@ fn parse_ca_file(s: &str) -> Result<UpstreamCa, String> {
         other => other.to_string(),
     })?;
     Ok(UpstreamCa { path, certificates })
+}
+
+fn parse_protocols(s: &str) -> Result<ProviderProtocols, String> {
+    let mut out = Vec::new();
+    for p in s.split(',').map(str::trim) {
+        let ok = p.split_once('.').is_some_and(|(major, minor)| {
+            [major, minor].iter().all(|n| !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !ok {
+            return Err(format!("expected comma-separated MAJOR.MINOR versions such as 5.0,6.0; {p:?} is none"));
+        }
+        if !out.iter().any(|q| q == p) {
+            out.push(p.to_string());
+        }
+    }
+    Ok(ProviderProtocols(out))
 }
 
 fn parse_bool(s: &str) -> Result<bool, String> {

@@ -28,6 +28,8 @@ fn defaults_follow_the_original() {
     assert!(!c.probe_allow_private && !c.admin_token_reads);
     assert_eq!(c.docker_upload_max_age, Duration::from_secs(86400));
     assert_eq!(c.docker_max_manifest, 8 << 20);
+    assert_eq!(c.tf_provider_protocols, ProviderProtocols(vec!["5.0".into(), "6.0".into()]));
+    assert!(c.tf_signing_key_path.is_none() && c.tf_signing_key_passphrase.is_none());
 }
 
 #[test]
@@ -55,6 +57,10 @@ fn bad_values_name_the_variable_in_one_line() {
         (&["--tls-listen-addr", ":8443"], "TLS_LISTEN_ADDR needs TLS_CERT and TLS_KEY"),
         (&["--tls-listen-addr", "nowhere"], "invalid TLS_LISTEN_ADDR=\"nowhere\""),
         (&["--tls-cert", "c", "--tls-key", "k", "--tls-listen-addr", ":8000"], "TLS_LISTEN_ADDR must differ"),
+        (&["--tf-provider-protocols", "5"], "invalid TF_PROVIDER_PROTOCOLS=\"5\": expected comma-separated"),
+        (&["--tf-provider-protocols", "5.0,,6.0"], "invalid TF_PROVIDER_PROTOCOLS=\"5.0,,6.0\""),
+        (&["--tf-provider-protocols", "5.x"], "invalid TF_PROVIDER_PROTOCOLS=\"5.x\""),
+        (&["--tf-signing-key-passphrase", "p"], "TF_SIGNING_KEY_PASSPHRASE is set but TF_SIGNING_KEY_PATH is not"),
     ];
     for (args, want) in cases {
         let err = parse(args).expect_err(want);
@@ -119,4 +125,10 @@ fn tls_moves_the_default_public_url_to_https_on_the_tls_listener() {
     // Files that do not exist fail when loaded, naming the variable.
     let err = only.load_listen_tls().map(|_| ()).expect_err("missing files");
     assert!(matches!(&err, ConfigError::Line(l) if l.starts_with("invalid TLS_CERT=\"c.pem\"")), "{err:?}");
+}
+
+#[test]
+fn provider_protocols_are_listed_once_in_order() {
+    let c = parse(&["--tf-provider-protocols", " 6.0, 5.0 ,6.0"]).unwrap();
+    assert_eq!(c.tf_provider_protocols.0, ["6.0", "5.0"]);
 }

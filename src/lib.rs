@@ -22,6 +22,7 @@ pub mod registry;
 pub mod remotes;
 pub mod serve;
 pub mod server;
+pub mod signing;
 pub mod state;
 pub mod tls;
 pub mod tui;

@@ -39,6 +39,9 @@ pub enum StartError {
     Storage(String),
     #[error("metrics: {0}")]
     Metrics(String),
+    /// The signing key: the message names the variable when the key was supplied.
+    #[error("signing key: {0}")]
+    Signing(String),
     #[error("upstream TLS: {0}")]
     Tls(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -114,6 +117,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 
     let db = Db::connect(DbSettings::from(config.as_ref())).await.map_err(|e| StartError::Database(e.to_string()))?;
     db.migrate().await.map_err(|e| StartError::Database(e.to_string()))?;
+    let signer = crate::signing::load(&config, &db).await.map_err(|e| StartError::Signing(e.to_string()))?;
+    tracing::info!(key_id = signer.key_id(), "signing key loaded");
     let coord = crate::coord::build(config.redis_url.as_deref(), &config.redis_namespace)
         .await
         .map_err(|e| StartError::Coordinator(e.to_string()))?;
@@ -169,6 +174,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         observe: observe.clone(),
         serve,
         auth,
+        signer,
     });
     let addr = config.listen_addr;
     let https = config.https_addr();

@@ -41,6 +41,8 @@ pub struct AppState {
     pub serve: Arc<crate::serve::Service>,
     /// Credentials: `ADMIN_TOKEN` and the scoped tokens.
     pub auth: Arc<crate::auth::Authorizer>,
+    /// The deployment's OpenPGP key ([`crate::signing`]).
+    pub signer: crate::signing::Signer,
 }
 
 impl AppState {
@@ -52,6 +54,8 @@ impl AppState {
             storage: self.storage.clone(),
             staging: self.staging.clone(),
             max_upload: self.config.local_max_upload,
+            signer: self.signer.clone(),
+            terraform_protocols: self.config.tf_provider_protocols.0.clone(),
         }
     }
 

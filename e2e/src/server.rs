@@ -307,6 +307,18 @@ impl Server {
         unreachable!("the last attempt panics or returns")
     }
 
+    /// Starts `n` replicas of one new deployment at the same moment (one database, data
+    /// directory, storage and Redis namespace), as a rollout starting several pods at once does.
+    pub async fn start_together(opts: Options, n: usize) -> Vec<Server> {
+        let shared = Arc::new(Shared::create(opts.storage, opts.redis).await);
+        let starts = (0..n).map(|_| {
+            let mut o = opts.clone();
+            o.share = Some(shared.clone());
+            Server::start(o)
+        });
+        futures_util::future::join_all(starts).await
+    }
+
     /// Kills the process (SIGKILL, as a crash or a node failure does; SIGTERM would wait for
     /// open event streams) and starts it again on the same port, with the same environment,
     /// appending to the same log; waits until it is live. Clients must come back by themselves.

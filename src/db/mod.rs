@@ -19,6 +19,7 @@ pub mod docker_local;
 mod error;
 pub mod local_files;
 pub mod local_packages;
+pub mod local_versions;
 pub mod locals;
 pub mod membership;
 pub mod migrate;

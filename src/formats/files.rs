@@ -1,6 +1,5 @@
 //! Package types whose requests are plain files below the base URL, told apart by their path
-//! alone: generic and terraform remotes (until a type learns its own
-//! protocol, it lives here).
+//! alone: generic remotes (until a type learns its own protocol, it lives here).
 //!
 //! Each such type states its classification rules ([`PathRules`]); the [`Format`] follows:
 //! the endpoint is the checked, decoded [`RepoPath`], the access rules match that path, and the

@@ -7,6 +7,9 @@
 //!   ([`proxy`], [`virtuals`]).
 //! - `/api/v2/locals[/{name}]`: local repository configuration ([`locals`]).
 //! - `/api/v1/local/{name}/{path}`: local repositories' files and indexes ([`local`]).
+//! - `/.well-known/terraform.json`, `/terraform/providers/v1/...`: the provider registry of
+//!   terraform locals ([`terraform_registry`]).
+//! - `/api/v2/signing-key`: the server's OpenPGP public key ([`signing`]).
 //! - `/api/v2/health[/live]`, `POST /api/v2/gc`: operations ([`system`]).
 //! - `/api/v2/events`: the live event stream ([`events`]).
 //! - `/api/v2/remotes/{name}/objects[/{path}]`: cached-object browser and eviction ([`objects`]).
@@ -30,9 +33,11 @@ pub mod observe;
 pub mod openapi;
 pub mod probe;
 pub mod proxy;
+pub mod signing;
 pub mod remotes;
 pub mod respond;
 pub mod system;
+pub mod terraform_registry;
 pub mod tokens;
 pub mod v2;
 pub mod virtuals;
@@ -125,6 +130,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(web::resource("/probe").post(probe::probe).default_service(web::to(not_allowed("POST"))))
             .service(
+                web::resource("/signing-key")
+                    .get(signing::signing_key)
+                    .default_service(web::to(not_allowed("GET"))),
+            )
+            .service(
                 web::resource("/openapi.json").get(openapi::openapi_json).default_service(web::to(not_allowed("GET"))),
             ),
     )
@@ -132,6 +142,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
     .route("/api/v1/virtual/{tail:.*}", web::route().to(proxy::virtual_repo))
     .route("/api/v1/local/{tail:.*}", web::route().to(local::local))
+    .route("/.well-known/terraform.json", web::route().to(terraform_registry::discovery))
+    .route("/terraform/providers/v1/{tail:.*}", web::route().to(terraform_registry::providers))
     .configure(v2::configure)
     .default_service(web::to(not_found));
 }

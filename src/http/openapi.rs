@@ -52,6 +52,7 @@ pub struct ErrorBody {
         super::system::live,
         super::system::gc,
         super::probe::probe,
+        super::signing::signing_key,
         super::tokens::create,
         super::tokens::list,
         super::tokens::delete,
@@ -73,7 +74,8 @@ pub struct ErrorBody {
         crate::auth::Scope,
         super::tokens::CreatedToken,
         crate::locals::pypi::yank::YankRequest,
-        crate::locals::pypi::yank::YankReply
+        crate::locals::pypi::yank::YankReply,
+        super::signing::SigningKey
     ))
 )]
 pub struct ApiDoc;

@@ -99,6 +99,11 @@ pub struct LocalFiles {
     pub staging: StagingArea,
     /// Largest upload accepted, in bytes.
     pub max_upload: u64,
+    /// The deployment's key, for the signed indexes locals publish.
+    pub signer: crate::signing::Signer,
+    /// The plugin protocols recorded for a provider version uploaded to a terraform local
+    /// (`TF_PROVIDER_PROTOCOLS`).
+    pub terraform_protocols: Vec<String>,
 }
 
 impl LocalFiles {

@@ -18,6 +18,7 @@ pub mod npm;
 pub mod puppet;
 pub mod pypi;
 pub mod rpm;
+pub mod terraform;
 
 use std::pin::Pin;
 
@@ -91,6 +92,7 @@ pub async fn write(
         PackageType::Pypi => pypi::write(files, spec, req, body).await,
         PackageType::Puppet => puppet::write(files, spec, req, body).await,
         PackageType::Rpm => rpm::write(files, spec, req, body).await,
+        PackageType::Terraform => terraform::write(files, spec, req, body).await,
         t => Err(LocalError::NotAllowed(format!("{} on a {t} local", req.method))),
     }
 }
@@ -108,7 +110,7 @@ pub struct LocalSpec {
 }
 
 /// The package types whose local repositories are served.
-pub const SERVED: [PackageType; 8] = [
+pub const SERVED: [PackageType; 9] = [
     PackageType::Docker,
     PackageType::Generic,
     PackageType::Npm,
@@ -117,6 +119,7 @@ pub const SERVED: [PackageType; 8] = [
     PackageType::Goproxy,
     PackageType::Puppet,
     PackageType::Rpm,
+    PackageType::Terraform,
 ];
 
 impl LocalSpec {

@@ -121,6 +121,8 @@ pub enum Endpoint {
     MirrorIndex { host: String, provider: Provider },
     /// `{hostname}/{ns}/{type}/{version}.json` (network mirror).
     MirrorVersion { host: String, provider: Provider, version: String },
+    /// Any other path: a stored file of a local (a remote answers 404).
+    Other,
 }
 
 impl Endpoint {

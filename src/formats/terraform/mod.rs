@@ -8,10 +8,15 @@
 //! are files it lists ([`Plan::Listed`]), fetched wherever the document says and, for the zip,
 //! checked against its `shasum`. The same remote answers the network mirror protocol
 //! ([`mirror`]) from those documents, for the upstream's host name only.
+//!
+//! A local terraform repository is a registry of its own ([`registry`]): the namespace is the
+//! local's name, `versions` and download documents are generated from the versions it holds,
+//! and every other path ([`Endpoint::Other`]) is one of its stored files.
 
 mod endpoint;
 pub mod mirror;
 pub mod protocol;
+pub mod registry;
 mod remote;
 
 pub use endpoint::{check_version, Build, BuildFile, Endpoint, ParseError, Provider};
@@ -19,7 +24,10 @@ pub use endpoint::{check_version, Build, BuildFile, Endpoint, ParseError, Provid
 use std::borrow::Cow;
 
 use super::files::FileError;
-use super::{Class, Doc, Format, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request, Target, Urls};
+use super::{
+    Class, Doc, Format, LocalPackages, LocalPlan, Located, PackageType, Plan, ProtocolError, Rendered, Repo, Request,
+    Target, Urls,
+};
 use crate::paths::{PathError, RepoPath};
 
 pub struct Terraform;
@@ -127,7 +135,11 @@ impl Format for Terraform {
 
     fn parse(&self, req: &Request<'_>) -> Result<TerraformRequest, TerraformError> {
         let path = RepoPath::parse(req.path)?;
-        let endpoint = Endpoint::parse(path.as_str())?;
+        let endpoint = match Endpoint::parse(path.as_str()) {
+            // Not a protocol endpoint: a local's stored file, or a 404 from a remote.
+            Err(ParseError::Unknown(_)) => Endpoint::Other,
+            other => other?,
+        };
         Ok(TerraformRequest { path, endpoint })
     }
 
@@ -148,6 +160,11 @@ impl Format for Terraform {
             Endpoint::File(build, _) => {
                 let index = TerraformRequest::new(&build.path(), Endpoint::Download(build.clone()))?;
                 Plan::Listed { path: path.to_string(), index }
+            }
+            Endpoint::Other => {
+                return Err(TerraformError::NotFound(format!(
+                    "no provider registry or network mirror endpoint at {path:?}"
+                )))
             }
             Endpoint::MirrorIndex { .. } | Endpoint::MirrorVersion { .. } => {
                 return Err(TerraformError::NotFound(format!(
@@ -189,6 +206,40 @@ impl Format for Terraform {
             Endpoint::Download(build) => remote::locate_service(body, urls, &build.rest()).map(Some),
             _ => Ok(None),
         }
+    }
+    /// A local's namespace is its name: the documents of its providers are generated, every
+    /// other path is a stored file (zips, `SHA256SUMS` and its signature).
+    fn local_plan(&self, e: &TerraformRequest) -> Option<LocalPlan> {
+        let package = match &e.endpoint {
+            Endpoint::Versions(p) => p.kind.clone(),
+            Endpoint::Download(b) => b.provider.kind.clone(),
+            _ => return Some(LocalPlan::File(e.path.as_str().to_string())),
+        };
+        Some(LocalPlan::Document { package: Some(package), doc: DOC })
+    }
+
+    fn local_absent(&self, e: &TerraformRequest, packages: &LocalPackages) -> bool {
+        match &e.endpoint {
+            Endpoint::Versions(_) => packages.published().next().is_none(),
+            Endpoint::Download(b) => registry::download_absent(packages, &b.version, &b.os, &b.arch),
+            _ => false,
+        }
+    }
+
+    fn local_document(
+        &self,
+        e: &TerraformRequest,
+        _doc: &Doc,
+        packages: &LocalPackages,
+        urls: &Urls,
+    ) -> Result<Rendered, String> {
+        let body = match &e.endpoint {
+            Endpoint::Versions(_) => registry::versions_document(packages)?,
+            Endpoint::Download(b) => registry::download_document(packages, &b.version, &b.os, &b.arch, &urls.public)?
+                .ok_or_else(|| format!("{} {}_{} is not there", b.version, b.os, b.arch))?,
+            _ => return Err(format!("{:?} is a file, not a document", e.path.as_str())),
+        };
+        Ok(Rendered::new(body, "application/json"))
     }
 }
 

@@ -57,7 +57,9 @@ fn hostile_or_malformed_requests_are_bad_requests_and_unknown_shapes_404() {
         "registry.example/a/b/index.html",
         "registry.example:8443/hashicorp/aws/index.json",
     ] {
-        let err = parse(path).expect_err(path);
+        let e = parse(path).expect(path);
+        assert_eq!(e.endpoint, Endpoint::Other, "{path}");
+        let err = Terraform.plan(&e, &REPO).expect_err(path);
         assert_eq!((err.status(), err.code()), (404, "NOT_FOUND"), "{path}: {err}");
     }
 }
@@ -94,4 +96,31 @@ fn the_mirror_answers_for_the_upstream_host_without_its_port_only() {
     assert!(Terraform.plan(&index, &REPO).is_err_and(|e| e.status() == 404), "not a plain document");
     let ip = Repo { base_url: "http://127.0.0.1:9000/", ..REPO };
     assert!(mirror_plan(&parse("127.0.0.1/a/b/index.json").unwrap(), &ip).is_ok());
+}
+
+#[test]
+fn locals_generate_the_registry_documents_and_serve_files() {
+    let plan = |p: &str| Terraform.parse(&get(p)).ok().and_then(|e| Terraform.local_plan(&e));
+    let doc = |package: &str| Some(LocalPlan::Document { package: Some(package.into()), doc: DOC });
+    let file = |path: &str| Some(LocalPlan::File(path.into()));
+    let cases: Vec<(&str, Option<LocalPlan>)> = vec![
+        ("v1/providers/acme/thing/versions", doc("thing")),
+        ("v1/providers/acme/thing/1.0.0/download/linux/amd64", doc("thing")),
+        ("v1/providers/acme/thing/versions/", file("v1/providers/acme/thing/versions/")),
+        ("v1/providers/acme/thing/1.0.0/download/linux", file("v1/providers/acme/thing/1.0.0/download/linux")),
+        ("thing/terraform-provider-thing_1.0.0_linux_amd64.zip", file("thing/terraform-provider-thing_1.0.0_linux_amd64.zip")),
+        (
+            "thing/1.0.0/ab/terraform-provider-thing_1.0.0_SHA256SUMS.sig",
+            file("thing/1.0.0/ab/terraform-provider-thing_1.0.0_SHA256SUMS.sig"),
+        ),
+        ("v1/providers/acme/%2e%2e/versions", None),
+        ("thing/..%2fx.zip", None),
+        ("thing\\x.zip", None),
+    ];
+    for (path, want) in cases {
+        assert_eq!(plan(path), want, "{path}");
+    }
+    let e = Terraform.parse(&get("v1/providers/acme/thing/1.2.0/download/darwin/arm64")).unwrap();
+    assert!(matches!(&e.endpoint, Endpoint::Download(b)
+        if b.provider.namespace == "acme" && b.version == "1.2.0" && b.os == "darwin" && b.arch == "arm64"));
 }
