@@ -123,6 +123,16 @@ async fn dnf_from_a_local(opts: Options) {
     let gen = std::fs::read_to_string(plain.join("usr/share/rpmgen/150/file4.txt")).expect("generated file");
     assert_eq!(gen.trim(), "rpmgen-150 file 4");
 
+    // The metadata is signed by the server's key: dnf checks it with repo_gpgcheck=1.
+    let asc = s.get(&format!("/api/v1/local/{LOCAL}/repodata/repomd.xml.asc")).await;
+    assert_eq!(asc.status, StatusCode::OK, "{}", asc.describe());
+    assert!(asc.text().starts_with("-----BEGIN PGP SIGNATURE-----"), "{}", asc.text());
+    let signed = Repo { baseurl: base.clone(), gpgkey: Some(format!("{base}repodata/repomd.xml.key")) };
+    dnf_async(w, "signed", "signed", &signed, &["install", APP])
+        .await
+        .unwrap_or_else(|e| panic!("dnf install with repo_gpgcheck=1: {e}\n{}", s.log_tail(30)));
+    assert_eq!(installed(&root(w, "signed"), APP), "rpmtest-app-1.0");
+
     // Every package is listed, and filelists answer which package owns a file.
     let (out, _) = dnf_async(w, "plain", "plain", &repo, &["repoquery", "--available", "--qf", "%{name}"])
         .await

@@ -7,7 +7,7 @@
 //! generation of the local, so an upload between those two reads would leave the client with a
 //! `repomd.xml` whose files are gone. Here each generation's data files are stored as the
 //! local's files under content-addressed names (`repodata/{sha256}-primary.xml.gz`), and
-//! `repomd.xml` (with its signature) is replaced in the same transaction that adds them: a
+//! `repomd.xml` (with its signature, `repomd.xml.asc`) is replaced in the same transaction that adds them: a
 //! client sees the old `repomd.xml` with its old files or the new one with its new files, never
 //! a mix. The previous snapshot's data files are kept, so a client that read the old
 //! `repomd.xml` just before the switch still gets them; older ones go (their blobs to GC).
@@ -28,6 +28,11 @@ use crate::locals::LocalError;
 
 /// Where the snapshot's `repomd.xml` is.
 pub const REPOMD: &str = "repodata/repomd.xml";
+/// The armored detached signature of `repomd.xml` by the server's key ([`crate::signing`]),
+/// replaced with it in the same transaction.
+pub const SIGNATURE: &str = "repodata/repomd.xml.asc";
+/// The server's armored public key, what `gpgkey=` points at for `repo_gpgcheck=1`.
+pub const KEY: &str = "repodata/repomd.xml.key";
 /// How often a snapshot is generated again when concurrent writes moved the local meanwhile
 /// (each of those writes then regenerates too).
 const ATTEMPTS: usize = 5;
@@ -88,5 +93,14 @@ async fn store(files: &LocalFiles, g: &Generated) -> Result<Vec<LocalFile>, Loca
     }
     let committed = files.commit_bytes(&g.repomd).await?;
     out.push(LocalFiles::file(REPOMD, &committed, Some("text/xml")));
+    let signature = files
+        .signer
+        .sign_armored(g.repomd.clone())
+        .await
+        .map_err(|e| LocalError::Internal(format!("signing {REPOMD}: {e}")))?;
+    let committed = files.commit_bytes(signature.as_bytes()).await?;
+    out.push(LocalFiles::file(SIGNATURE, &committed, Some("application/pgp-signature")));
+    let committed = files.commit_bytes(files.signer.public_armored().as_bytes()).await?;
+    out.push(LocalFiles::file(KEY, &committed, Some("application/pgp-keys")));
     Ok(out)
 }
