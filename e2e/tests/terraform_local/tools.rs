@@ -32,7 +32,8 @@ pub struct TlsServer {
     pub server: Server,
     pub tls_port: u16,
     pub ca_pem: PathBuf,
-    pub dir: tempfile::TempDir,
+    /// Holds the CA certificate file for as long as the server runs.
+    _dir: tempfile::TempDir,
 }
 
 impl TlsServer {
@@ -43,7 +44,7 @@ impl TlsServer {
         let ca_pem = ca.write_pem(dir.path(), "ca.pem");
         let https = server.https_url("");
         let tls_port = https.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the HTTPS port");
-        TlsServer { server, tls_port, ca_pem, dir }
+        TlsServer { server, tls_port, ca_pem, _dir: dir }
     }
 
     /// The host terraform addresses: `127.0.0.1:PORT`.
