@@ -250,3 +250,68 @@ async fn mirror_host_names_hostile_paths_and_private_hosts() {
     assert_eq!(files.total(), before, "the private host was not contacted");
     assert_eq!(s.proxy_get("tf", &zip).await.status, StatusCode::OK);
 }
+
+/// The upstream is a second artifactapi: its local terraform repository's provider registry
+/// (documents generated, zips and `SHA256SUMS` under its `/api/v1/local/...`, signed by its own
+/// key). terraform installs through the registry proxy and the network mirror, verifying that
+/// server's signature, then again with it stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_remote_and_the_mirror_in_front_of_another_artifactapis_local() {
+    let Some(bin) = terraform_bin("terraform_remote") else { return };
+    let mut upstream = Server::start(Options::new(Storage::Fs, false).admin_token("upstream-admin")).await;
+    upstream.create("/api/v2/locals", json!({ "name": "acme", "package_type": "terraform" })).await;
+    let writer = upstream.token("acme-ci", &[("acme", "write")]).await;
+    let versions = versions(12);
+    for v in &versions {
+        for (i, (os, arch)) in PLATFORMS.iter().enumerate() {
+            let size = if v == "1.11.0" && *os == "linux" && *arch == "amd64" { 8 << 20 } else { 64 << 10 };
+            let body = artifactapi_e2e::terraform::provider_zip("thing", v, size, i as u64);
+            let file = format!("terraform-provider-thing_{v}_{os}_{arch}.zip");
+            let put = upstream.client().put(upstream.url(&format!("/api/v1/local/acme/thing/{file}")));
+            let r = artifactapi_e2e::fetch(put.bearer_auth(&writer).body(body)).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
+        }
+    }
+    let download = upstream.get("/terraform/providers/v1/acme/thing/1.11.0/download/linux/amd64").await;
+    assert_eq!(download.status, StatusCode::OK, "{}", download.describe());
+    let key_id = download.json()["signing_keys"]["gpg_public_keys"][0]["key_id"].as_str().expect("key_id").to_string();
+
+    let ca = TestCa::new("artifactapi e2e terraform CA");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca_file = ca.write_pem(dir.path(), "ca.pem");
+    let s = Server::start(Options::new(Storage::Fs, false).tls(&ca)).await;
+    let base = format!("http://localhost:{}/", upstream.port());
+    s.create_remote(json!({
+        "name": "tf", "package_type": "terraform", "base_url": base,
+        "mutable_ttl": 1, "allow_private_upstreams": true,
+    }))
+    .await;
+
+    let proxy_cli = host_block("localhost", &s, "tf");
+    let mirror_cli = mirror_block(&s, "tf");
+    let through = Workdir::new(&bin, "localhost/acme/thing", "1.11.0", &proxy_cli, &ca_file);
+    let (out, t_proxy) = through.init();
+    assert_installed(&out, "localhost/acme/thing", "1.11.0");
+    assert!(
+        out.to_ascii_uppercase().contains(&key_id.to_ascii_uppercase()),
+        "terraform names the upstream artifactapi's key {key_id}:\n{out}"
+    );
+    let mirrored = Workdir::new(&bin, "localhost/acme/thing", "1.10.0", &mirror_cli, &ca_file);
+    let (out, t_mirror) = mirrored.init();
+    assert_installed(&out, "localhost/acme/thing", "1.10.0");
+    let index = s.proxy_get("tf", "localhost/acme/thing/index.json").await;
+    assert_eq!(index.json()["versions"].as_object().map(|v| v.len()), Some(12), "{}", index.describe());
+
+    upstream.terminate().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let down = Workdir::new(&bin, "localhost/acme/thing", "1.11.0", &proxy_cli, &ca_file);
+    let (out, t_down) = down.init();
+    assert_installed(&out, "localhost/acme/thing", "1.11.0");
+    let down_mirror = Workdir::new(&bin, "localhost/acme/thing", "1.10.0", &mirror_cli, &ca_file);
+    let (out, _) = down_mirror.init();
+    assert_installed(&out, "localhost/acme/thing", "1.10.0");
+    eprintln!(
+        "terraform init through a remote in front of another artifactapi's local (12 versions x 4 platforms, \
+         8 MiB zip): registry proxy {t_proxy:.2?}, network mirror {t_mirror:.2?}, upstream stopped {t_down:.2?}"
+    );
+}
