@@ -33,9 +33,9 @@ pub mod observe;
 pub mod openapi;
 pub mod probe;
 pub mod proxy;
-pub mod signing;
 pub mod remotes;
 pub mod respond;
+pub mod signing;
 pub mod system;
 pub mod terraform_registry;
 pub mod tokens;
@@ -130,9 +130,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(web::resource("/probe").post(probe::probe).default_service(web::to(not_allowed("POST"))))
             .service(
-                web::resource("/signing-key")
-                    .get(signing::signing_key)
-                    .default_service(web::to(not_allowed("GET"))),
+                web::resource("/signing-key").get(signing::signing_key).default_service(web::to(not_allowed("GET"))),
             )
             .service(
                 web::resource("/openapi.json").get(openapi::openapi_json).default_service(web::to(not_allowed("GET"))),

@@ -108,7 +108,10 @@ fn locals_generate_the_registry_documents_and_serve_files() {
         ("v1/providers/acme/thing/1.0.0/download/linux/amd64", doc("thing")),
         ("v1/providers/acme/thing/versions/", file("v1/providers/acme/thing/versions/")),
         ("v1/providers/acme/thing/1.0.0/download/linux", file("v1/providers/acme/thing/1.0.0/download/linux")),
-        ("thing/terraform-provider-thing_1.0.0_linux_amd64.zip", file("thing/terraform-provider-thing_1.0.0_linux_amd64.zip")),
+        (
+            "thing/terraform-provider-thing_1.0.0_linux_amd64.zip",
+            file("thing/terraform-provider-thing_1.0.0_linux_amd64.zip"),
+        ),
         (
             "thing/1.0.0/ab/terraform-provider-thing_1.0.0_SHA256SUMS.sig",
             file("thing/1.0.0/ab/terraform-provider-thing_1.0.0_SHA256SUMS.sig"),
