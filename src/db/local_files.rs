@@ -8,7 +8,43 @@
 use artifactapi_actors::digest::Digest;
 use chrono::{DateTime, Utc};
 
+use tokio_postgres::Transaction;
+
 use super::{Db, DbError};
+
+/// What inserting a file does when its path already has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OnTaken {
+    /// Leave the existing row; the insert reports that nothing was written.
+    Keep,
+    /// Point the path at the new blob.
+    Replace,
+}
+
+/// Inserts `f` into local `repo` within `tx`. `Ok(false)`: the path has a file and `on_taken`
+/// is [`OnTaken::Keep`], so nothing was written. One statement, so two concurrent inserts of
+/// one path cannot both win. Does not bump the generation.
+pub(super) async fn insert_file(
+    tx: &Transaction<'_>,
+    repo: &str,
+    f: &LocalFile,
+    on_taken: OnTaken,
+) -> Result<bool, DbError> {
+    let size = i64::try_from(f.size).map_err(|_| DbError::Query(format!("size {}", f.size)))?;
+    let statement = match on_taken {
+        OnTaken::Keep => {
+            "INSERT INTO local_files (repo, path, digest, size, content_type) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (repo, path) DO NOTHING"
+        }
+        OnTaken::Replace => {
+            "INSERT INTO local_files (repo, path, digest, size, content_type) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (repo, path) DO UPDATE SET digest = EXCLUDED.digest, size = EXCLUDED.size, \
+             content_type = EXCLUDED.content_type, updated_at = now()"
+        }
+    };
+    let n = tx.execute(statement, &[&repo, &f.path, &f.digest.to_string(), &size, &f.content_type]).await?;
+    Ok(n > 0)
+}
 
 /// One file of a local.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,24 +89,10 @@ impl Db {
 
     /// Records `f` in local `repo`; `Conflict` when the path has a file and `overwrite` is false.
     pub async fn put_local_file(&self, repo: &str, f: &LocalFile, overwrite: bool) -> Result<(), DbError> {
-        let size = i64::try_from(f.size).map_err(|_| DbError::Query(format!("size {}", f.size)))?;
-        let on_conflict = if overwrite {
-            "ON CONFLICT (repo, path) DO UPDATE SET digest = EXCLUDED.digest, size = EXCLUDED.size, \
-             content_type = EXCLUDED.content_type, updated_at = now()"
-        } else {
-            "ON CONFLICT (repo, path) DO NOTHING"
-        };
+        let on_taken = if overwrite { OnTaken::Replace } else { OnTaken::Keep };
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let n = tx
-            .execute(
-                &format!(
-                    "INSERT INTO local_files (repo, path, digest, size, content_type) VALUES ($1, $2, $3, $4, $5) {on_conflict}"
-                ),
-                &[&repo, &f.path, &f.digest.to_string(), &size, &f.content_type],
-            )
-            .await?;
-        if n == 0 {
+        if !insert_file(&tx, repo, f, on_taken).await? {
             return Err(DbError::Conflict(format!(
                 "{:?} exists in {repo:?} and the local does not allow overwriting",
                 f.path
@@ -142,14 +164,7 @@ impl Db {
             return Ok(false);
         }
         for f in files {
-            let size = i64::try_from(f.size).map_err(|_| DbError::Query(format!("size {}", f.size)))?;
-            tx.execute(
-                "INSERT INTO local_files (repo, path, digest, size, content_type) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (repo, path) DO UPDATE SET digest = EXCLUDED.digest, size = EXCLUDED.size, \
-                 content_type = EXCLUDED.content_type, updated_at = now()",
-                &[&repo, &f.path, &f.digest.to_string(), &size, &f.content_type],
-            )
-            .await?;
+            insert_file(&tx, repo, f, OnTaken::Replace).await?;
         }
         tx.execute(
             "DELETE FROM local_files WHERE repo = $1 AND starts_with(path, $2) AND NOT (path = ANY($3))",

@@ -12,7 +12,7 @@
 use tokio_postgres::types::Json;
 use tokio_postgres::Transaction;
 
-use super::local_files::LocalFile;
+use super::local_files::{insert_file, LocalFile, OnTaken};
 use super::{Db, DbError};
 pub use crate::formats::{LocalPackages, LocalTag, LocalVersion};
 
@@ -101,15 +101,7 @@ impl Db {
             return Err(DbError::Conflict(format!("{}@{} was published before in {repo:?}", v.package, v.version)));
         }
         for f in files {
-            let size = i64::try_from(f.size).map_err(|_| DbError::Query(format!("size {}", f.size)))?;
-            let n = tx
-                .execute(
-                    "INSERT INTO local_files (repo, path, digest, size, content_type) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (repo, path) DO NOTHING",
-                    &[&repo, &f.path, &f.digest.to_string(), &size, &f.content_type],
-                )
-                .await?;
-            if n == 0 {
+            if !insert_file(&tx, repo, f, OnTaken::Keep).await? {
                 return Err(DbError::Conflict(format!("{:?} exists in {repo:?}", f.path)));
             }
         }

@@ -12,7 +12,7 @@
 use serde_json::Value;
 use tokio_postgres::types::Json;
 
-use super::local_files::LocalFile;
+use super::local_files::{insert_file, LocalFile, OnTaken};
 use super::local_packages::bump;
 use super::{Db, DbError};
 
@@ -80,15 +80,8 @@ impl Db {
         }
         for (files, exclusive) in [(c.new_files, true), (c.addressed_files, false)] {
             for f in files {
-                let size = i64::try_from(f.size).map_err(|_| DbError::Query(format!("size {}", f.size)))?;
-                let n = tx
-                    .execute(
-                        "INSERT INTO local_files (repo, path, digest, size, content_type) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (repo, path) DO NOTHING",
-                        &[&repo, &f.path, &f.digest.to_string(), &size, &f.content_type],
-                    )
-                    .await?;
-                if n == 0 && exclusive {
+                let written = insert_file(&tx, repo, f, OnTaken::Keep).await?;
+                if !written && exclusive {
                     return Ok(Replaced::FileTaken(f.path.clone()));
                 }
             }
