@@ -5,6 +5,7 @@ use artifactapi_actors::digest::Digest;
 use artifactapi_actors::storage::CommitError;
 
 use crate::db::DbError;
+use crate::paths::PathError;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LocalError {
@@ -40,6 +41,14 @@ pub enum LocalError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+}
+
+/// A path that does not decode to one below the repository (traversal, an encoded separator, a
+/// control character, ...) is malformed: every local's write checks its path the same way.
+impl From<PathError> for LocalError {
+    fn from(e: PathError) -> LocalError {
+        LocalError::Invalid(format!("invalid path: {e}"))
+    }
 }
 
 impl LocalError {

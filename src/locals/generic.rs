@@ -55,7 +55,7 @@ fn info(public_base: &str, repo: &str, f: LocalFile) -> FileInfo {
 
 /// A file path of an upload or delete: checked like every request path, and not a folder.
 fn file_path(raw: &str) -> Result<RepoPath, LocalError> {
-    let path = RepoPath::parse(raw).map_err(|e| LocalError::Invalid(format!("invalid path: {e}")))?;
+    let path = RepoPath::parse(raw)?;
     if path.has_trailing_slash() {
         return Err(LocalError::Invalid(format!("{path:?} is a folder; give a file path")));
     }
@@ -146,7 +146,7 @@ pub async fn list(
     let dir = if raw_dir.is_empty() {
         String::new()
     } else {
-        RepoPath::parse(raw_dir).map_err(|e| LocalError::Invalid(format!("invalid path: {e}")))?.as_str().to_string()
+        RepoPath::parse(raw_dir)?.as_str().to_string()
     };
     let folder = files.db.local_folder(&spec.name, &dir, LIST_LIMIT).await?;
     Ok(Listing {

@@ -70,7 +70,7 @@ pub struct Part {
 impl Part {
     /// Parses the path of an upload: a `.info`, `.mod` or `.zip` of a canonical version.
     pub fn parse(raw: &str) -> Result<Part, LocalError> {
-        let path = RepoPath::parse(raw).map_err(|e| LocalError::Invalid(format!("invalid path: {e}")))?;
+        let path = RepoPath::parse(raw)?;
         let (module, version, ext) = match Endpoint::parse(path.as_str()) {
             Ok(Endpoint::Info { module, version }) => (module, version, Ext::Info),
             Ok(Endpoint::Mod { module, version }) => (module, version, Ext::Mod),

@@ -49,7 +49,7 @@ pub enum Route {
 
 impl Route {
     pub fn parse(raw: &str) -> Result<Route, LocalError> {
-        let path = RepoPath::parse(raw).map_err(|e| LocalError::Invalid(format!("invalid path: {e}")))?;
+        let path = RepoPath::parse(raw)?;
         let segments: Vec<&str> = path.as_str().split('/').collect();
         match segments.as_slice() {
             ["api", "charts"] | ["api", "charts", ""] => Ok(Route::Upload),

@@ -31,7 +31,7 @@ pub async fn write(
     req: &WriteRequest<'_>,
     body: UploadBody,
 ) -> Result<WriteReply, LocalError> {
-    let path = RepoPath::parse(req.path).map_err(|e| LocalError::Invalid(format!("invalid path: {e}")))?;
+    let path = RepoPath::parse(req.path)?;
     let endpoint = Endpoint::parse(path.as_str()).map_err(LocalError::Invalid)?;
     let repo = spec.name.as_str();
     match (req.method, endpoint) {

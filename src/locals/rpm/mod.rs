@@ -31,7 +31,7 @@ pub struct PackagePath(String);
 impl PackagePath {
     /// Checks the still percent-encoded `raw` path of a write.
     pub fn parse(raw: &str) -> Result<PackagePath, LocalError> {
-        let path = RepoPath::parse(raw).map_err(|e| LocalError::Invalid(format!("invalid path: {e}")))?;
+        let path = RepoPath::parse(raw)?;
         let s = path.as_str();
         let name = s.rsplit('/').next().unwrap_or_default();
         if !has_suffix(name, ".rpm") {

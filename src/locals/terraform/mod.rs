@@ -58,7 +58,7 @@ pub async fn write(
 /// The path of an upload or delete: `{type}/terraform-provider-{type}_{version}_{os}_{arch}.zip`.
 pub fn upload_path(raw: &str) -> Result<ProviderFile, LocalError> {
     let expected = "expected {type}/terraform-provider-{type}_{version}_{os}_{arch}.zip";
-    let path = RepoPath::parse(raw).map_err(|e| LocalError::Invalid(format!("invalid path: {e}")))?;
+    let path = RepoPath::parse(raw)?;
     let [dir, name] = path.segments() else {
         return Err(LocalError::Invalid(format!("{path:?}: {expected}")));
     };
