@@ -1,7 +1,8 @@
 //! The coordinator: state that replicas of artifactapi share and that must expire by itself.
 //!
 //! Freshness keys (is this cached copy still within its TTL?), negative-cache keys, fetch locks
-//! with expiry (one replica fetches a cold object while the others wait), circuit-breaker state
+//! held as short leases renewed by their holder (one replica fetches a cold object while the
+//! others wait, and a replica that dies mid-fetch hands over within one lease), circuit-breaker state
 //! (every replica fails fast once one has seen the upstream die) and event fan-out.
 //!
 //! The trait has a handful of primitives (keys with expiry, counters, locks, pub/sub) so both
@@ -53,6 +54,9 @@ pub trait Coordinator: Send + Sync + 'static {
     /// Releases the lock if `token` still holds it (a lock that expired and was taken by someone
     /// else is left alone).
     async fn unlock(&self, key: &str, token: &LockToken) -> Result<(), CoordError>;
+    /// Extends the lock to expire `ttl` from now if `token` still holds it; `false` when it
+    /// expired or is held by someone else (a lease that was lost is not taken back).
+    async fn renew(&self, key: &str, token: &LockToken, ttl: Duration) -> Result<bool, CoordError>;
     /// Publishes `payload` to every subscriber of `channel`, on every replica.
     async fn publish(&self, channel: &str, payload: &str) -> Result<(), CoordError>;
     /// Publishes several payloads to `channel`, in order (Redis: one pipelined round trip).

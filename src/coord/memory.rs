@@ -177,6 +177,18 @@ impl Coordinator for MemoryCoordinator {
         Ok(())
     }
 
+    async fn renew(&self, key: &str, token: &LockToken, ttl: Duration) -> Result<bool, CoordError> {
+        let now = Instant::now();
+        let mut keys = self.keys();
+        match keys.live(key, now).filter(|e| e.value == token.0) {
+            Some(entry) => {
+                entry.expires = expiry(now, Some(ttl));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     async fn publish(&self, channel: &str, payload: &str) -> Result<(), CoordError> {
         let mut channels = self.channels();
         if let Some(tx) = channels.get(channel) {

@@ -50,6 +50,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
+/// Extends the lock only if it still holds the caller's token.
+const RENEW_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0";
+
 /// Maps a Redis error: anything that a reconnect or a retry later may cure means Redis is
 /// unavailable; the rest (wrong type, script error) is a protocol error.
 pub(super) fn map_err(e: &RedisError) -> CoordError {
@@ -258,6 +265,13 @@ impl Coordinator for RedisCoordinator {
 
     async fn unlock(&self, key: &str, token: &LockToken) -> Result<(), CoordError> {
         self.query::<()>(redis::cmd("EVAL").arg(UNLOCK_SCRIPT).arg(1).arg(self.ns(key)).arg(&token.0)).await
+    }
+
+    async fn renew(&self, key: &str, token: &LockToken, ttl: Duration) -> Result<bool, CoordError> {
+        let renewed: i64 = self
+            .query(redis::cmd("EVAL").arg(RENEW_SCRIPT).arg(1).arg(self.ns(key)).arg(&token.0).arg(millis(ttl)))
+            .await?;
+        Ok(renewed == 1)
     }
 
     async fn publish(&self, channel: &str, payload: &str) -> Result<(), CoordError> {

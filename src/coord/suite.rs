@@ -136,6 +136,23 @@ async fn locks_are_exclusive_expire_and_need_the_token(c: &dyn Coordinator) {
     assert_eq!(attempts.into_iter().filter(|r| matches!(r, Ok(Some(_)))).count(), 1);
 }
 
+async fn leases_are_renewed_only_by_their_holder(c: &dyn Coordinator) {
+    let held = c.try_lock("lease", SHORT).await.unwrap().expect("free lock not taken");
+    assert!(!c.renew("lease", &LockToken("not-the-token".into()), Duration::from_secs(30)).await.unwrap());
+    assert!(c.renew("lease", &held, Duration::from_secs(30)).await.unwrap(), "the holder renews");
+    tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(c.try_lock("lease", SHORT).await.unwrap(), None, "a renewed lease outlives its first TTL");
+
+    // A lease that ran out is gone: its former holder cannot renew it, nor take it back from a
+    // new holder.
+    let lapsed = c.try_lock("lapsed", SHORT).await.unwrap().expect("free lock not taken");
+    tokio::time::sleep(PAST_SHORT).await;
+    assert!(!c.renew("lapsed", &lapsed, Duration::from_secs(30)).await.unwrap(), "an expired lease renewed");
+    let next = c.try_lock("lapsed", Duration::from_secs(30)).await.unwrap().expect("expired lease not free");
+    assert!(!c.renew("lapsed", &lapsed, Duration::from_secs(30)).await.unwrap(), "a lost lease taken back");
+    assert!(c.renew("lapsed", &next, Duration::from_secs(30)).await.unwrap());
+}
+
 async fn freshness_and_negative_keys(c: &dyn Coordinator) {
     assert!(!c.is_fresh("r", "|a/1").await.unwrap());
     c.set_fresh("r", "|a/1", Some(SHORT)).await.unwrap();
@@ -272,6 +289,7 @@ suite!(
     del_prefix_only_hits_the_prefix,
     incr_is_atomic_and_expires,
     locks_are_exclusive_expire_and_need_the_token,
+    leases_are_renewed_only_by_their_holder,
     freshness_and_negative_keys,
     forget_drops_one_repository_or_prefix,
     publish_reaches_every_subscriber_in_order,

@@ -2,7 +2,7 @@
 //!
 //! A [`FillJob`] runs as its own task (not tied to any client's request), so a client that
 //! disconnects never cancels it. Reading top to bottom: ask the breaker, take the cross-replica
-//! fetch lock (or wait for the replica that holds it), send the request (conditional when a
+//! fetch lease (or wait for the replica that holds it, taking over if it dies), send the request (conditional when a
 //! cached copy is being revalidated), then either stream the body into the spool and commit it,
 //! or resolve every waiter with the cached copy, a not-found, a stale copy or an error.
 //!
@@ -21,14 +21,18 @@ use super::spool::Spool;
 use super::upstream::{Upstream, UpstreamError, UpstreamHead, Validators};
 use super::{CacheStatus, Fetch, FetchError, RemoteDeps, Resolution};
 use crate::catalog::{CachedObject, CatalogError, ObjectKey};
-use crate::coord::{keys, LockToken};
+use crate::coord::{keys, Coordinator, LockToken};
 use crate::events::{Event, EventKind};
 use crate::integrity::{Checker, Integrity};
 use crate::storage::{Commit, Staged};
 
-/// How long the cross-replica fetch lock lives; a fill that takes longer lets another replica
-/// fetch too (a duplicate download, never a wrong byte).
-const FETCH_LOCK_TTL: Duration = Duration::from_secs(120);
+/// The cross-replica fetch lock is a lease: it lives this long unless its holder renews it.
+/// The holder renews it every [`LEASE_RENEWAL`] for as long as its fill runs (a fill ends: the
+/// upstream client's connect and read timeouts bound every stall), so a fill of any length
+/// keeps it, and a replica that dies mid-fetch (`kill -9`, a lost host) frees it within one
+/// lease: the next replica waiting on it takes it over and fetches once.
+const FETCH_LEASE: Duration = Duration::from_secs(6);
+const LEASE_RENEWAL: Duration = Duration::from_secs(2);
 /// How often a replica waiting on another's fetch looks for the result.
 const LOCK_POLL: Duration = Duration::from_millis(100);
 
@@ -109,9 +113,11 @@ impl FillJob {
         committed
     }
 
-    async fn unlock(&self, lock: Option<LockToken>) {
-        if let Some(token) = lock {
-            let _ = self.deps.coord.unlock(&keys::fetch_lock(&self.key.repo, &self.key.coord_key()), &token).await;
+    async fn unlock(&self, lock: Option<Lease>) {
+        if let Some(lease) = lock {
+            lease.renewal.abort();
+            let key = keys::fetch_lock(&self.key.repo, &self.key.coord_key());
+            let _ = self.deps.coord.unlock(&key, &lease.token).await;
         }
     }
 
@@ -158,25 +164,41 @@ impl FillJob {
         }
     }
 
-    /// Takes the cross-replica fetch lock, or waits for the replica holding it to finish and
-    /// returns what it cached. A coordinator that does not answer means fetching without a lock.
-    async fn fetch_lock(&self) -> Result<Option<LockToken>, Resolution> {
+    /// Takes the cross-replica fetch lease, or waits for the replica holding it to finish and
+    /// returns what it cached. A holder that stops renewing (it died) loses the lease after
+    /// [`FETCH_LEASE`], and one waiter takes it over. A coordinator that does not answer means
+    /// fetching without a lock.
+    async fn fetch_lock(&self) -> Result<Option<Lease>, Resolution> {
         let key = keys::fetch_lock(&self.key.repo, &self.key.coord_key());
-        let deadline = Instant::now() + FETCH_LOCK_TTL;
+        let mut waited = false;
         loop {
-            match self.deps.coord.try_lock(&key, FETCH_LOCK_TTL).await {
-                Ok(Some(token)) => return Ok(Some(token)),
+            match self.deps.coord.try_lock(&key, FETCH_LEASE).await {
+                Ok(Some(token)) => {
+                    let lease = Lease::hold(self.deps.coord.clone(), key, token);
+                    // The holder may have committed between our last look and its release.
+                    if waited {
+                        if let Some(done) = self.fetched_meanwhile().await {
+                            self.unlock(Some(lease)).await;
+                            return Err(done);
+                        }
+                    }
+                    return Ok(Some(lease));
+                }
                 Err(_) => return Ok(None),
-                Ok(None) if Instant::now() > deadline => return Ok(None),
                 Ok(None) => tokio::time::sleep(LOCK_POLL).await,
             }
-            if let Ok(Some(obj)) = self.deps.catalog.lookup(&self.key).await {
-                let renewed = self.cached.as_ref().is_none_or(|c| c.fetched_at < obj.fetched_at);
-                if renewed {
-                    return Err(Resolution::Cached { object: obj, status: CacheStatus::Hit });
-                }
+            waited = true;
+            if let Some(done) = self.fetched_meanwhile().await {
+                return Err(done);
             }
         }
+    }
+
+    /// The copy another replica cached while this one waited for its lease, if any.
+    async fn fetched_meanwhile(&self) -> Option<Resolution> {
+        let obj = self.deps.catalog.lookup(&self.key).await.ok()??;
+        let renewed = self.cached.as_ref().is_none_or(|c| c.fetched_at < obj.fetched_at);
+        renewed.then_some(Resolution::Cached { object: obj, status: CacheStatus::Hit })
     }
 
     /// Upstream failure: report it, count it (the event comes before any breaker change it
@@ -420,5 +442,42 @@ impl From<CatalogError> for FetchError {
             CatalogError::Unavailable(m) => FetchError::CatalogUnavailable(m),
             other => FetchError::Catalog(other.to_string()),
         }
+    }
+}
+
+/// A held fetch lease and the task renewing it; [`FillJob::unlock`] ends both, and a fill
+/// dropped on the way (its task cancelled) stops renewing, so the lease runs out.
+struct Lease {
+    token: LockToken,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl Lease {
+    /// Starts renewing `token`'s hold on `key` every [`LEASE_RENEWAL`] until aborted.
+    fn hold(coord: std::sync::Arc<dyn Coordinator>, key: String, token: LockToken) -> Lease {
+        let held = token.clone();
+        let renewal = actix_rt::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE_RENEWAL).await;
+                match coord.renew(&key, &held, FETCH_LEASE).await {
+                    Ok(true) => {}
+                    // Lost (expired while the coordinator was unreachable, then taken): the fill
+                    // goes on, and the other replica's fetch is a duplicate download, never a
+                    // wrong byte.
+                    Ok(false) => {
+                        tracing::warn!(lock = %key, "fetch lease lost; another replica may fetch too");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(lock = %key, error = %e, "could not renew the fetch lease"),
+                }
+            }
+        });
+        Lease { token, renewal }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.renewal.abort();
     }
 }
