@@ -497,6 +497,14 @@ impl Server {
         self.shared.s3.as_ref().map(|(s3, bucket)| s3.root().join(bucket))
     }
 
+    /// The staging files under `DATA_DIR/staging` of every process sharing it (each stages in a
+    /// folder of its own; lock files are not staging files).
+    pub fn staged_files(&self) -> Vec<PathBuf> {
+        let Ok(folders) = std::fs::read_dir(self.data_dir().join("staging")) else { return Vec::new() };
+        let folders = folders.flatten().filter(|e| e.path().is_dir());
+        folders.flat_map(|f| std::fs::read_dir(f.path()).into_iter().flatten().flatten().map(|e| e.path())).collect()
+    }
+
     /// Where the blob with this SHA-256 lies on disk: `DATA_DIR/blobs/sha256/{hash}` (fs), or
     /// the object `blobs/sha256/{hash}` in s3s-fs's directory for the bucket (s3).
     pub fn blob_path(&self, sha256: &str) -> PathBuf {

@@ -16,27 +16,42 @@ use tokio::io::AsyncWriteExt;
 
 use crate::digest::{Digest, Hasher};
 
-/// The directory staging files are created in.
+/// The directory staging files are created in: this process's own folder below the staging
+/// root, which replicas sharing one `DATA_DIR` share.
+///
+/// Each process stages in `{root}/{id}/` and holds an exclusive lock on `{root}/{id}.lock` for
+/// as long as it lives (the lock is the open file's, so the kernel drops it when the process
+/// dies, `kill -9` included). At start a process removes every folder whose lock it can take:
+/// those are a dead process's, and a staging file that was never published is by definition
+/// partial. A live replica's folder stays untouched, so a replica starting beside others never
+/// pulls an in-flight fill's spool from under them.
 #[derive(Debug, Clone)]
 pub struct StagingArea {
     dir: PathBuf,
+    /// Holds this process's lock; shared by every clone of the area.
+    _owner: std::sync::Arc<std::fs::File>,
 }
 
+/// A folder without its lock file is a process that died between making the two, or one
+/// starting right now: left alone for this long.
+const UNOWNED_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
+
 impl StagingArea {
-    /// Uses (and creates) `dir`. Leftovers of a previous process are removed: a staging file
-    /// that was never published is by definition partial.
-    pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
-        let dir = dir.into();
-        std::fs::create_dir_all(&dir)?;
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-        Ok(StagingArea { dir })
+    /// Uses (and creates) the staging root `root`, takes a folder of its own there, and removes
+    /// what dead processes left (see the type's doc).
+    pub fn new(root: impl Into<PathBuf>) -> io::Result<Self> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)?;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let owner = std::fs::OpenOptions::new().write(true).create_new(true).open(root.join(format!("{id}.lock")))?;
+        owner.try_lock().map_err(|e| io::Error::other(format!("locking the staging folder: {e}")))?;
+        let dir = root.join(&id);
+        std::fs::create_dir(&dir)?;
+        sweep(&root, &id)?;
+        Ok(StagingArea { dir, _owner: std::sync::Arc::new(owner) })
     }
 
+    /// This process's staging folder.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -54,6 +69,46 @@ impl StagingArea {
         w.sha512 = Some(Box::new(sha2::Sha512::new()));
         Ok(w)
     }
+}
+
+/// Removes what dead processes left in the staging root `root` (all but `own`): folders whose
+/// lock can be taken, their lock files, folders without a lock file past [`UNOWNED_GRACE`], and
+/// loose files of the layout before per-process folders.
+fn sweep(root: &Path, own: &str) -> io::Result<()> {
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type()?;
+        if name == own || name.strip_suffix(".lock") == Some(own) {
+            continue;
+        }
+        if kind.is_dir() {
+            let lock = root.join(format!("{name}.lock"));
+            let stale = match std::fs::OpenOptions::new().write(true).open(&lock) {
+                Ok(file) => file.try_lock().is_ok(),
+                Err(_) => entry.metadata()?.modified()?.elapsed().is_ok_and(|age| age > UNOWNED_GRACE),
+            };
+            if stale {
+                let _ = std::fs::remove_dir_all(&path);
+                let _ = std::fs::remove_file(&lock);
+            }
+        } else if kind.is_file() {
+            match name.strip_suffix(".lock") {
+                // A lock file whose folder is gone: free once its process is.
+                Some(id) if !root.join(id).exists() => {
+                    if std::fs::OpenOptions::new().write(true).open(&path).is_ok_and(|f| f.try_lock().is_ok()) {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes one staging file, hashing as it goes.
@@ -130,12 +185,40 @@ impl Staged {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_process_keeps_its_own_folder_and_sweeps_only_the_dead() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("old.part"), b"partial, from the layout before folders").unwrap();
+        let live = StagingArea::new(root.path()).unwrap();
+        assert!(!root.path().join("old.part").exists());
+        std::fs::write(live.dir().join("a.part"), b"in flight").unwrap();
+
+        // A dead process: its folder and lock file are there, nobody holds the lock.
+        let dead = root.path().join("dead");
+        std::fs::create_dir(&dead).unwrap();
+        std::fs::write(dead.join("b.part"), b"partial").unwrap();
+        std::fs::write(root.path().join("dead.lock"), b"").unwrap();
+        // One starting right now, before its lock file: young, left alone.
+        std::fs::create_dir(root.path().join("starting")).unwrap();
+
+        let next = StagingArea::new(root.path()).unwrap();
+        assert!(live.dir().join("a.part").exists(), "a live process's spool was swept");
+        assert!(!dead.exists() && !root.path().join("dead.lock").exists(), "a dead process's folder stays");
+        assert!(root.path().join("starting").exists());
+        assert_ne!(live.dir(), next.dir());
+
+        // Once a process is gone (its lock released), the next start sweeps its folder.
+        let gone = live.dir().to_path_buf();
+        drop(live);
+        let _third = StagingArea::new(root.path()).unwrap();
+        assert!(!gone.exists(), "the folder of a process that ended stays");
+        assert!(next.dir().exists());
+    }
+
     #[actix_rt::test]
-    async fn hashes_what_it_writes_and_cleans_leftovers() {
+    async fn hashes_what_it_writes() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("old.part"), b"partial").unwrap();
         let area = StagingArea::new(dir.path()).unwrap();
-        assert!(!dir.path().join("old.part").exists());
         let mut w = area.create().await.unwrap();
         w.write(b"hello ").await.unwrap();
         w.write(b"world").await.unwrap();

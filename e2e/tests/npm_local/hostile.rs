@@ -102,12 +102,11 @@ async fn hostile_publishes_are_refused_and_leave_nothing() {
     let _ = raw::request_cut_off(s.port(), "PUT", &target, &headers, &body[..body.len() / 2]).await;
     nothing_of(&s, "victim").await;
     // Neither the refused bodies nor the cut-off one left a staged file behind.
-    let staging = s.data_dir().join("staging");
     artifactapi_e2e::poll_until(
         "an empty staging folder",
         Duration::from_secs(5),
         Duration::from_millis(50),
-        || async { (std::fs::read_dir(&staging).map(|d| d.count()).unwrap_or(0) == 0).then_some(()) },
+        || async { s.staged_files().is_empty().then_some(()) },
     )
     .await;
 

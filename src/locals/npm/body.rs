@@ -325,7 +325,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn bad_bodies_are_refused_and_leave_nothing() {
-        let (dir, area) = area();
+        let (_dir, area) = area();
         let ok = base64::engine::general_purpose::STANDARD.encode(b"abc");
         let cases: Vec<(Vec<Vec<u8>>, u64, &str)> = vec![
             (vec![publish_json("!!!!").into_bytes()], 1 << 20, "not base64"),
@@ -349,7 +349,7 @@ mod tests {
         assert!(matches!(split(&area, broken, 1 << 20, 1 << 20).await, Err(LocalError::Body(_))));
         let meta_limit = split(&area, body(vec![publish_json(&ok).into_bytes()]), 1 << 20, 50).await;
         assert!(matches!(meta_limit, Err(LocalError::TooLarge { limit: 50 })));
-        assert_eq!(std::fs::read_dir(dir.path().join("staging")).unwrap().count(), 0, "nothing left in staging");
+        assert_eq!(std::fs::read_dir(area.dir()).unwrap().count(), 0, "nothing left in staging");
         let plain = split(&area, body(vec![br#"{"name":"x","versions":{}}"#.to_vec()]), 1 << 20, 1 << 20).await;
         assert!(plain.unwrap().attachment.is_none());
     }
