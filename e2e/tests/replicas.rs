@@ -3,8 +3,15 @@
 //! HIT on the other, and a breaker opened through one fails fast on the other. Shared freshness
 //! and breaker state need Redis, so these run on the Redis configurations only.
 
-use artifactapi_e2e::{generic_remote, matrix, pattern_bytes, sha256_hex, File, Mode, Options, Server, Upstream};
+use std::time::Duration;
+
+use artifactapi_e2e::client::FetchError;
+use artifactapi_e2e::{
+    generic_remote, matrix, pattern_bytes, poll_until, sha256_hex, try_fetch, File, Mode, Options, Server, Upstream,
+};
 use reqwest::StatusCode;
+
+const POLL: Duration = Duration::from_millis(50);
 
 async fn replicas_share_the_cache_and_the_breaker(opts: Options) {
     let opts = opts.env("BREAKER_THRESHOLD", 2).env("BREAKER_OPEN", 60);
@@ -38,3 +45,66 @@ async fn replicas_share_the_cache_and_the_breaker(opts: Options) {
     assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "HIT"), "cached objects still served with the breaker open");
 }
 matrix!(replicas_share_the_cache_and_the_breaker, redis_only);
+
+/// Three replicas, one cold object behind a slow upstream, the leading replica killed mid-fetch:
+/// its client sees a broken transfer (never a short 200); one other replica takes the fetch
+/// lease over once it runs out and fetches once more (two upstream GETs in all), and the
+/// clients on both other replicas get every byte right. What the dead replica staged stays
+/// until a replica starts again, which sweeps it without touching the live replicas' staging.
+async fn a_replica_killed_mid_fetch_hands_the_fetch_over(opts: Options) {
+    let up = Upstream::start().await;
+    let body = pattern_bytes(3 << 20, 43);
+    up.put("/files/big.bin", File::new(body.clone()));
+    up.set_mode(Mode::Slow { bytes_per_sec: 1 << 20 });
+    let mut a = Server::start(opts.clone()).await;
+    a.create_remote(generic_remote("gen", &up.base_url())).await;
+    let b = Server::start(opts.clone().shared_with(&a)).await;
+    let c = Server::start(opts.shared_with(&a)).await;
+    let path = "files/big.bin";
+
+    let leader = tokio::spawn(try_fetch(a.client().get(a.proxy_url("gen", path))));
+    poll_until("the leader's upstream request", Duration::from_secs(10), POLL, || async {
+        (up.count("/files/big.bin") == 1).then_some(())
+    })
+    .await;
+    let followers: Vec<_> =
+        [&b, &c, &b, &c].iter().map(|s| tokio::spawn(try_fetch(s.client().get(s.proxy_url("gen", path))))).collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(up.count("/files/big.bin"), 1, "followers on other replicas wait for the leader's fetch");
+    a.kill();
+
+    match leader.await.expect("leader task") {
+        Ok(r) => assert!(
+            r.status.is_server_error() || r.body.len() < body.len(),
+            "the killed replica's client got a complete-looking {} with {} bytes",
+            r.status,
+            r.body.len()
+        ),
+        Err(FetchError::Body { received, .. }) => assert!(received < body.len(), "received {received}"),
+        Err(FetchError::Request(_)) => {}
+    }
+    for f in followers {
+        let r = f.await.expect("follower task").expect("a follower's transfer completes");
+        assert_eq!(r.status, StatusCode::OK, "{}", r.describe());
+        assert_eq!(sha256_hex(&r.body), sha256_hex(&body), "a follower got wrong bytes");
+    }
+    assert_eq!(up.count("/files/big.bin"), 2, "exactly one replica took the fetch over");
+    let r = b.proxy_get("gen", path).await;
+    assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "HIT"));
+
+    // The dead replica's staging folder holds its partial spool until a replica starts again.
+    let staging = a.data_dir().join("staging");
+    let folders = || -> Vec<_> {
+        std::fs::read_dir(&staging).unwrap().flatten().filter(|e| e.path().is_dir()).map(|e| e.path()).collect()
+    };
+    assert_eq!(folders().len(), 3, "one staging folder per replica, the dead one's included");
+    a.restart().await;
+    let left = folders();
+    assert_eq!(left.len(), 3, "the restarted replica swept the dead folder and made its own: {left:?}");
+    let r = a.proxy_get("gen", path).await;
+    assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "HIT"));
+    assert_eq!(sha256_hex(&r.body), sha256_hex(&body));
+    let r = c.proxy_get("gen", path).await;
+    assert_eq!(r.status, StatusCode::OK, "the live replicas still serve");
+}
+matrix!(a_replica_killed_mid_fetch_hands_the_fetch_over, redis_only);
