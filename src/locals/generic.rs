@@ -143,11 +143,7 @@ pub async fn list(
     spec: &LocalSpec,
     raw_dir: &str,
 ) -> Result<Listing, LocalError> {
-    let dir = if raw_dir.is_empty() {
-        String::new()
-    } else {
-        RepoPath::parse(raw_dir)?.as_str().to_string()
-    };
+    let dir = if raw_dir.is_empty() { String::new() } else { RepoPath::parse(raw_dir)?.as_str().to_string() };
     let folder = files.db.local_folder(&spec.name, &dir, LIST_LIMIT).await?;
     Ok(Listing {
         repository: spec.name.clone(),
