@@ -83,12 +83,15 @@ pub trait Coordinator: Send + Sync + 'static {
     async fn is_fresh(&self, repo: &str, object: &str) -> Result<bool, CoordError> {
         Ok(self.get(&keys::fresh(repo, object)).await?.is_some())
     }
-    /// Remembers that upstream has no such object, for `ttl`.
-    async fn set_negative(&self, repo: &str, object: &str, ttl: Duration) -> Result<(), CoordError> {
-        self.set(&keys::negative(repo, object), "1", Some(ttl)).await
+    /// Remembers that the upstream identified by `upstream` has no such object, for `ttl`.
+    async fn set_negative(&self, repo: &str, object: &str, upstream: &str, ttl: Duration) -> Result<(), CoordError> {
+        self.set(&keys::negative(repo, object), upstream, Some(ttl)).await
     }
-    async fn is_negative(&self, repo: &str, object: &str) -> Result<bool, CoordError> {
-        Ok(self.get(&keys::negative(repo, object)).await?.is_some())
+    /// Whether the upstream identified by `upstream` was found not to have the object. An entry
+    /// another upstream left (the remote's base URL changed since, perhaps while a replica
+    /// still fetched with the old one) does not count.
+    async fn is_negative(&self, repo: &str, object: &str, upstream: &str) -> Result<bool, CoordError> {
+        Ok(self.get(&keys::negative(repo, object)).await?.is_some_and(|v| v == upstream))
     }
     /// Forgets freshness and negative entries of a repository (all of it, or a path prefix).
     async fn forget(&self, repo: &str, prefix: &str) -> Result<u64, CoordError> {

@@ -1,4 +1,4 @@
-//! Two replicas of one deployment: separate processes sharing the database, the storage (the
+//! Replicas of one deployment: separate processes sharing the database, the storage (the
 //! same DATA_DIR, or the same S3 bucket) and the Redis namespace. What one replica cached is a
 //! HIT on the other, and a breaker opened through one fails fast on the other. Shared freshness
 //! and breaker state need Redis, so these run on the Redis configurations only.
@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use artifactapi_e2e::client::FetchError;
 use artifactapi_e2e::{
-    generic_remote, matrix, pattern_bytes, poll_until, sha256_hex, try_fetch, File, Mode, Options, Server, Upstream,
+    fetch, generic_remote, matrix, pattern_bytes, poll_until, sha256_hex, try_fetch, File, Mode, Options, Server,
+    Upstream,
 };
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 
 const POLL: Duration = Duration::from_millis(50);
 
@@ -108,3 +109,37 @@ async fn a_replica_killed_mid_fetch_hands_the_fetch_over(opts: Options) {
     assert_eq!(r.status, StatusCode::OK, "the live replicas still serve");
 }
 matrix!(a_replica_killed_mid_fetch_hands_the_fetch_over, redis_only);
+
+/// A remote created on one of three replicas, changed on the second and deleted on the third
+/// is in effect on all three, each step within a second (the announcement through Redis; the
+/// poll allows more so that a loaded machine does not fail the test, and the figure is printed).
+async fn remote_changes_reach_every_replica(opts: Options) {
+    let (one, two) = (Upstream::start().await, Upstream::start().await);
+    one.put("/files/a.txt", File::new("from one"));
+    two.put("/files/b.txt", File::new("from two"));
+    let a = Server::start(opts.clone()).await;
+    let b = Server::start(opts.clone().shared_with(&a)).await;
+    let c = Server::start(opts.shared_with(&a)).await;
+    let replicas = [&a, &b, &c];
+    let mut slowest = Duration::ZERO;
+    let mut everywhere = async |what: &str, path: &str, want: StatusCode| {
+        let started = std::time::Instant::now();
+        for s in replicas {
+            poll_until(what, Duration::from_secs(5), Duration::from_millis(10), || async {
+                (s.proxy_get("gen", path).await.status == want).then_some(())
+            })
+            .await;
+        }
+        slowest = slowest.max(started.elapsed());
+    };
+
+    a.create_remote(generic_remote("gen", &one.base_url())).await;
+    everywhere("the new remote on every replica", "files/a.txt", StatusCode::OK).await;
+    b.update_remote("gen", generic_remote("gen", &two.base_url())).await;
+    everywhere("the new base URL on every replica", "files/b.txt", StatusCode::OK).await;
+    let r = fetch(c.admin(Method::DELETE, "/api/v2/remotes/gen")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.describe());
+    everywhere("the deleted remote gone from every replica", "files/b.txt", StatusCode::NOT_FOUND).await;
+    eprintln!("slowest change to reach all three replicas: {} ms", slowest.as_millis());
+}
+matrix!(remote_changes_reach_every_replica, redis_only);

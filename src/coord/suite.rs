@@ -159,15 +159,16 @@ async fn freshness_and_negative_keys(c: &dyn Coordinator) {
     c.set_fresh("r", "|a/forever", None).await.unwrap();
     assert!(c.is_fresh("r", "|a/1").await.unwrap());
     assert!(!c.is_fresh("other", "|a/1").await.unwrap(), "freshness leaked across repositories");
-    assert!(!c.is_negative("r", "|a/1").await.unwrap(), "fresh is not negative");
+    assert!(!c.is_negative("r", "|a/1", "up").await.unwrap(), "fresh is not negative");
 
-    c.set_negative("r", "|missing", SHORT).await.unwrap();
-    assert!(c.is_negative("r", "|missing").await.unwrap());
+    c.set_negative("r", "|missing", "up", SHORT).await.unwrap();
+    assert!(c.is_negative("r", "|missing", "up").await.unwrap());
+    assert!(!c.is_negative("r", "|missing", "another").await.unwrap(), "another upstream's not-found counted");
     assert!(!c.is_fresh("r", "|missing").await.unwrap(), "negative is not fresh");
 
     tokio::time::sleep(PAST_SHORT).await;
     assert!(!c.is_fresh("r", "|a/1").await.unwrap());
-    assert!(!c.is_negative("r", "|missing").await.unwrap());
+    assert!(!c.is_negative("r", "|missing", "up").await.unwrap());
     assert!(c.is_fresh("r", "|a/forever").await.unwrap());
 }
 
@@ -177,11 +178,11 @@ async fn forget_drops_one_repository_or_prefix(c: &dyn Coordinator) {
         c.set_fresh("r", obj, hour).await.unwrap();
         c.set_fresh("r2", obj, hour).await.unwrap();
     }
-    c.set_negative("r", "|a/3", Duration::from_secs(3600)).await.unwrap();
+    c.set_negative("r", "|a/3", "up", Duration::from_secs(3600)).await.unwrap();
 
     assert_eq!(c.forget("r", "|a/").await.unwrap(), 3);
     assert!(!c.is_fresh("r", "|a/1").await.unwrap());
-    assert!(!c.is_negative("r", "|a/3").await.unwrap());
+    assert!(!c.is_negative("r", "|a/3", "up").await.unwrap());
     assert!(c.is_fresh("r", "|b/1").await.unwrap());
     assert!(c.is_fresh("r", "json|a/1").await.unwrap());
 

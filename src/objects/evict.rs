@@ -132,7 +132,7 @@ mod tests {
             coord.set_fresh("hub", key, ttl).await.unwrap();
         }
         coord.set_fresh("other", "|pkg/a", ttl).await.unwrap();
-        coord.set_negative("hub", "|pkg/missing", Duration::from_secs(60)).await.unwrap();
+        coord.set_negative("hub", "|pkg/missing", "up", Duration::from_secs(60)).await.unwrap();
 
         forget_keys(&coord, "hub", "pkg/a", &["json".to_string()]).await;
         assert!(!coord.is_fresh("hub", "json|pkg/a").await.unwrap());
@@ -140,7 +140,7 @@ mod tests {
         assert!(coord.is_fresh("hub", "|pkg/b").await.unwrap());
         forget_keys(&coord, "hub", "pkg/", &[]).await;
         assert!(!coord.is_fresh("hub", "|pkg/b").await.unwrap());
-        assert!(!coord.is_negative("hub", "|pkg/missing").await.unwrap());
+        assert!(!coord.is_negative("hub", "|pkg/missing", "up").await.unwrap());
         assert!(coord.is_fresh("hub", "|lib/a").await.unwrap());
         forget_keys(&coord, "hub", "", &[]).await;
         assert!(!coord.is_fresh("hub", "|lib/a").await.unwrap());

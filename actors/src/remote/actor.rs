@@ -172,12 +172,14 @@ impl RemoteActor {
     ) -> Arc<Spool> {
         let spool = Spool::new();
         self.inflight.insert(key.clone(), spool.clone());
+        let upstream_id = super::upstream_id(&fetch.upstream_url);
         let job = FillJob {
             key: key.clone(),
             ttl: self.ttl(fetch.mutable),
             fetch,
             cached,
             negative_ttl: self.settings.negative_ttl,
+            upstream_id,
             upstream: self.upstream(),
             breaker: self.breaker(),
             deps: self.deps.clone(),
@@ -229,6 +231,7 @@ impl Handler<Fetch> for RemoteActor {
         let coord = self.deps.coord.clone();
         let forever = self.fresh_forever(fetch.mutable);
         let generation = self.generation;
+        let upstream_id = super::upstream_id(&fetch.upstream_url);
         let lookup = async move {
             let cached = catalog.lookup(&key).await;
             let fresh = match &cached {
@@ -238,7 +241,7 @@ impl Handler<Fetch> for RemoteActor {
                 _ => false,
             };
             let negative = match &cached {
-                Ok(None) => coord.is_negative(&key.repo, &key.coord_key()).await.unwrap_or(false),
+                Ok(None) => coord.is_negative(&key.repo, &key.coord_key(), &upstream_id).await.unwrap_or(false),
                 _ => false,
             };
             (key, cached, fresh, negative)

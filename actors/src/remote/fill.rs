@@ -45,6 +45,8 @@ pub struct FillJob {
     /// Freshness to record after success (`None`: forever).
     pub ttl: Option<Duration>,
     pub negative_ttl: Duration,
+    /// Which upstream URL a not-found is recorded for ([`super::upstream_id`]).
+    pub upstream_id: String,
     pub upstream: Rc<Upstream>,
     pub breaker: Breaker,
     pub deps: RemoteDeps,
@@ -124,7 +126,11 @@ impl FillJob {
     /// The upstream has no such object: remember that for `negative_ttl`.
     async fn not_found(&self, spool: &Spool, admission: Admission, status: u16, started: Instant) {
         self.breaker.success(admission).await;
-        let _ = self.deps.coord.set_negative(&self.key.repo, &self.key.coord_key(), self.negative_ttl).await;
+        let _ = self
+            .deps
+            .coord
+            .set_negative(&self.key.repo, &self.key.coord_key(), &self.upstream_id, self.negative_ttl)
+            .await;
         self.emit(Event::new(EventKind::FetchFailed).status(status).duration(started.elapsed()));
         spool.resolve(Resolution::NotFound { status });
     }

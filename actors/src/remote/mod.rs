@@ -70,6 +70,15 @@ pub struct RemoteSettings {
     pub breaker_open: Duration,
 }
 
+/// Names the upstream URL an object was (or would be) fetched from, short and the same on
+/// every replica. Not-found entries are recorded for it: a request built on a remote's new base
+/// URL does not inherit what the previous upstream did not have, even when a request built on
+/// the old configuration reached the remote's actor after the change.
+pub fn upstream_id(url: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(url.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Ask a remote for an object.
 #[derive(Debug, Clone, Default)]
 pub struct Fetch {
