@@ -166,6 +166,13 @@ pub struct Config {
     /// Seconds between heartbeat comments on the event stream (`/api/v2/events`).
     #[arg(long = "events-heartbeat", id = "EVENTS_HEARTBEAT", env = "EVENTS_HEARTBEAT", default_value = "15", value_parser = parse_positive_secs)]
     pub events_heartbeat: Duration,
+    /// Seconds a client has to send a new connection's request head (request line and
+    /// headers); a slower one gets 408 and is disconnected (slowloris).
+    #[arg(long = "client-header-timeout", id = "CLIENT_HEADER_TIMEOUT", env = "CLIENT_HEADER_TIMEOUT", default_value = "5", value_parser = parse_positive_secs)]
+    pub client_header_timeout: Duration,
+    /// Seconds an idle keep-alive connection stays open waiting for its next request.
+    #[arg(long = "client-idle-timeout", id = "CLIENT_IDLE_TIMEOUT", env = "CLIENT_IDLE_TIMEOUT", default_value = "5", value_parser = parse_positive_secs)]
+    pub client_idle_timeout: Duration,
     /// HTTP worker threads (default: one per core).
     #[arg(long = "workers", id = "WORKERS", env = "WORKERS")]
     pub workers: Option<usize>,

@@ -24,6 +24,7 @@ fn defaults_follow_the_original() {
     assert!(!c.minio_secure);
     assert_eq!(c.public_base(), "http://localhost:8000");
     assert_eq!(c.events_heartbeat, Duration::from_secs(15));
+    assert_eq!((c.client_header_timeout, c.client_idle_timeout), (Duration::from_secs(5), Duration::from_secs(5)));
     assert_eq!(c.gc_interval, Duration::from_secs(3600));
     assert!(!c.probe_allow_private && !c.admin_token_reads);
     assert_eq!(c.docker_upload_max_age, Duration::from_secs(86400));
@@ -43,6 +44,8 @@ fn bad_values_name_the_variable_in_one_line() {
         (&["--minio-secure", "maybe"], "invalid MINIO_SECURE=\"maybe\": expected true or false"),
         (&["--negative-ttl=-1"], "invalid NEGATIVE_TTL=\"-1\""),
         (&["--events-heartbeat", "0"], "invalid EVENTS_HEARTBEAT=\"0\": expected at least 1 second"),
+        (&["--client-header-timeout", "0"], "invalid CLIENT_HEADER_TIMEOUT=\"0\": expected at least 1 second"),
+        (&["--client-idle-timeout", "soon"], "invalid CLIENT_IDLE_TIMEOUT=\"soon\""),
         (&["--storage-backend", "s3"], "MINIO_ACCESS_KEY must be set when STORAGE_BACKEND=s3"),
         (&["--admin-token", " "], "invalid ADMIN_TOKEN: empty"),
         (&["--admin-token-reads", "true"], "ADMIN_TOKEN_READS=true needs ADMIN_TOKEN"),

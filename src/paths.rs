@@ -239,6 +239,10 @@ pub fn join_upstream_suffix(base_url: &str, suffix: &str) -> String {
 }
 
 #[cfg(test)]
+#[path = "paths_properties.rs"]
+pub(crate) mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -187,6 +187,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             .configure(crate::http::configure)
     })
     .workers(threads)
+    // Slowloris and idle connections: a new connection's request head must arrive within
+    // CLIENT_HEADER_TIMEOUT (else 408 and close), an idle keep-alive connection is closed after
+    // CLIENT_IDLE_TIMEOUT. Heads over actix-http's fixed limits (128 KiB or 96 header lines)
+    // get 431; bodies are limited per route (413) and streamed, never buffered.
+    .client_request_timeout(config.client_header_timeout)
+    .keep_alive(config.client_idle_timeout)
     // Headers and body go out in separate writes: without TCP_NODELAY every keep-alive request
     // would wait for the client's delayed ACK (about 40 ms).
     .on_connect(|conn, _| {

@@ -67,6 +67,7 @@ impl AppState {
             storage: self.storage.clone(),
             staging: self.staging.clone(),
             max_manifest: self.config.docker_max_manifest,
+            max_blob: self.config.local_max_upload,
         }
     }
 

@@ -72,6 +72,22 @@ pub enum FetchError {
     Body { status: StatusCode, headers: Box<HeaderMap>, received: usize, source: reqwest::Error },
 }
 
+/// Asserts a transfer failed as a client can tell: an error status, a body cut short of what
+/// was announced, or no answer at all; never a complete-looking success with `full_len` or
+/// fewer bytes.
+pub fn assert_failed_transfer(result: Result<Fetched, FetchError>, full_len: usize) {
+    match result {
+        Ok(r) => assert!(
+            r.status.is_server_error(),
+            "a broken upstream transfer gave a complete-looking {} with {} of {full_len} bytes",
+            r.status,
+            r.body.len()
+        ),
+        Err(FetchError::Body { received, .. }) => assert!(received < full_len, "received {received}"),
+        Err(FetchError::Request(_)) => {} // closed before the headers: failed too
+    }
+}
+
 /// Sends the request and reads the whole body; transport errors are returned.
 pub async fn try_fetch(req: RequestBuilder) -> Result<Fetched, FetchError> {
     let resp = req.send().await.map_err(FetchError::Request)?;

@@ -86,3 +86,84 @@ pub async fn request_cut_off(port: u16, method: &str, target: &str, headers: &[&
     tokio::time::sleep(Duration::from_millis(300)).await;
     buf
 }
+
+/// What the server did with a request written piece by piece ([`send_paced`]).
+#[derive(Debug)]
+pub struct Paced {
+    /// Bytes written before the server answered, closed, or the pieces ran out.
+    pub sent: usize,
+    /// The answer, if one came (its head at least).
+    pub response: Option<RawResponse>,
+    /// The server closed the connection.
+    pub closed: bool,
+}
+
+/// Writes `pieces` to 127.0.0.1:`port` one after another with `pause` between them, reading at
+/// the same time; writing stops as soon as an answer's head has arrived or a write fails (the
+/// server closed). Then waits for the rest of the answer or the close, at most `wait` in all.
+/// The connection is never half-closed by the client: a slow client, not a finished one.
+pub async fn send_paced(
+    port: u16,
+    pieces: impl Iterator<Item = Vec<u8>> + Send + 'static,
+    pause: Duration,
+    wait: Duration,
+) -> Paced {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect for paced request");
+    let (mut rd, mut wr) = stream.into_split();
+    let answered = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let writer = tokio::spawn({
+        let (answered, sent) = (answered.clone(), sent.clone());
+        async move {
+            for piece in pieces {
+                if answered.load(Ordering::SeqCst) || wr.write_all(&piece).await.is_err() {
+                    break;
+                }
+                sent.fetch_add(piece.len(), Ordering::SeqCst);
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+            // Keep the write half open (no FIN) until the reader is done.
+            std::future::pending::<()>().await;
+            drop(wr);
+        }
+    });
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut closed = false;
+    let mut head_end = None;
+    loop {
+        // Once the head is in, a short grace for the rest of a small error body, or the close.
+        let until = match head_end {
+            Some(_) => deadline.min(tokio::time::Instant::now() + Duration::from_millis(500)),
+            None => deadline,
+        };
+        match tokio::time::timeout_at(until, rd.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => break,
+        }
+        if head_end.is_none() {
+            head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+            if head_end.is_some() {
+                answered.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+    answered.store(true, Ordering::SeqCst);
+    writer.abort();
+    let response = head_end.map(|end| {
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        RawResponse { status, head, rest: buf[end..].to_vec() }
+    });
+    Paced { sent: sent.load(Ordering::SeqCst), response, closed }
+}

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use artifactapi_e2e::client::FetchError;
+use artifactapi_e2e::client::assert_failed_transfer;
 use artifactapi_e2e::{matrix, pattern_bytes, poll_until, try_fetch, File, Mode, Options};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -98,20 +98,6 @@ async fn the_breaker_opens_fails_fast_and_closes(opts: Options) {
     assert_eq!((r.status, r.text().as_str()), (StatusCode::OK, "four"), "the breaker is closed again");
 }
 matrix!(the_breaker_opens_fails_fast_and_closes);
-
-/// Asserts the transfer failed: an error status, or a body cut short of what was announced.
-fn assert_failed_transfer(result: Result<artifactapi_e2e::Fetched, FetchError>, full_len: usize) {
-    match result {
-        Ok(r) => assert!(
-            r.status.is_server_error(),
-            "a reset upstream gave a complete-looking {} with {} of {full_len} bytes",
-            r.status,
-            r.body.len()
-        ),
-        Err(FetchError::Body { received, .. }) => assert!(received < full_len, "received {received}"),
-        Err(FetchError::Request(_)) => {} // closed before the headers: failed too
-    }
-}
 
 async fn a_reset_mid_body_fails_the_transfer_and_caches_nothing(opts: Options) {
     let (s, up) = setup(opts.env("BREAKER_THRESHOLD", 100), json!({})).await;

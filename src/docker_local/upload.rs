@@ -46,6 +46,8 @@ pub struct DockerLocal {
     pub staging: StagingArea,
     /// Largest manifest accepted, in bytes.
     pub max_manifest: usize,
+    /// Largest blob an upload may make (`LOCAL_MAX_UPLOAD`), in bytes.
+    pub max_blob: u64,
 }
 
 /// A chunk of an upload: where it claims to go and how long its body says it is.
@@ -66,22 +68,35 @@ pub fn blob_location(repo: &Repository, digest: &impl std::fmt::Display) -> Stri
 }
 
 impl DockerLocal {
-    /// Streams `body` into a new staging file.
-    pub async fn stage<S, E>(&self, body: S) -> Result<Staged, Error>
+    fn too_large(&self) -> Error {
+        Error::TooLarge { what: "blob", limit: usize::try_from(self.max_blob).unwrap_or(usize::MAX) }
+    }
+
+    /// Refuses a body announced longer than the `room` left below `max_blob`, before a byte
+    /// of it is read (its bytes are counted against `room` as they stream too).
+    fn check_room(&self, announced: Option<u64>, room: u64) -> Result<(), Error> {
+        match announced {
+            Some(n) if n > room => Err(self.too_large()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Streams `body` (at most `room` bytes) into a new staging file.
+    pub async fn stage<S, E>(&self, body: S, room: u64) -> Result<Staged, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        self.stage_into(self.staging.create().await, body).await
+        self.stage_into(self.staging.create().await, body, room).await
     }
 
     /// Streams `body` into a new staging file that also takes the hash `named` needs.
-    async fn stage_for<S, E>(&self, named: &OciDigest, body: S) -> Result<Staged, Error>
+    async fn stage_for<S, E>(&self, named: &OciDigest, body: S, room: u64) -> Result<Staged, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        self.stage_into(self.writer_for(named).await, body).await
+        self.stage_into(self.writer_for(named).await, body, room).await
     }
 
     /// A staging writer that takes the hash `named` needs (the SHA-256 it always takes, or
@@ -93,14 +108,15 @@ impl DockerLocal {
         }
     }
 
-    async fn stage_into<S, E>(&self, w: std::io::Result<StagingWriter>, body: S) -> Result<Staged, Error>
+    async fn stage_into<S, E>(&self, w: std::io::Result<StagingWriter>, body: S, room: u64) -> Result<Staged, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         let w = w.map_err(|e| Error::Store(e.into()))?;
-        crate::locals::files::stage_into(w, body, u64::MAX).await.map_err(|e| match e {
+        crate::locals::files::stage_into(w, body, room).await.map_err(|e| match e {
             crate::locals::files::StageError::Io(e) => Error::Store(e.into()),
+            crate::locals::files::StageError::TooLarge { .. } => self.too_large(),
             other => Error::Body(other.to_string()),
         })
     }
@@ -142,12 +158,19 @@ impl DockerLocal {
     }
 
     /// `POST .../blobs/uploads/?digest=`: the whole blob in one request.
-    pub async fn put_blob<S, E>(&self, repo: &Repository, expected: OciDigest, body: S) -> Result<Committed, Error>
+    pub async fn put_blob<S, E>(
+        &self,
+        repo: &Repository,
+        expected: OciDigest,
+        announced: Option<u64>,
+        body: S,
+    ) -> Result<Committed, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let staged = self.stage_for(&expected, body).await?;
+        self.check_room(announced, self.max_blob)?;
+        let staged = self.stage_for(&expected, body, self.max_blob).await?;
         let committed = self.commit_named(staged, &expected).await?;
         self.db.docker_link_blob(repo, &committed.digest, committed.size).await?;
         Ok(committed)
@@ -170,7 +193,9 @@ impl DockerLocal {
     {
         let size = self.db.docker_touch_upload(repo, id).await?.ok_or_else(|| Error::UploadUnknown(id.to_string()))?;
         chunk::check(chunk.range, size, chunk.content_length)?;
-        let staged = self.stage(body).await?;
+        let room = self.max_blob.saturating_sub(size);
+        self.check_room(chunk.content_length, room)?;
+        let staged = self.stage(body, room).await?;
         self.store_chunk(repo, id, size, chunk.range, staged).await
     }
 
@@ -225,7 +250,9 @@ impl DockerLocal {
     {
         let size = self.db.docker_touch_upload(repo, id).await?.ok_or_else(|| Error::UploadUnknown(id.to_string()))?;
         chunk::check(chunk.range, size, chunk.content_length)?;
-        let staged = self.stage_for(&expected, body).await?;
+        let room = self.max_blob.saturating_sub(size);
+        self.check_room(chunk.content_length, room)?;
+        let staged = self.stage_for(&expected, body, room).await?;
         let committed = if size == 0 && staged.size > 0 && chunk.range.is_none_or(|r| r.len() == staged.size) {
             // The whole blob in the closing request: no part needed.
             self.commit_or_cancel(repo, id, self.commit_named(staged, &expected)).await?

@@ -45,6 +45,8 @@ pub mod rpm;
 pub mod terraform;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 /// How long a cached object may be served without asking upstream again.

@@ -70,8 +70,30 @@ pub async fn health_report(state: &AppState) -> (bool, serde_json::Value) {
         "replica": state.replica,
         "checks": {"database": database, "storage": storage, "coordinator": coordinator},
         "warnings": warnings(state),
+        "upstreams": upstreams(state).await,
     });
     (ok, body)
+}
+
+/// The remotes whose upstream is failing, as this replica saw them: each one's breaker when it
+/// is not closed (shared by every replica) and its last upstream failure (a 404 is an answer,
+/// not a failure). An upstream fault leaves the status `ok`: the replica still serves, stale
+/// copies included, and a load balancer must not take every replica out because one upstream
+/// is down.
+async fn upstreams(state: &AppState) -> serde_json::Value {
+    use artifactapi_actors::remote::breaker::BreakerState;
+    let names = state.registry.names();
+    let breakers = crate::observe::scrape::breaker_states(&state.coord, &names).await;
+    let recent = state.observe.recent();
+    let mut out = serde_json::Map::new();
+    for name in names {
+        let failure = recent.last_failure(&name);
+        let breaker = breakers.get(&name).copied().filter(|b| *b != BreakerState::Closed);
+        if failure.is_some() || breaker.is_some() {
+            out.insert(name, json!({ "breaker": breaker, "last_failure": failure }));
+        }
+    }
+    serde_json::Value::Object(out)
 }
 
 /// Settings that weaken the service without breaking it: `{"remote", "setting", "message"}`.

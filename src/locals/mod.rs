@@ -84,6 +84,7 @@ pub async fn write(
     req: &WriteRequest<'_>,
     body: UploadBody,
 ) -> Result<WriteReply, LocalError> {
+    check_announced_size(spec.package_type, req.header("content-length"), files.max_upload)?;
     match spec.package_type {
         PackageType::Generic => generic::write(files, spec, req, body).await,
         PackageType::Npm => npm::write(files, spec, req, body).await,
@@ -94,6 +95,32 @@ pub async fn write(
         PackageType::Rpm => rpm::write(files, spec, req, body).await,
         PackageType::Terraform => terraform::write(files, spec, req, body).await,
         t => Err(LocalError::NotAllowed(format!("{} on a {t} local", req.method))),
+    }
+}
+
+/// Room for what travels around the file in a form upload (fields, a package's metadata).
+const FORM_SLACK: u64 = 64 << 20;
+
+/// The largest body a write to a local of type `t` can have with files of at most
+/// `max_upload` bytes: the file itself for generic locals, base64 in a JSON document for npm,
+/// the file and its form fields for the others.
+fn largest_body(t: PackageType, max_upload: u64) -> u64 {
+    match t {
+        PackageType::Generic => max_upload,
+        PackageType::Npm => {
+            (max_upload.saturating_add(2) / 3).saturating_mul(4).saturating_add(npm::publish::MAX_METADATA as u64)
+        }
+        _ => max_upload.saturating_add(FORM_SLACK),
+    }
+}
+
+/// Refuses a body whose announced `Content-Length` no upload within `max_upload` can have,
+/// before a byte of it is read: the client learns at once, and nothing is written to staging.
+/// Bodies without a length (chunked) are counted while they stream.
+fn check_announced_size(t: PackageType, content_length: Option<&str>, max_upload: u64) -> Result<(), LocalError> {
+    match content_length.and_then(|v| v.trim().parse::<u64>().ok()) {
+        Some(n) if n > largest_body(t, max_upload) => Err(LocalError::TooLarge { limit: max_upload }),
+        _ => Ok(()),
     }
 }
 
@@ -149,6 +176,36 @@ impl LocalSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn announced_lengths_beyond_any_upload_are_refused_up_front() {
+        const MB: u64 = 1 << 20;
+        let n = |v: u64| Some(v.to_string());
+        let s = |v: &str| Some(v.to_string());
+        // (type, Content-Length, refused)
+        let cases: Vec<(PackageType, Option<String>, bool)> = vec![
+            (PackageType::Generic, n(MB), false),
+            (PackageType::Generic, n(MB + 1), true),
+            (PackageType::Generic, s(" 99999999999999 "), true),
+            (PackageType::Generic, None, false),
+            (PackageType::Generic, s("chunked"), false),
+            (PackageType::Generic, s("-1"), false),
+            (PackageType::Generic, s("99999999999999999999999"), false),
+            (PackageType::Npm, n(MB * 4 / 3 + 64 * MB), false),
+            (PackageType::Npm, n(MB * 4 / 3 + 65 * MB), true),
+            (PackageType::Pypi, n(65 * MB), false),
+            (PackageType::Pypi, n(65 * MB + 1), true),
+            (PackageType::Rpm, n(u64::MAX), true),
+        ];
+        for (t, len, refused) in cases {
+            let got = check_announced_size(t, len.as_deref(), MB);
+            assert_eq!(got.is_err(), refused, "{t} with Content-Length {len:?}: {got:?}");
+            if let Err(e) = got {
+                assert!(matches!(e, LocalError::TooLarge { limit } if limit == MB), "{e:?}");
+            }
+        }
+        assert_eq!(largest_body(PackageType::Npm, u64::MAX), u64::MAX, "no overflow");
+    }
     use crate::remotes::parse_json;
 
     fn parse(json: serde_json::Value) -> Result<LocalSpec, String> {

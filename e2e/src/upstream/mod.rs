@@ -2,7 +2,7 @@
 //!
 //! A test puts files in the server's map ([`File`]: bytes, content type, ETag, Last-Modified,
 //! status) and switches its behaviour at run time ([`Mode`]: normal, slow streaming, reset
-//! mid-body, 500, an HTML error page; plus a delay before headers, required basic auth, and
+//! or stall mid-body, 500, an HTML error page; plus a delay before headers, required basic auth, and
 //! [`Upstream::down`] / [`Upstream::up`] for connection refused and recovery on the same port).
 //! Every request is counted and recorded per path with its headers, and body progress is
 //! tracked, so tests assert on what the upstream really saw ("exactly one request", "received
@@ -12,6 +12,7 @@
 //! ([`crate::tls::TestCa`]); TLS handshakes that fail are counted.
 
 mod file;
+pub mod raw;
 mod serve;
 
 pub use file::File;
@@ -38,6 +39,9 @@ pub enum Mode {
     Slow { bytes_per_sec: u64 },
     /// Headers with the full Content-Length, about half the body, then the connection drops.
     ResetMidBody,
+    /// Headers with the full Content-Length, about half the body, then silence with the
+    /// connection open: a stall longer than any read timeout.
+    StallMidBody,
     /// 500 with a short text body, for every path.
     Error500,
     /// This status (502, 503, ...) with an HTML error page, for every path.

@@ -3,7 +3,8 @@
 //!
 //! Bodies are streams of chunks so that progress is observable and faults can strike in the
 //! middle: slow mode paces the chunks, reset mode ends the stream with an error after half the
-//! bytes, which makes hyper drop the connection short of the announced Content-Length.
+//! bytes, which makes hyper drop the connection short of the announced Content-Length, and
+//! stall mode sends half the body and then nothing, keeping the connection open.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -95,7 +96,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             );
             return Ok(simple(code, "text/html; charset=utf-8", &page));
         }
-        Mode::Normal | Mode::Slow { .. } | Mode::ResetMidBody => {}
+        Mode::Normal | Mode::Slow { .. } | Mode::ResetMidBody | Mode::StallMidBody => {}
     }
     let Some(file) = file else {
         return Ok(simple(404, "text/plain", "not found\n"));
@@ -128,6 +129,13 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         Mode::ResetMidBody => {
             let cut = file.body.len() / 2;
             chunked(state, path, file.body, CHUNK, Duration::ZERO, Some(cut))
+        }
+        Mode::StallMidBody => {
+            let half = file.body.slice(..file.body.len() / 2);
+            state.advance(&path, half.len() as u64, false);
+            let first = futures_util::stream::iter([Ok::<_, BoxError>(Frame::data(half))]);
+            let body = futures_util::StreamExt::chain(first, futures_util::stream::pending());
+            StreamBody::new(body).boxed()
         }
         _ => chunked(state, path, file.body, CHUNK, Duration::ZERO, None),
     };

@@ -37,7 +37,7 @@ use super::{
 };
 use crate::paths::{PathError, RepoPath};
 use accept::Form;
-use page::{Kind as PageKind, Page, Step};
+use page::{Kind as PageKind, Page};
 
 pub struct Pypi;
 
@@ -233,7 +233,7 @@ impl Format for Pypi {
 
     fn check_document(&self, e: &PypiRequest, body: &[u8]) -> Result<(), String> {
         match page_kind(&e.kind) {
-            Some((PageKind::Project, _)) => page::each_file(body, &mut |_| Ok(Step::Go)).map(drop),
+            Some((PageKind::Project, _)) => page::check_project(body),
             _ => parse_page(e, body).map(drop),
         }
     }

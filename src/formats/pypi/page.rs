@@ -143,6 +143,17 @@ pub fn each_file(
     }
 }
 
+/// Checks a project page in either form before it is cached: JSON must read, HTML must be a
+/// project page at all ([`html::check_project`]).
+pub fn check_project(body: &[u8]) -> Result<(), String> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    if is_json(body) {
+        return json::walk_files(body, &mut |_| Ok(Step::Go)).map(drop);
+    }
+    let text = std::str::from_utf8(body).map_err(|e| format!("page is not UTF-8: {e}"))?;
+    html::check_project(text)
+}
+
 /// The first file of a project page called `filename`, reading no further than it.
 pub fn find(body: &[u8], filename: &str) -> Result<Option<DistFile>, String> {
     let mut found = None;

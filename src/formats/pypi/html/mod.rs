@@ -56,6 +56,47 @@ pub fn walk_files(text: &str, on: &mut dyn FnMut(DistFile) -> Result<Step, Strin
     })
 }
 
+/// Checks a project page before it is cached: it must read as [`walk_files`] reads it, and
+/// list at least one distribution file or declare PEP 629's `pypi:repository-version` (the page of a project
+/// without files, as an index that follows PEP 629 writes it). A page with neither, though it
+/// is HTML, is an error page sent with `200` (a proxy's, a CDN's, a login wall): cached, it
+/// would hide every file of the project.
+pub fn check_project(text: &str) -> Result<(), String> {
+    let mut files = 0usize;
+    walk_files(text, &mut |f| {
+        files += usize::from(is_distribution(&f.filename));
+        Ok(Step::Go)
+    })?;
+    if files > 0 {
+        return Ok(());
+    }
+    let mut declared = false;
+    scan(text, |token| {
+        if let Token::Start { name, attrs } = token {
+            declared |= name == "meta" && attr(&attrs, "name") == Some("pypi:repository-version");
+        }
+        Ok(())
+    })?;
+    if !declared {
+        return Err("an HTML page that lists no file and declares no pypi:repository-version: an error page, not a \
+                    project page"
+            .into());
+    }
+    Ok(())
+}
+
+/// Suffixes of the distribution files indexes list (sdists, wheels, eggs and the legacy
+/// installers PyPI still serves).
+const DIST_SUFFIXES: &[&str] =
+    &[".whl", ".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tbz", ".egg", ".exe", ".msi", ".rpm", ".dmg"];
+
+/// Whether `name` is a distribution file's name: `{name}-{version}...` with a known suffix
+/// (a link to `/status` or `../` on an error page is none).
+fn is_distribution(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.contains('-') && DIST_SUFFIXES.iter().any(|s| lower.len() > s.len() && lower.ends_with(s))
+}
+
 /// Reads a page, handing each anchor (its attributes and text) to `on` as it closes.
 fn walk_anchors(text: &str, on: &mut dyn FnMut(Attrs, String) -> Result<Step, String>) -> Result<(), String> {
     let mut open: Option<(Attrs, String)> = None;

@@ -134,6 +134,27 @@ fn malformed_pages_are_refused() {
 }
 
 #[test]
+fn error_pages_sent_with_200_are_no_project_pages() {
+    let error_page = "<!DOCTYPE html>\n<html><head><title>200 Error</title></head><body><h1>Service Unavailable</h1>\
+                      <p>The upstream is having trouble. <a href=\"/status\">status</a></p></body></html>";
+    // (page, accepted)
+    let cases = [
+        (error_page, false),
+        ("<html><body></body></html>", false),
+        ("<html><body><a href=\"../\">up</a></body></html>", false),
+        ("<html><meta name=\"pypi:repository-version\" content=\"1.0\"><body></body></html>", true),
+        ("<html><a href=\"foo-1.0.tar.gz\">foo-1.0.tar.gz</a></html>", true),
+        ("<html><a href=\"https://files.test/Foo_Bar-2.0-py3-none-any.WHL\">x</a></html>", true),
+        ("<html><a href=\"/status\">status</a><a href=\"/login.html\">log in</a></html>", false),
+        ("<html><a href=\"https://files.test/foo-1.0-py3-none-any.whl#sha256=\">x</a></html>", false),
+    ];
+    for (html, accepted) in cases {
+        let got = check_project(html);
+        assert_eq!(got.is_ok(), accepted, "{html:?}: {got:?}");
+    }
+}
+
+#[test]
 fn reads_an_index_page() {
     let html = "<html><body><a href=\"/simple/alpha-lib/\">Alpha_Lib</a> <a href=\"beta/\"></a>\
                 <a href=\"x/\">not a name!</a><a>no-href</a></body></html>";

@@ -146,7 +146,8 @@ pub async fn start(
         // Unknown there: an ordinary upload instead, as the spec asks.
     } else if let Some(digest) = &q.digest {
         let named = digest_param(digest)?;
-        dl.put_blob(repo, named, payload).await?;
+        let announced = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        dl.put_blob(repo, named, announced, payload).await?;
         return Ok(created_blob(repo, &named));
     }
     let id = dl.start_upload(repo).await?;
