@@ -32,7 +32,7 @@ use crate::db::PgCatalog;
 use crate::formats::files::file_target;
 use crate::formats::rpm::primary::{self, Index, PackageEntry};
 use crate::formats::rpm::repomd::{self, plain_relative, DataFile, MetadataError};
-use crate::formats::rpm::{package_dirs, repomd_path, Endpoint, Rpm};
+use crate::formats::rpm::{compression, package_dirs, repomd_path, Endpoint, Rpm};
 use crate::formats::{Doc, Target};
 use crate::paths::RepoPath;
 use crate::registry::RemoteEntry;
@@ -361,7 +361,7 @@ impl Service {
         let reader = tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other));
         let bridge = tokio_util::io::SyncIoBridge::new(reader);
         let what = name.to_string();
-        blocking(move || primary::decompressed(&what, bridge).and_then(read))
+        blocking(move || compression::decompressed(&what, bridge).and_then(read))
             .await?
             .map_err(|e| ServeError::BadGateway(format!("{name}: {e}")))
     }

@@ -7,13 +7,14 @@
 //! files a new `repomd.xml` names, checks them against its checksums, and only then serves the
 //! new `repomd.xml`; a package is checked against `primary`'s checksum before it is cached.
 //! This module is the pure part: the typed endpoint, the classes, and the parsers
-//! ([`repomd`], [`primary`]).
+//! ([`repomd`], [`primary`], read through [`compression`]).
 //!
 //! A data file is cached under its path and the checksum repomd gives it (its variant), so an
 //! upstream that reuses names (`createrepo --simple-md-filenames`) never mixes snapshots; a
 //! package (`.rpm`, source packages included) never changes under its name, which carries name,
 //! version, release and architecture.
 
+pub mod compression;
 pub mod header;
 pub mod package;
 pub mod primary;
