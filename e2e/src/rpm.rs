@@ -95,13 +95,21 @@ pub fn build_many(top: &Path, prefix: &str, count: usize, files: usize) -> Vec<P
 #[derive(Debug, Clone, Default)]
 pub struct Repo {
     pub baseurl: String,
+    /// The `.repo` key `baseurl` is given as: `baseurl` (the default), `metalink` or
+    /// `mirrorlist`.
+    pub via: &'static str,
     /// `repo_gpgcheck=1` with this `gpgkey=` URL; none: `repo_gpgcheck=0`.
     pub gpgkey: Option<String>,
 }
 
 impl Repo {
     pub fn new(baseurl: &str) -> Repo {
-        Repo { baseurl: baseurl.to_string(), gpgkey: None }
+        Repo { baseurl: baseurl.to_string(), via: "baseurl", gpgkey: None }
+    }
+
+    /// A repository dnf finds through the metalink (or mirror list, `via = "mirrorlist"`) at `url`.
+    pub fn via(via: &'static str, url: &str) -> Repo {
+        Repo { via, ..Repo::new(url) }
     }
 
     fn file(&self) -> String {
@@ -109,7 +117,8 @@ impl Repo {
             Some(key) => format!("repo_gpgcheck=1\ngpgkey={key}\n"),
             None => "repo_gpgcheck=0\n".to_string(),
         };
-        format!("[t]\nname=t\nbaseurl={}\ngpgcheck=0\n{gpg}enabled=1\nmetadata_expire=0\n", self.baseurl)
+        let via = if self.via.is_empty() { "baseurl" } else { self.via };
+        format!("[t]\nname=t\n{via}={}\ngpgcheck=0\n{gpg}enabled=1\nmetadata_expire=0\n", self.baseurl)
     }
 }
 
@@ -141,9 +150,19 @@ pub fn dnf(work: &Path, label: &str, cache: &str, repo: &Repo, args: &[&str]) ->
 /// `dnf install` of `packages` into a fresh root below `work` from the repository at
 /// `baseurl`, with a fresh dnf cache; returns the root and how long dnf took.
 pub fn dnf_install(work: &Path, label: &str, baseurl: &str, packages: &[&str]) -> Result<(PathBuf, Duration), String> {
+    dnf_install_from(work, label, &Repo::new(baseurl), packages)
+}
+
+/// [`dnf_install`] from the repository `repo` says.
+pub fn dnf_install_from(
+    work: &Path,
+    label: &str,
+    repo: &Repo,
+    packages: &[&str],
+) -> Result<(PathBuf, Duration), String> {
     let mut args = vec!["install"];
     args.extend_from_slice(packages);
-    let (_, took) = dnf(work, label, label, &Repo::new(baseurl), &args)?;
+    let (_, took) = dnf(work, label, label, repo, &args)?;
     Ok((work.join(format!("root-{label}")), took))
 }
 
