@@ -8,6 +8,8 @@
 //! fetch from the (private) mirror, and no remote fetches a mirror its documents do not list.
 
 use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use artifactapi_e2e::rpm::{dnf_install_from, installed, lib_and_app, repository_packed, Packed, Repo, APP, LIB};
 use artifactapi_e2e::{sha256_hex, File, Options, Server, Storage, Upstream};
@@ -49,6 +51,13 @@ fn metalink(repomd: &[u8], mirrors: &[String]) -> String {
     )
 }
 
+/// dnf installs the application from `repo` into a fresh root `label` below `w`, on a thread
+/// of its own; the root and how long dnf took.
+async fn install(w: &Path, label: &str, repo: Repo) -> Result<(PathBuf, Duration), String> {
+    let (w, label) = (w.to_path_buf(), label.to_string());
+    tokio::task::spawn_blocking(move || dnf_install_from(&w, &label, &repo, &[APP])).await.expect("dnf task")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dnf_installs_through_a_metalink_and_a_mirrorlist() {
     let s = Server::start(Options::new(Storage::Fs, false)).await;
@@ -82,23 +91,16 @@ async fn dnf_installs_through_a_metalink_and_a_mirrorlist() {
     assert_eq!(asked.last().and_then(|r| r.query.clone()).as_deref(), Some("arch=noarch&repo=test-1"), "query kept");
 
     let metalink_url = s.proxy_url("fedora", "metalink?repo=test-1&arch=noarch");
-    let (direct, took_direct) = tokio::task::spawn_blocking({
-        let (w, url) = (w.to_path_buf(), service.url("metalink?repo=test-1&arch=noarch"));
-        move || dnf_install_from(&w, "direct", &Repo::via("metalink", &url), &[APP])
-    })
-    .await
-    .expect("dnf task")
-    .unwrap_or_else(|e| panic!("dnf with the metalink direct: {e}"));
+    let (direct, took_direct) =
+        install(w, "direct", Repo::via("metalink", &service.url("metalink?repo=test-1&arch=noarch")))
+            .await
+            .unwrap_or_else(|e| panic!("dnf with the metalink direct: {e}"));
     assert_eq!(installed(&direct, APP), "rpmtest-app-1.0");
     let lib_path = format!("fedora/os/Packages/{LIB}-1.0-1.noarch.rpm");
     let fetched_direct = mirror.count(&lib_path);
-    let (root_m, took_metalink) = tokio::task::spawn_blocking({
-        let (w, url) = (w.to_path_buf(), metalink_url.clone());
-        move || dnf_install_from(&w, "metalink", &Repo::via("metalink", &url), &[APP])
-    })
-    .await
-    .expect("dnf task")
-    .unwrap_or_else(|e| panic!("dnf with metalink= through the remote: {e}\n{}", s.log_tail(30)));
+    let (root_m, took_metalink) = install(w, "metalink", Repo::via("metalink", &metalink_url))
+        .await
+        .unwrap_or_else(|e| panic!("dnf with metalink= through the remote: {e}\n{}", s.log_tail(30)));
     eprintln!(
         "rpm: dnf install of {APP} with metalink= direct {took_direct:?}, through the remote (cold) {took_metalink:?}"
     );
@@ -107,25 +109,17 @@ async fn dnf_installs_through_a_metalink_and_a_mirrorlist() {
     assert_eq!(mirror.count(&lib_path), fetched_direct + 1, "dnf downloaded the package through the remote");
 
     // mirrorlist= finds the same mirror, already cached.
-    let (root_l, _) = tokio::task::spawn_blocking({
-        let (w, url) = (w.to_path_buf(), s.proxy_url("fedora", "mirrorlist"));
-        move || dnf_install_from(&w, "mirrorlist", &Repo::via("mirrorlist", &url), &[APP])
-    })
-    .await
-    .expect("dnf task")
-    .unwrap_or_else(|e| panic!("dnf with mirrorlist= through the remote: {e}\n{}", s.log_tail(30)));
+    let (root_l, _) = install(w, "mirrorlist", Repo::via("mirrorlist", &s.proxy_url("fedora", "mirrorlist")))
+        .await
+        .unwrap_or_else(|e| panic!("dnf with mirrorlist= through the remote: {e}\n{}", s.log_tail(30)));
     assert_eq!(installed(&root_l, APP), "rpmtest-app-1.0");
     assert_eq!(mirror.count(&lib_path), fetched_direct + 1, "from the cache");
 
     // The mirror stops: a fresh dnf cache installs from what the remote cached.
     mirror.down().await;
-    let (root_o, _) = tokio::task::spawn_blocking({
-        let (w, url) = (w.to_path_buf(), metalink_url.clone());
-        move || dnf_install_from(&w, "offline", &Repo::via("metalink", &url), &[APP])
-    })
-    .await
-    .expect("dnf task")
-    .unwrap_or_else(|e| panic!("dnf with the mirror stopped: {e}\n{}", s.log_tail(30)));
+    let (root_o, _) = install(w, "offline", Repo::via("metalink", &metalink_url))
+        .await
+        .unwrap_or_else(|e| panic!("dnf with the mirror stopped: {e}\n{}", s.log_tail(30)));
     assert_eq!(installed(&root_o, APP), "rpmtest-app-1.0");
     mirror.up().await;
 
