@@ -245,3 +245,12 @@ pub fn zstd_repodata(dir: &Path) {
     }
     std::fs::write(repodata.join("repomd.xml"), repomd).expect("write repomd.xml");
 }
+
+/// The names of the data files of the repository at `dir`.
+pub fn data_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("repodata"))
+        .expect("repodata")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "repomd.xml")
+        .collect()
+}
