@@ -47,6 +47,18 @@ pub fn build(top: &Path, name: &str, version: &str, requires: Option<&str>, payl
     top.join("RPMS/noarch").join(format!("{name}-{version}-1.noarch.rpm"))
 }
 
+/// The package the tests' application requires.
+pub const LIB: &str = "rpmtest-lib";
+/// The tests' application: requires [`LIB`] of at least its own version.
+pub const APP: &str = "rpmtest-app";
+
+/// Builds [`LIB`] (`lib_payload` bytes) and [`APP`] (64 KiB), both at `version`.
+pub fn lib_and_app(top: &Path, version: &str, lib_payload: usize) -> (PathBuf, PathBuf) {
+    let lib = build(top, LIB, version, None, lib_payload);
+    let app = build(top, APP, version, Some(&format!("{LIB} >= {version}")), 64 << 10);
+    (lib, app)
+}
+
 /// Builds `count` noarch packages `{prefix}-{i:03}-1.0-1` in one `rpmbuild` (subpackages of one
 /// spec), each with `files` small files below `/usr/share/{prefix}/{i:03}/`; their paths.
 pub fn build_many(top: &Path, prefix: &str, count: usize, files: usize) -> Vec<PathBuf> {
@@ -83,13 +95,21 @@ pub fn build_many(top: &Path, prefix: &str, count: usize, files: usize) -> Vec<P
 #[derive(Debug, Clone, Default)]
 pub struct Repo {
     pub baseurl: String,
+    /// The `.repo` key `baseurl` is given as: `baseurl` (the default), `metalink` or
+    /// `mirrorlist`.
+    pub via: &'static str,
     /// `repo_gpgcheck=1` with this `gpgkey=` URL; none: `repo_gpgcheck=0`.
     pub gpgkey: Option<String>,
 }
 
 impl Repo {
     pub fn new(baseurl: &str) -> Repo {
-        Repo { baseurl: baseurl.to_string(), gpgkey: None }
+        Repo { baseurl: baseurl.to_string(), via: "baseurl", gpgkey: None }
+    }
+
+    /// A repository dnf finds through the metalink (or mirror list, `via = "mirrorlist"`) at `url`.
+    pub fn via(via: &'static str, url: &str) -> Repo {
+        Repo { via, ..Repo::new(url) }
     }
 
     fn file(&self) -> String {
@@ -97,7 +117,8 @@ impl Repo {
             Some(key) => format!("repo_gpgcheck=1\ngpgkey={key}\n"),
             None => "repo_gpgcheck=0\n".to_string(),
         };
-        format!("[t]\nname=t\nbaseurl={}\ngpgcheck=0\n{gpg}enabled=1\nmetadata_expire=0\n", self.baseurl)
+        let via = if self.via.is_empty() { "baseurl" } else { self.via };
+        format!("[t]\nname=t\n{via}={}\ngpgcheck=0\n{gpg}enabled=1\nmetadata_expire=0\n", self.baseurl)
     }
 }
 
@@ -129,13 +150,107 @@ pub fn dnf(work: &Path, label: &str, cache: &str, repo: &Repo, args: &[&str]) ->
 /// `dnf install` of `packages` into a fresh root below `work` from the repository at
 /// `baseurl`, with a fresh dnf cache; returns the root and how long dnf took.
 pub fn dnf_install(work: &Path, label: &str, baseurl: &str, packages: &[&str]) -> Result<(PathBuf, Duration), String> {
+    dnf_install_from(work, label, &Repo::new(baseurl), packages)
+}
+
+/// [`dnf_install`] from the repository `repo` says.
+pub fn dnf_install_from(
+    work: &Path,
+    label: &str,
+    repo: &Repo,
+    packages: &[&str],
+) -> Result<(PathBuf, Duration), String> {
     let mut args = vec!["install"];
     args.extend_from_slice(packages);
-    let (_, took) = dnf(work, label, label, &Repo::new(baseurl), &args)?;
+    let (_, took) = dnf(work, label, label, repo, &args)?;
     Ok((work.join(format!("root-{label}")), took))
 }
 
 /// What `/usr/share/rpmtest/{name}.txt` of `root` says (empty when absent).
 pub fn installed(root: &Path, name: &str) -> String {
     std::fs::read_to_string(root.join(format!("usr/share/rpmtest/{name}.txt"))).unwrap_or_default().trim().to_string()
+}
+
+/// How the data files of a test repository are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packed {
+    /// `createrepo_c` < 1.0's default.
+    Gzip,
+    /// `createrepo_c --general-compress-type=xz`.
+    Xz,
+    /// `createrepo_c` >= 1.0's default (Fedora, RHEL 9/10, Rocky, Alma).
+    Zstd,
+}
+
+/// A repository directory holding `packages` below `Packages/`, indexed by `createrepo_c`
+/// with `baseurl` as every package's `xml:base` when given, its data files compressed as
+/// `packed` says.
+pub fn repository_packed(dir: &Path, packages: &[&Path], baseurl: Option<&str>, packed: Packed) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("Packages")).expect("repo dir");
+    for p in packages {
+        std::fs::copy(p, dir.join("Packages").join(p.file_name().expect("name"))).expect("copy rpm");
+    }
+    let mut cmd = Command::new("createrepo_c");
+    cmd.args(["-q", "--no-database"]);
+    if let Some(url) = baseurl {
+        cmd.arg(format!("--baseurl={url}"));
+    }
+    if packed == Packed::Xz {
+        cmd.arg("--general-compress-type=xz");
+    }
+    run(cmd.arg(dir));
+    if packed == Packed::Zstd {
+        zstd_repodata(dir);
+    }
+}
+
+/// Rewrites the gzip data files of the repository at `dir` (as `createrepo_c` wrote them) as
+/// zstd files, as `createrepo_c` >= 1.0 writes them by default (Debian's 0.17 cannot): each
+/// `{sum}-{kind}.xml.gz` becomes `{sum'}-{kind}.xml.zst` (compressed by the real `zstd`), and
+/// `repomd.xml` names it with its new checksum and size (its open checksum and size stay).
+pub fn zstd_repodata(dir: &Path) {
+    let repodata = dir.join("repodata");
+    let mut repomd = std::fs::read_to_string(repodata.join("repomd.xml")).expect("repomd.xml");
+    for entry in std::fs::read_dir(&repodata).expect("repodata") {
+        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        let Some((old_sum, rest)) = name.strip_suffix(".xml.gz").and_then(|n| n.split_once('-')) else { continue };
+        let (old_sum, kind) = (old_sum.to_string(), rest.to_string());
+        let gz = std::fs::File::open(repodata.join(&name)).expect("data file");
+        let plain = Command::new("gzip").arg("-dc").stdin(gz).output().expect("gzip -dc");
+        assert!(plain.status.success(), "gzip -dc {name}");
+        let mut zstd = Command::new("zstd")
+            .args(["-q", "-c"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("zstd");
+        let mut stdin = zstd.stdin.take().expect("stdin");
+        let feeder = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &plain.stdout));
+        let zst = zstd.wait_with_output().expect("zstd output");
+        feeder.join().expect("feeder").expect("zstd stdin");
+        assert!(zst.status.success(), "zstd {name}");
+        let sum = crate::sha256_hex(&zst.stdout);
+        std::fs::write(repodata.join(format!("{sum}-{kind}.xml.zst")), &zst.stdout).expect("write zst");
+        std::fs::remove_file(repodata.join(&name)).expect("remove gz");
+        let start = repomd.find(&format!("<data type=\"{kind}\">")).expect("data entry");
+        let end = start + repomd[start..].find("</data>").expect("end of data entry");
+        let size = |s: &str| s.split("<size>").nth(1).and_then(|r| r.split("</size>").next()).map(str::to_string);
+        let old_size = size(&repomd[start..end]).expect("size");
+        let entry = repomd[start..end]
+            .replace(&name, &format!("{sum}-{kind}.xml.zst"))
+            .replace(&format!(">{old_sum}<"), &format!(">{sum}<"))
+            .replace(&format!("<size>{old_size}</size>"), &format!("<size>{}</size>", zst.stdout.len()));
+        repomd.replace_range(start..end, &entry);
+    }
+    std::fs::write(repodata.join("repomd.xml"), repomd).expect("write repomd.xml");
+}
+
+/// The names of the data files of the repository at `dir`.
+pub fn data_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("repodata"))
+        .expect("repodata")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "repomd.xml")
+        .collect()
 }

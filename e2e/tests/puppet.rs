@@ -8,10 +8,13 @@
 //! Then: an archive on another host (an absolute `file_uri`) fetched through the remote, and
 //! the hostile cases: an archive that does not match its release's `file_sha256` or
 //! `file_md5` (never cached, puppet refuses it), and paths and queries that are no Forge
-//! request (400). Locals and virtuals: `puppet/local.rs`.
+//! request (400). Locals and virtuals: `puppet/local.rs`. A Forge of real size (hundreds of
+//! releases, real-size listing pages): `puppet/real_size.rs`.
 
 #[path = "puppet/local.rs"]
 mod local;
+#[path = "puppet/real_size.rs"]
+mod real_size;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,9 +40,15 @@ struct Forge {
 impl Forge {
     /// Starts a Forge serving `modules` (metadata.json documents), `page` releases per page.
     async fn start(modules: &[Value], page: usize) -> Forge {
+        Forge::start_sized(modules, page, MODULE_DATA, 0).await
+    }
+
+    /// [`Forge::start`] with `data` bytes of data in each module and `notes` bytes of readme
+    /// and changelog in each release.
+    async fn start_sized(modules: &[Value], page: usize, data: usize, notes: usize) -> Forge {
         let dir = tempfile::tempdir().unwrap();
         for (i, meta) in modules.iter().enumerate() {
-            let (file, body) = module_tarball(meta, i as u64);
+            let (file, body) = module_tarball_sized(meta, i as u64, data);
             std::fs::write(dir.path().join(file), body).unwrap();
         }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/puppet/forge.py");
@@ -47,6 +56,7 @@ impl Forge {
             .arg(script)
             .arg(dir.path())
             .arg(page.to_string())
+            .arg(notes.to_string())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -100,13 +110,18 @@ fn metadata(name: &str, version: &str, deps: &[(&str, &str)]) -> Value {
 /// `{name}-{version}.tar.gz` as `puppet module build` lays it out: one top directory holding
 /// metadata.json, a manifest and a data file.
 fn module_tarball(meta: &Value, seed: u64) -> (String, Vec<u8>) {
+    module_tarball_sized(meta, seed, MODULE_DATA)
+}
+
+/// [`module_tarball`] with `data` bytes in `files/data.bin`.
+fn module_tarball_sized(meta: &Value, seed: u64, data: usize) -> (String, Vec<u8>) {
     let (name, version) = (meta["name"].as_str().unwrap(), meta["version"].as_str().unwrap());
     let top = format!("{name}-{version}");
     let short = name.split_once('-').unwrap().1;
     let files: Vec<(String, Vec<u8>)> = vec![
         (format!("{top}/metadata.json"), serde_json::to_vec_pretty(meta).unwrap()),
         (format!("{top}/manifests/init.pp"), format!("class {short} {{\n  notice('{top}')\n}}\n").into_bytes()),
-        (format!("{top}/files/data.bin"), pattern_bytes(MODULE_DATA, seed)),
+        (format!("{top}/files/data.bin"), pattern_bytes(data, seed)),
     ];
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);

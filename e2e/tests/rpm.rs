@@ -8,21 +8,18 @@
 //! upstream lacks (502, the old snapshot, its signature and its files stay), and a package or a
 //! data file whose bytes do not match the checksum their index gives (never cached), packages
 //! that primary places on another host with `xml:base`, an oversize `repomd.xml` (502), and a
-//! package found in a primary of 20,000 packages.
+//! package found in a primary of 20,000 packages. zstd and xz repositories: `rpm_compressed.rs`.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use artifactapi_e2e::rpm::{build, dnf_install, installed, run};
+use artifactapi_e2e::rpm::{build, data_files, dnf_install, installed, repository_packed, Packed, APP, LIB};
 use artifactapi_e2e::{matrix, try_fetch, File, Options, Server, Storage, Upstream};
 use reqwest::StatusCode;
 use serde_json::json;
 
 const REMOTE: &str = "rpms";
-const LIB: &str = "rpmtest-lib";
-const APP: &str = "rpmtest-app";
 
 /// A repository directory holding `packages` below `Packages/`, indexed by `createrepo_c`.
 fn repository(dir: &Path, packages: &[&Path]) {
@@ -31,17 +28,7 @@ fn repository(dir: &Path, packages: &[&Path]) {
 
 /// [`repository`], with `baseurl` as every package's `xml:base` when given.
 fn repository_at(dir: &Path, packages: &[&Path], baseurl: Option<&str>) {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir.join("Packages")).expect("repo dir");
-    for p in packages {
-        std::fs::copy(p, dir.join("Packages").join(p.file_name().expect("name"))).expect("copy rpm");
-    }
-    let mut cmd = Command::new("createrepo_c");
-    cmd.args(["-q", "--no-database"]);
-    if let Some(url) = baseurl {
-        cmd.arg(format!("--baseurl={url}"));
-    }
-    run(cmd.arg(dir));
+    repository_packed(dir, packages, baseurl, Packed::Gzip)
 }
 
 /// Serves the repository at `dir` from `up`, replacing what it served before.
@@ -156,15 +143,6 @@ async fn dnf_through_remote(opts: Options) {
 }
 
 matrix!(dnf_through_remote);
-
-/// The names of the data files of the repository at `dir`.
-fn data_files(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir.join("repodata"))
-        .expect("repodata")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "repomd.xml")
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repomd_naming_missing_files_keeps_the_old_snapshot() {
@@ -331,9 +309,9 @@ async fn a_package_is_found_in_a_large_primary() {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "listed, but not upstream: {}", r.describe());
 }
 
-/// A repository whose primary places every package on a second server (`xml:base`): dnf
-/// installs through the remote and never talks to that server itself. The served primary has
-/// no `xml:base` (and the rewritten snapshot no signature); the remote fetched each package
+/// A repository (zstd data files) whose primary places every package on a second server
+/// (`xml:base`): dnf installs through the remote and never talks to that server itself. The
+/// served primary is a gzip copy with no `xml:base` (and the rewritten snapshot no signature); the remote fetched each package
 /// from the server primary names, once. A remote that does not allow private upstreams refuses
 /// to fetch from that (private) address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,7 +327,7 @@ async fn dnf_gets_packages_from_another_host_through_the_remote() {
     let lib1 = build(&w.join("build"), LIB, "1.0", None, 256 << 10);
     let app1 = build(&w.join("build"), APP, "1.0", Some(&format!("{LIB} >= 1.0")), 16 << 10);
     let repo = w.join("repo");
-    repository_at(&repo, &[&lib1, &app1], Some(&mirror.url("/pkgs/")));
+    repository_packed(&repo, &[&lib1, &app1], Some(&mirror.url("/pkgs/")), Packed::Zstd);
     up.load_dir(&repo).expect("load");
     up.put("repodata/repomd.xml.asc", File::new("signature of the upstream's repomd.xml"));
     for rpm in [&lib1, &app1] {
@@ -371,9 +349,11 @@ async fn dnf_gets_packages_from_another_host_through_the_remote() {
     let cached = s.proxy_get("based", &lib_path).await;
     assert_eq!((cached.status, cached.x_cache()), (StatusCode::OK, "HIT"), "dnf downloaded it through the remote");
 
-    // The served primary has no xml:base; the rewritten repomd.xml names it with its checksum.
+    // The served primary (the upstream's is zstd) is a gzip copy without xml:base; the
+    // rewritten repomd.xml names it with its checksum, and the other data files as they were.
     let repomd = s.proxy_get("based", "repodata/repomd.xml").await.text();
     assert!(!repomd.contains("xml:base"), "{repomd}");
+    assert!(repomd.contains("-filelists.xml.zst\"") && repomd.contains("-primary.xml.gz\""), "{repomd}");
     let href =
         repomd.split("<location href=\"").skip(1).filter_map(|r| r.split('"').next()).find(|h| h.contains("primary"));
     let href = href.expect("primary in repomd.xml");

@@ -127,7 +127,7 @@ async fn dnf_from_a_local(opts: Options) {
     let asc = s.get(&format!("/api/v1/local/{LOCAL}/repodata/repomd.xml.asc")).await;
     assert_eq!(asc.status, StatusCode::OK, "{}", asc.describe());
     assert!(asc.text().starts_with("-----BEGIN PGP SIGNATURE-----"), "{}", asc.text());
-    let signed = Repo { baseurl: base.clone(), gpgkey: Some(format!("{base}repodata/repomd.xml.key")) };
+    let signed = Repo { gpgkey: Some(format!("{base}repodata/repomd.xml.key")), ..Repo::new(&base) };
     dnf_async(w, "signed", "signed", &signed, &["install", APP])
         .await
         .unwrap_or_else(|e| panic!("dnf install with repo_gpgcheck=1: {e}\n{}", s.log_tail(30)));

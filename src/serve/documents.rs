@@ -107,7 +107,8 @@ impl Service {
         Ok((object, status, url))
     }
 
-    async fn source_at<F: Format>(
+    /// [`Service::source`] of a document at `url` (rpm remotes fetch mirrors' files).
+    pub(super) async fn source_at<F: Format>(
         &self,
         f: &'static F,
         entry: &RemoteEntry,

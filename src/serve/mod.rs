@@ -35,6 +35,7 @@ pub mod renders;
 #[cfg(test)]
 mod renders_tests;
 mod rpm;
+mod rpm_mirrors;
 mod rpm_rebase;
 mod terraform;
 mod virtuals;

@@ -16,7 +16,9 @@
 //! Data files are served from the snapshot's `repomd.xml`; packages are looked up in the
 //! snapshot's `primary` (read as a stream, see [`crate::formats::rpm::primary`]) and checked
 //! against its checksum before they are cached; an `xml:base` sends the fetch there, and the
-//! primary clients are served has none ([`super::rpm_rebase`]).
+//! primary clients are served has none ([`super::rpm_rebase`]). A repository on a mirror that
+//! the remote's mirror lists or metalinks name (`_mirror/...`, [`super::rpm_mirrors`]) is served
+//! the same way, fetched from that mirror.
 
 use std::sync::Arc;
 
@@ -32,7 +34,7 @@ use crate::db::PgCatalog;
 use crate::formats::files::file_target;
 use crate::formats::rpm::primary::{self, Index, PackageEntry};
 use crate::formats::rpm::repomd::{self, plain_relative, DataFile, MetadataError};
-use crate::formats::rpm::{package_dirs, repomd_path, Endpoint, Rpm};
+use crate::formats::rpm::{compression, mirrors, package_dirs, repomd_path, Endpoint, Rpm};
 use crate::formats::{Doc, Target};
 use crate::paths::RepoPath;
 use crate::registry::RemoteEntry;
@@ -61,9 +63,23 @@ fn below(base: &str, href: &str) -> Option<String> {
     matches!(u.scheme(), "http" | "https").then(|| u.to_string())
 }
 
+/// Where `target` is upstream: on its mirror for a path below `_mirror/`, else below the base
+/// URL.
+fn rpm_url(entry: &RemoteEntry, target: &Target) -> String {
+    mirrors::mirror_url(&target.upstream).unwrap_or_else(|| upstream_url(entry, target))
+}
+
 impl Service {
     /// A request to an rpm remote, already parsed and allowed by the remote's access rules.
     pub(super) async fn rpm(&self, entry: &RemoteEntry, e: &Endpoint) -> Result<Outcome, ServeError> {
+        let (e, mirrored) = match e {
+            Endpoint::Mirrors { .. } => return self.rpm_mirrors(entry, e).await,
+            Endpoint::Mirrored { url, inner } => {
+                self.rpm_mirror_allowed(entry, url).await?;
+                (inner.as_ref(), true)
+            }
+            e => (e, false),
+        };
         match e {
             Endpoint::Repomd { dir, .. } => {
                 let (snapshot, status) = self.rpm_snapshot(entry, dir).await?;
@@ -104,7 +120,15 @@ impl Service {
                 }
             }
             Endpoint::Package(path) => self.rpm_package(entry, e, path).await,
+            Endpoint::Other(path) if mirrored => Err(ServeError::NotFound(format!(
+                "{}: {:?}: only repositories are served from mirrors",
+                entry.remote.spec.name,
+                path.as_str()
+            ))),
             Endpoint::Other(path) => self.bytes(&Rpm, entry, e, file_target(path)).await,
+            Endpoint::Mirrors { .. } | Endpoint::Mirrored { .. } => {
+                Err(ServeError::Internal(format!("{}: a mirror path inside a mirror path", entry.remote.spec.name)))
+            }
         }
     }
 
@@ -142,7 +166,8 @@ impl Service {
             .map_err(|e| ServeError::Internal(format!("{name}: repomd path of {dir:?}: {e}")))?;
         let e = Endpoint::Repomd { path: path.clone(), dir: dir.to_string() };
         let target = file_target(&path).document(&Doc { variant: "", accept: "" });
-        let (incoming, status) = match self.source(&Rpm, entry, &e, &target).await {
+        let url = rpm_url(entry, &target);
+        let (incoming, status) = match self.source_at(&Rpm, entry, &e, &target, url).await {
             Ok(found) => found,
             Err(err) => {
                 return match current {
@@ -211,7 +236,7 @@ impl Service {
         let url = match &file.base {
             Some(base) => below(base, &file.href)
                 .ok_or_else(|| ServeError::BadGateway(format!("{name}: xml:base {base:?} is no http(s) URL")))?,
-            None => upstream_url(entry, &target),
+            None => rpm_url(entry, &target),
         };
         let e = Endpoint::Data { path, dir: dir.to_string() };
         let fetched = self.send(&Rpm, entry, &e, &target, url, Some(file.checksum.clone())).await?;
@@ -233,7 +258,7 @@ impl Service {
         if let Some(object) = self.hot(entry, &key(entry, &target)) {
             return Ok(Some(object));
         }
-        let url = upstream_url(entry, &target);
+        let url = rpm_url(entry, &target);
         let e = Endpoint::Signature { path, dir: dir.to_string() };
         match self.send(&Rpm, entry, &e, &target, url, None).await? {
             FetchOutcome::NotFound { .. } => Ok(None),
@@ -296,7 +321,7 @@ impl Service {
         let url = match base {
             Some(base) => below(&base, &href)
                 .ok_or_else(|| ServeError::BadGateway(format!("{name}: xml:base {base:?} is no http(s) URL")))?,
-            None => upstream_url(entry, &target),
+            None => rpm_url(entry, &target),
         };
         let fetched = self.send(&Rpm, entry, e, &target, url, Some(checksum)).await?;
         super::fetch::outcome(name, fetched, &target.path, None)
@@ -361,7 +386,7 @@ impl Service {
         let reader = tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other));
         let bridge = tokio_util::io::SyncIoBridge::new(reader);
         let what = name.to_string();
-        blocking(move || primary::decompressed(&what, bridge).and_then(read))
+        blocking(move || compression::decompressed(&what, bridge).and_then(read))
             .await?
             .map_err(|e| ServeError::BadGateway(format!("{name}: {e}")))
     }

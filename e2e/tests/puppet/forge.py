@@ -6,6 +6,10 @@ PAGE releases, `pagination.next` root-relative), /v3/releases/{slug}, /v3/files/
 A file DIR/overrides.json ({release slug: {field: value}}) overrides release fields (a wrong
 file_sha256 for the checksum test). Every request is appended to DIR/requests.log. Prints its
 port on the first line of stdout.
+
+Usage: forge.py DIR [PAGE [NOTES]]: NOTES bytes of `readme` and `changelog` text in each release,
+as the real Forge sends them (puppetlabs-stdlib's run to tens of KB a release). The releases are
+read once, and again only when DIR's tarballs or overrides.json change.
 """
 import hashlib
 import json
@@ -17,9 +21,27 @@ from http.server import HTTPServer, BaseHTTPRequestHandler
 
 ROOT = sys.argv[1]
 PAGE = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+NOTES = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+CACHE = {"key": None, "releases": None}
+
+
+def notes(title, slug, size):
+    line = f"* {slug}: fixed a corner case in the {title.lower()} of this module, see the docs.\n"
+    return (f"# {title}\n\n" + line * (size // len(line) + 1))[:size]
 
 
 def releases():
+    names = sorted(n for n in os.listdir(ROOT) if n.endswith(".tar.gz"))
+    overrides_path = os.path.join(ROOT, "overrides.json")
+    stamp = lambda p: os.stat(p).st_mtime_ns if os.path.exists(p) else None
+    key = (tuple((n, stamp(os.path.join(ROOT, n))) for n in names), stamp(overrides_path))
+    if CACHE["key"] != key:
+        CACHE["releases"] = read_releases()
+        CACHE["key"] = key
+    return CACHE["releases"]
+
+
+def read_releases():
     out = {}
     for name in sorted(os.listdir(ROOT)):
         if not name.endswith(".tar.gz"):
@@ -45,6 +67,9 @@ def releases():
             "file_sha256": hashlib.sha256(body).hexdigest(),
             "deleted_at": None,
         }
+        if NOTES:
+            out[slug]["readme"] = notes("README", slug, NOTES // 2)
+            out[slug]["changelog"] = notes("CHANGELOG", slug, NOTES - NOTES // 2)
     overrides_path = os.path.join(ROOT, "overrides.json")
     if os.path.exists(overrides_path):
         for slug, fields in json.load(open(overrides_path)).items():

@@ -7,14 +7,16 @@
 //! files a new `repomd.xml` names, checks them against its checksums, and only then serves the
 //! new `repomd.xml`; a package is checked against `primary`'s checksum before it is cached.
 //! This module is the pure part: the typed endpoint, the classes, and the parsers
-//! ([`repomd`], [`primary`]).
+//! ([`repomd`], [`primary`], read through [`compression`]).
 //!
 //! A data file is cached under its path and the checksum repomd gives it (its variant), so an
 //! upstream that reuses names (`createrepo --simple-md-filenames`) never mixes snapshots; a
 //! package (`.rpm`, source packages included) never changes under its name, which carries name,
 //! version, release and architecture.
 
+pub mod compression;
 pub mod header;
+pub mod mirrors;
 pub mod package;
 pub mod primary;
 pub mod rebase;
@@ -23,9 +25,13 @@ pub mod repomd;
 
 use std::borrow::Cow;
 
-use super::files::{file_target, FileError};
-use super::{file_name, has_suffix, Class, Format, LocalPlan, PackageType, Plan, Repo, Request};
-use crate::paths::RepoPath;
+use super::files::file_target;
+use super::puppet::canonical_query;
+use super::{
+    file_name, has_suffix, Class, Doc, Format, LocalPlan, PackageType, Plan, ProtocolError, Rendered, Repo, Request,
+    Urls,
+};
+use crate::paths::{PathError, RepoPath};
 
 pub struct Rpm;
 
@@ -40,16 +46,67 @@ pub enum Endpoint {
     Signature { path: RepoPath, dir: String },
     /// A package file, `*.rpm`.
     Package(RepoPath),
-    /// Anything else (`RPM-GPG-KEY`, mirror lists): plain mutable bytes.
+    /// A mirror list or metalink (`mirrorlist?repo=...`, `metalink?repo=...&arch=...`), keyed
+    /// and fetched with its (canonical) query, served with every mirror rewritten to come back
+    /// through the remote ([`mirrors`]).
+    Mirrors { path: RepoPath, query: String },
+    /// `_mirror/{scheme}/{host}/{path}`: a file of a mirror that one of the remote's mirror
+    /// documents lists, at `url`; `inner` is what the path is below the remote (its `repomd.xml`,
+    /// data files and packages are served like the remote's own, as one snapshot per directory).
+    Mirrored { url: String, inner: Box<Endpoint> },
+    /// Anything else (`RPM-GPG-KEY`): plain mutable bytes.
     Other(RepoPath),
 }
+
+/// Why an rpm request was refused before anything was looked up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RpmError {
+    #[error("invalid path: {0}")]
+    Path(#[from] PathError),
+    #[error("invalid query: {0}")]
+    Query(String),
+    #[error("{0:?} names no http(s) mirror URL")]
+    Mirror(String),
+}
+
+impl ProtocolError for RpmError {
+    fn code(&self) -> &'static str {
+        match self {
+            RpmError::Path(_) => "PATH_INVALID",
+            RpmError::Query(_) => "QUERY_INVALID",
+            RpmError::Mirror(_) => "MIRROR_INVALID",
+        }
+    }
+    fn status(&self) -> u16 {
+        400
+    }
+}
+
+/// The one form mirror documents are served in.
+const MIRRORS: Doc = Doc { variant: "", accept: "" };
 
 impl Endpoint {
     /// The decoded path below the repository.
     pub fn path(&self) -> &RepoPath {
         match self {
             Endpoint::Repomd { path, .. } | Endpoint::Data { path, .. } | Endpoint::Signature { path, .. } => path,
-            Endpoint::Package(p) | Endpoint::Other(p) => p,
+            Endpoint::Package(p) | Endpoint::Other(p) | Endpoint::Mirrors { path: p, .. } => p,
+            Endpoint::Mirrored { inner, .. } => inner.path(),
+        }
+    }
+
+    /// Parses the checked path `path` with its query `query` (still encoded).
+    pub fn parse(path: RepoPath, query: &str) -> Result<Endpoint, RpmError> {
+        if path.as_str().starts_with(mirrors::PREFIX) {
+            let url = mirrors::mirror_url(&path.upstream_suffix())
+                .ok_or_else(|| RpmError::Mirror(path.as_str().to_string()))?;
+            return Ok(Endpoint::Mirrored { url, inner: Box::new(Endpoint::of(path)) });
+        }
+        match Endpoint::of(path) {
+            Endpoint::Other(path) if mirrors::is_document(path.as_str()) => {
+                Ok(Endpoint::Mirrors { path, query: canonical_query(query).map_err(RpmError::Query)? })
+            }
+            other => Ok(other),
         }
     }
 
@@ -101,10 +158,10 @@ pub fn package_dirs(path: &str) -> Vec<String> {
 impl Format for Rpm {
     const TYPE: PackageType = PackageType::Rpm;
     type Endpoint = Endpoint;
-    type Error = FileError;
+    type Error = RpmError;
 
-    fn parse(&self, req: &Request<'_>) -> Result<Endpoint, FileError> {
-        Ok(Endpoint::of(RepoPath::parse(req.path)?))
+    fn parse(&self, req: &Request<'_>) -> Result<Endpoint, RpmError> {
+        Endpoint::parse(RepoPath::parse(req.path)?, req.query)
     }
 
     fn subject<'e>(&self, e: &'e Endpoint, _repo: &Repo<'_>) -> Cow<'e, str> {
@@ -117,22 +174,40 @@ impl Format for Rpm {
             Endpoint::Package(_) | Endpoint::Data { .. } => Class::Immutable,
             // A signature is cached under the digest of the repomd.xml it signs.
             Endpoint::Signature { .. } => Class::Immutable,
-            Endpoint::Repomd { .. } | Endpoint::Other(_) => Class::Mutable,
+            Endpoint::Repomd { .. } | Endpoint::Other(_) | Endpoint::Mirrors { .. } => Class::Mutable,
+            Endpoint::Mirrored { inner, .. } => self.classify(inner),
         }
     }
 
     /// A file at the same path (so a virtual serves the first member that has it). Remote
     /// members serve every rpm endpoint through `crate::serve::rpm`, which keeps their
     /// snapshots consistent and checks what they cache; this plan only says "one file".
-    fn plan(&self, e: &Endpoint, _repo: &Repo<'_>) -> Result<Plan<Endpoint>, FileError> {
-        Ok(Plan::Bytes(file_target(e.path())))
+    /// Mirror documents are documents, one cached copy per query.
+    fn plan(&self, e: &Endpoint, _repo: &Repo<'_>) -> Result<Plan<Endpoint>, RpmError> {
+        Ok(match e {
+            Endpoint::Mirrors { path, query } => {
+                let target = super::Target {
+                    variant: query.clone(),
+                    query: query.clone(),
+                    ..file_target(path).document(&MIRRORS)
+                };
+                Plan::Document(target, MIRRORS)
+            }
+            _ => Plan::Bytes(file_target(e.path())),
+        })
     }
 
     fn check_document(&self, e: &Endpoint, body: &[u8]) -> Result<(), String> {
         match e {
             Endpoint::Repomd { .. } => repomd::parse(body).map(|_| ()).map_err(|e| e.to_string()),
+            Endpoint::Mirrors { .. } => mirrors::parse(body).map(|_| ()).map_err(|e| e.to_string()),
             _ => Ok(()),
         }
+    }
+
+    fn rewrite(&self, _e: &Endpoint, _doc: &Doc, body: &[u8], urls: &Urls) -> Result<Rendered, String> {
+        let out = mirrors::rewrite(body, &urls.public).map_err(|e| e.to_string())?;
+        Ok(Rendered::new(out, mirrors::Kind::of(body).content_type()))
     }
 
     fn local_plan(&self, e: &Endpoint) -> Option<LocalPlan> {
@@ -188,6 +263,57 @@ mod tests {
             assert_eq!(ep(path), want, "{path}");
         }
         assert!(Rpm.parse(&get("repodata/../../etc/passwd")).is_err());
+    }
+
+    #[test]
+    fn mirror_documents_and_mirror_files_are_their_own_endpoints() {
+        let rp = |p: &str| RepoPath::from_decoded(p).unwrap();
+        let parse = |p: &str, q: &str| Endpoint::parse(RepoPath::parse(p).unwrap(), q);
+        let mirrored = |url: &str, inner: Endpoint| Endpoint::Mirrored { url: url.into(), inner: Box::new(inner) };
+        let cases: Vec<(&str, &str, Endpoint)> = vec![
+            (
+                "metalink",
+                "repo=fedora-41&arch=x86_64",
+                Endpoint::Mirrors { path: rp("metalink"), query: "arch=x86_64&repo=fedora-41".into() },
+            ),
+            ("mirrorlist/9/baseos", "", Endpoint::Mirrors { path: rp("mirrorlist/9/baseos"), query: "".into() }),
+            (
+                "_mirror/https/m.example/f/os/repodata/repomd.xml",
+                "",
+                mirrored(
+                    "https://m.example/f/os/repodata/repomd.xml",
+                    Endpoint::Repomd {
+                        path: rp("_mirror/https/m.example/f/os/repodata/repomd.xml"),
+                        dir: "_mirror/https/m.example/f/os/".into(),
+                    },
+                ),
+            ),
+            (
+                "_mirror/http/127.0.0.2:8081/os/Packages/a-1-1.noarch.rpm",
+                "",
+                mirrored(
+                    "http://127.0.0.2:8081/os/Packages/a-1-1.noarch.rpm",
+                    Endpoint::Package(rp("_mirror/http/127.0.0.2:8081/os/Packages/a-1-1.noarch.rpm")),
+                ),
+            ),
+            ("RPM-GPG-KEY-fedora", "", Endpoint::Other(rp("RPM-GPG-KEY-fedora"))),
+        ];
+        for (path, query, want) in cases {
+            assert_eq!(parse(path, query), Ok(want), "{path}?{query}");
+        }
+        let refused: &[(&str, &str, &str)] = &[
+            ("_mirror/file/etc/passwd", "", "MIRROR_INVALID"),
+            ("_mirror/https/user@m.example/a.rpm", "", "MIRROR_INVALID"),
+            ("_mirror/gopher/m.example/a.rpm", "", "MIRROR_INVALID"),
+            ("metalink", "repo=%00", "QUERY_INVALID"),
+        ];
+        for (path, query, code) in refused {
+            let got = parse(path, query).map_err(|e| (e.code(), e.status()));
+            assert_eq!(got, Err((*code, 400)), "{path}?{query}");
+        }
+        assert_eq!(Rpm.classify(&parse("metalink", "").unwrap()), Mutable);
+        assert_eq!(Rpm.classify(&parse("_mirror/https/m/os/Packages/a-1-1.noarch.rpm", "").unwrap()), Immutable);
+        assert_eq!(Rpm.classify(&parse("_mirror/https/m/os/repodata/repomd.xml", "").unwrap()), Mutable);
     }
 
     #[test]
