@@ -28,6 +28,22 @@ pub fn terraform_bin(test: &str) -> Option<PathBuf> {
     None
 }
 
+/// The provider binary of this build (`cargo build -p terraform-provider-artifactapi`, which
+/// `make bin` runs): `$ARTIFACTAPI_PROVIDER_BIN`, else next to the server's binary.
+pub fn provider_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("ARTIFACTAPI_PROVIDER_BIN") {
+        return PathBuf::from(p);
+    }
+    let bin = crate::server::binary().with_file_name("terraform-provider-artifactapi");
+    assert!(
+        bin.is_file(),
+        "provider binary not found at {}: run `cargo build -p terraform-provider-artifactapi` first \
+         (or set ARTIFACTAPI_PROVIDER_BIN)",
+        bin.display()
+    );
+    bin
+}
+
 /// A gpg home with one Ed25519 signing key, removed (and its agent stopped) on drop.
 pub struct Signer {
     home: TempDir,
@@ -237,12 +253,14 @@ pub struct Workdir {
 }
 
 impl Workdir {
-    /// A directory whose `main.tf` requires `source` at `version`, the CLI configured by
+    /// A directory whose `main.tf` requires `source` at `version` (under the local name of its
+    /// type, so resources of the provider need no `provider` argument), the CLI configured by
     /// `cli_config` (HCL) and trusting the CA in `ca_file`.
     pub fn new(bin: &Path, source: &str, version: &str, cli_config: &str, ca_file: &Path) -> Workdir {
         let dir = tempfile::Builder::new().prefix("aa-e2e-tf-").tempdir().expect("terraform dir");
+        let local_name = source.rsplit('/').next().unwrap_or(source);
         let main = format!(
-            "terraform {{\n  required_providers {{\n    thing = {{\n      source  = \"{source}\"\n      version = \"{version}\"\n    }}\n  }}\n}}\n"
+            "terraform {{\n  required_providers {{\n    {local_name} = {{\n      source  = \"{source}\"\n      version = \"{version}\"\n    }}\n  }}\n}}\n"
         );
         std::fs::write(dir.path().join("main.tf"), main).expect("main.tf");
         let home = dir.path().join("home");
@@ -261,6 +279,11 @@ impl Workdir {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Writes configuration file `name` beside `main.tf` (replacing it).
+    pub fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join(name), text).expect("write a terraform configuration file");
     }
 
     /// Runs `terraform {args}` here: its output (stdout and stderr) and how long it took.
