@@ -75,14 +75,15 @@ bench:
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check
-	@if command -v shellcheck >/dev/null; then shellcheck .ci/run .ci/install bench/run.sh; \
+	@if command -v shellcheck >/dev/null; then shellcheck .ci/run .ci/install bench/run.sh terraform-provider/scripts/*.sh; \
 	else echo "shellcheck not installed: shell scripts not checked"; fi
 
 fmt:
 	$(CARGO) fmt --all
 
 # The Terraform provider as a provider registry wants it:
-# dist/terraform-provider-artifactapi_{version}_{os}_{arch}.zip holding the release binary.
+# dist/terraform-provider-artifactapi_{version}_{os}_{arch}.zip holding the release binary
+# (terraform-provider/scripts/package.sh, which the end-to-end test runs too).
 PROVIDER_VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 PROVIDER_OS ?= $(shell uname -s | tr '[:upper:]' '[:lower:]')
 PROVIDER_ARCH ?= $(shell uname -m | sed -e 's/^x86_64$$/amd64/' -e 's/^aarch64$$/arm64/')
@@ -90,22 +91,15 @@ PROVIDER_ZIP := terraform-provider-artifactapi_$(PROVIDER_VERSION)_$(PROVIDER_OS
 
 provider:
 	$(CARGO) build --release -p terraform-provider-artifactapi
-	mkdir -p dist/provider
-	rm -f dist/$(PROVIDER_ZIP) dist/provider/*
-	cp "$(CARGO_TARGET_DIR)/release/terraform-provider-artifactapi" \
-	  dist/provider/terraform-provider-artifactapi_v$(PROVIDER_VERSION)
-	cd dist/provider && zip -q -9 ../$(PROVIDER_ZIP) terraform-provider-artifactapi_v$(PROVIDER_VERSION)
-	@echo "dist/$(PROVIDER_ZIP)"
+	terraform-provider/scripts/package.sh "$(CARGO_TARGET_DIR)/release/terraform-provider-artifactapi" \
+	  dist $(PROVIDER_VERSION) $(PROVIDER_OS) $(PROVIDER_ARCH)
 
 # Uploads the zip to local terraform repository PROVIDER_REPO of the server at
 # ARTIFACTAPI_ENDPOINT with ARTIFACTAPI_TOKEN (write on that repository); PROVIDER_CA is a PEM CA
-# file for a server behind a private CA. Terraform then installs it with
-# source = "HOST/PROVIDER_REPO/artifactapi".
+# file for a server behind a private CA (terraform-provider/scripts/publish.sh). Terraform then
+# installs it with source = "HOST/PROVIDER_REPO/artifactapi".
 PROVIDER_REPO ?= providers
+PROVIDER_CA ?=
 provider-publish: provider
-	@test -n "$${ARTIFACTAPI_ENDPOINT:-}" || { echo "set ARTIFACTAPI_ENDPOINT (https://host[:port])"; exit 2; }
-	@test -n "$${ARTIFACTAPI_TOKEN:-}" || { echo "set ARTIFACTAPI_TOKEN (write on $(PROVIDER_REPO))"; exit 2; }
-	curl --fail-with-body -sS -X PUT $(if $(PROVIDER_CA),--cacert "$(PROVIDER_CA)") \
-	  -H "Authorization: Bearer $${ARTIFACTAPI_TOKEN}" --data-binary @dist/$(PROVIDER_ZIP) \
-	  "$${ARTIFACTAPI_ENDPOINT%/}/api/v1/local/$(PROVIDER_REPO)/artifactapi/$(PROVIDER_ZIP)"
-	@echo "published $(PROVIDER_ZIP) to $(PROVIDER_REPO)"
+	PROVIDER_REPO="$(PROVIDER_REPO)" PROVIDER_CA="$(PROVIDER_CA)" \
+	  terraform-provider/scripts/publish.sh dist/$(PROVIDER_ZIP)

@@ -1,7 +1,8 @@
 //! terraform for the end-to-end tests: the real CLI, run in a working directory of its own,
 //! and a provider registry upstream the tests build themselves: provider zips, `SHA256SUMS`
-//! and its binary detached signature made with the real `gpg`, served as a static tree of
-//! registry documents by an [`Upstream`].
+//! and its binary detached signature made with the real `gpg` (checked with `gpgv`), served
+//! as a static tree of registry documents by an [`Upstream`]. The terraform remote, local and
+//! provider-install tests all use these.
 //!
 //! terraform talks to registries and mirrors over HTTPS only: the CLI runs with
 //! `SSL_CERT_FILE` naming the test CA, a CLI configuration of the test's choosing
@@ -28,10 +29,27 @@ pub fn terraform_bin(test: &str) -> Option<PathBuf> {
     None
 }
 
+/// The provider binary of this build (`cargo build -p terraform-provider-artifactapi`, which
+/// `make bin` runs): `$ARTIFACTAPI_PROVIDER_BIN`, else next to the server's binary.
+pub fn provider_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("ARTIFACTAPI_PROVIDER_BIN") {
+        return PathBuf::from(p);
+    }
+    let bin = crate::server::binary().with_file_name("terraform-provider-artifactapi");
+    assert!(
+        bin.is_file(),
+        "provider binary not found at {}: run `cargo build -p terraform-provider-artifactapi` first \
+         (or set ARTIFACTAPI_PROVIDER_BIN)",
+        bin.display()
+    );
+    bin
+}
+
 /// A gpg home with one Ed25519 signing key, removed (and its agent stopped) on drop.
 pub struct Signer {
     home: TempDir,
-    /// The key's ID: the last 16 hex digits of its fingerprint.
+    passphrase: String,
+    /// The key's ID: the last 16 hex digits of its fingerprint (upper case).
     pub key_id: String,
     /// The armored public key, as registries give it in `signing_keys`.
     pub public_armor: String,
@@ -44,13 +62,20 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
+    /// A key without a passphrase.
     pub fn generate() -> Signer {
+        Signer::with_passphrase("")
+    }
+
+    /// A key protected by `passphrase` (what an operator hands to `TF_SIGNING_KEY_PATH`).
+    pub fn with_passphrase(passphrase: &str) -> Signer {
         let home = tempfile::Builder::new().prefix("aa-e2e-gpg-").tempdir().expect("gpg home");
-        let mut signer = Signer { home, key_id: String::new(), public_armor: String::new() };
+        let mut signer =
+            Signer { home, passphrase: passphrase.to_string(), key_id: String::new(), public_armor: String::new() };
         signer.gpg(
             &[
                 "--passphrase",
-                "",
+                passphrase,
                 "--quick-gen-key",
                 "artifactapi e2e <e2e@example.invalid>",
                 "ed25519",
@@ -65,33 +90,26 @@ impl Signer {
             .find_map(|l| l.strip_prefix("fpr:").map(|r| r.trim_matches(':').to_string()))
             .expect("the new key's fingerprint");
         let public = signer.gpg(&["--armor", "--export", &fpr], None);
-        signer.key_id = fpr[fpr.len() - 16..].to_string();
+        signer.key_id = fpr[fpr.len() - 16..].to_ascii_uppercase();
         signer.public_armor = String::from_utf8(public).expect("armored key");
         signer
     }
 
+    /// The armored secret key, still protected by its passphrase.
+    pub fn secret_armor(&self) -> String {
+        let out = self.gpg(&["--passphrase", &self.passphrase, "--armor", "--export-secret-keys", &self.key_id], None);
+        String::from_utf8(out).expect("armored secret key")
+    }
+
     /// A binary detached signature over `data`.
     pub fn sign(&self, data: &[u8]) -> Vec<u8> {
-        self.gpg(&["--detach-sign", "--output", "-"], Some(data))
+        self.gpg(&["--passphrase", &self.passphrase, "--detach-sign", "--output", "-"], Some(data))
     }
 
     fn gpg(&self, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
-        let mut child = Command::new("gpg")
-            .env("GNUPGHOME", self.home.path())
-            .arg("--batch")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run gpg (apt-get install gnupg)");
-        let input = stdin.map(<[u8]>::to_vec).unwrap_or_default();
-        let mut pipe = child.stdin.take().expect("gpg stdin");
-        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut pipe, &input));
-        let out = child.wait_with_output().expect("gpg output");
-        writer.join().expect("gpg stdin writer").expect("write to gpg");
-        assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out.stdout
+        let (ok, stdout, stderr) = gpg(self.home.path(), args, stdin);
+        assert!(ok, "gpg {args:?}: {stderr}");
+        stdout
     }
 }
 
@@ -99,6 +117,50 @@ impl Drop for Signer {
     fn drop(&mut self) {
         let _ = Command::new("gpgconf").env("GNUPGHOME", self.home.path()).args(["--kill", "gpg-agent"]).status();
     }
+}
+
+/// Runs `gpg --batch` (passphrases from the command line) in gpg home `home`: whether it
+/// succeeded, its standard output and its standard error.
+fn gpg(home: &Path, args: &[&str], stdin: Option<&[u8]>) -> (bool, Vec<u8>, String) {
+    let mut child = Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args(["--batch", "--no-tty", "--pinentry-mode", "loopback"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gpg (apt-get install gnupg)");
+    let input = stdin.map(<[u8]>::to_vec).unwrap_or_default();
+    let mut pipe = child.stdin.take().expect("gpg stdin");
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut pipe, &input));
+    let out = child.wait_with_output().expect("gpg output");
+    writer.join().expect("gpg stdin writer").expect("write to gpg");
+    (out.status.success(), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Whether `sig` is a valid signature of exactly `data` by the armored public key `public`,
+/// checked with `gpgv` (independently of artifactapi's own OpenPGP code); its output.
+pub fn gpgv(public: &str, data: &[u8], sig: &[u8]) -> (bool, String) {
+    let home = tempfile::Builder::new().prefix("aa-e2e-gpgv-").tempdir().expect("gpg home");
+    let (ok, _, err) = gpg(home.path(), &["--import"], Some(public.as_bytes()));
+    assert!(ok, "gpg --import: {err}");
+    let keyring = home.path().join("trusted.gpg");
+    let keyring_arg = keyring.display().to_string();
+    let (ok, _, err) = gpg(home.path(), &["--export", "--output", &keyring_arg], None);
+    assert!(ok, "gpg --export: {err}");
+    let _ = Command::new("gpgconf").env("GNUPGHOME", home.path()).args(["--kill", "gpg-agent"]).status();
+    let (data_path, sig_path) = (home.path().join("data"), home.path().join("data.sig"));
+    std::fs::write(&data_path, data).expect("write the signed data");
+    std::fs::write(&sig_path, sig).expect("write the signature");
+    let out = Command::new("gpgv")
+        .arg("--keyring")
+        .arg(&keyring)
+        .arg(&sig_path)
+        .arg(&data_path)
+        .output()
+        .expect("run gpgv (apt-get install gpgv)");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 /// One platform's zip of a provider version.
@@ -237,12 +299,14 @@ pub struct Workdir {
 }
 
 impl Workdir {
-    /// A directory whose `main.tf` requires `source` at `version`, the CLI configured by
+    /// A directory whose `main.tf` requires `source` at `version` (under the local name of its
+    /// type, so resources of the provider need no `provider` argument), the CLI configured by
     /// `cli_config` (HCL) and trusting the CA in `ca_file`.
     pub fn new(bin: &Path, source: &str, version: &str, cli_config: &str, ca_file: &Path) -> Workdir {
         let dir = tempfile::Builder::new().prefix("aa-e2e-tf-").tempdir().expect("terraform dir");
+        let local_name = source.rsplit('/').next().unwrap_or(source);
         let main = format!(
-            "terraform {{\n  required_providers {{\n    thing = {{\n      source  = \"{source}\"\n      version = \"{version}\"\n    }}\n  }}\n}}\n"
+            "terraform {{\n  required_providers {{\n    {local_name} = {{\n      source  = \"{source}\"\n      version = \"{version}\"\n    }}\n  }}\n}}\n"
         );
         std::fs::write(dir.path().join("main.tf"), main).expect("main.tf");
         let home = dir.path().join("home");
@@ -263,6 +327,11 @@ impl Workdir {
         self.dir.path()
     }
 
+    /// Writes configuration file `name` beside `main.tf` (replacing it).
+    pub fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join(name), text).expect("write a terraform configuration file");
+    }
+
     /// Runs `terraform {args}` here: its output (stdout and stderr) and how long it took.
     pub fn run(&self, args: &[&str]) -> (Output, Duration) {
         let mut cmd = Command::new(&self.bin);
@@ -276,17 +345,25 @@ impl Workdir {
         (out, started.elapsed())
     }
 
+    /// Runs `terraform {args}` here: whether it succeeded, its output (stdout then stderr) and
+    /// how long it took.
+    pub fn terraform(&self, args: &[&str]) -> (bool, String, Duration) {
+        let (out, took) = self.run(args);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text, took)
+    }
+
     /// `terraform init`; panics with its output unless it succeeds. Returns the output and the
     /// time it took.
     pub fn init(&self) -> (String, Duration) {
-        let (out, took) = self.run(&["init", "-input=false", "-no-color"]);
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "terraform init failed in {}:\n{text}", self.path().display());
+        let (ok, text, took) = self.terraform(&["init", "-input=false", "-no-color"]);
+        assert!(ok, "terraform init failed in {}:\n{text}", self.path().display());
         (text, took)
     }
 
-    /// The dependency lock file `terraform init` wrote.
+    /// The dependency lock file `terraform init` or `terraform providers lock` wrote ("" when
+    /// there is none yet).
     pub fn lock_file(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join(".terraform.lock.hcl")).expect(".terraform.lock.hcl")
+        std::fs::read_to_string(self.dir.path().join(".terraform.lock.hcl")).unwrap_or_default()
     }
 }

@@ -13,6 +13,7 @@ mod hostile;
 #[path = "terraform_local/tools.rs"]
 mod tools;
 
+use std::path::Path;
 use std::time::Instant;
 
 use artifactapi_e2e::{fetch, sha256_hex, Options, Server, Storage};
@@ -60,9 +61,7 @@ async fn signed_sums(t: &TlsServer, doc: &Value) -> String {
 
 #[tokio::test]
 async fn terraform_installs_and_locks_from_a_local_registry() {
-    if !terraform_present("terraform_installs_and_locks_from_a_local_registry") {
-        return;
-    }
+    let Some(bin) = terraform_bin("terraform_installs_and_locks_from_a_local_registry") else { return };
     // No memory cache: the zip changed in storage below must be read from there.
     let t = TlsServer::start(Options::new(Storage::Fs, false).env("MEMORY_CACHE", 0)).await;
     let s = &t.server;
@@ -118,8 +117,8 @@ async fn terraform_installs_and_locks_from_a_local_registry() {
 
     // terraform init: installs 1.9.0 for this machine, saying whose key signed it.
     let source = format!("{}/{LOCAL}/{TYPE}", t.host());
-    let w = Workdir::new(&source, "1.9.0");
-    let (ok, out, took) = w.terraform(&t.ca_pem, &["init", "-input=false", "-no-color"]).await;
+    let w = Workdir::new(&bin, &source, "1.9.0", "", &t.ca_pem);
+    let (ok, out, took) = w.terraform(&["init", "-input=false", "-no-color"]);
     assert!(ok, "terraform init failed:\n{out}\nserver log:\n{}", s.log_tail(30));
     eprintln!("terraform init from the local registry (one 256 KiB provider): {took:?}");
     assert!(out.contains(&format!("Installed {source} v1.9.0")), "{out}");
@@ -132,7 +131,7 @@ async fn terraform_installs_and_locks_from_a_local_registry() {
     let args: Vec<String> = PLATFORMS.iter().map(|(os, arch)| format!("-platform={os}_{arch}")).collect();
     let mut lock = vec!["providers", "lock", "-no-color"];
     lock.extend(args.iter().map(String::as_str));
-    let (ok, out, _) = w.terraform(&t.ca_pem, &lock).await;
+    let (ok, out, _) = w.terraform(&lock);
     assert!(ok, "terraform providers lock failed:\n{out}");
     let lock_file = w.lock_file();
     for (os, arch) in PLATFORMS {
@@ -140,18 +139,18 @@ async fn terraform_installs_and_locks_from_a_local_registry() {
         assert!(lock_file.contains(&format!("\"zh:{}\"", sha256_hex(&zip))), "{os}_{arch} missing:\n{lock_file}");
     }
 
-    second_platform_later(&t, &writer).await;
-    tampered_zip_is_refused(&t).await;
+    second_platform_later(&t, &bin, &writer).await;
+    tampered_zip_is_refused(&t, &bin).await;
 }
 
 /// 2.0.0 for linux only; freebsd is added later: a new signed pair, the old one still served.
-async fn second_platform_later(t: &TlsServer, writer: &str) {
+async fn second_platform_later(t: &TlsServer, bin: &Path, writer: &str) {
     let s = &t.server;
     upload_platforms(s, LOCAL, writer, TYPE, "2.0.0", &[("linux", "amd64")], 4096).await;
     let before = download_json(t, "2.0.0", "linux", "amd64").await;
     assert_eq!(signed_sums(t, &before).await.lines().count(), 1);
-    let w = Workdir::new(&format!("{}/{LOCAL}/{TYPE}", t.host()), "2.0.0");
-    let (ok, out, _) = w.terraform(&t.ca_pem, &["providers", "lock", "-no-color", "-platform=freebsd_amd64"]).await;
+    let w = Workdir::new(bin, &format!("{}/{LOCAL}/{TYPE}", t.host()), "2.0.0", "", &t.ca_pem);
+    let (ok, out, _) = w.terraform(&["providers", "lock", "-no-color", "-platform=freebsd_amd64"]);
     assert!(!ok, "locked a platform that is not there:\n{out}");
 
     upload_platforms(s, LOCAL, writer, TYPE, "2.0.0", &[("freebsd", "amd64")], 4096).await;
@@ -166,9 +165,8 @@ async fn second_platform_later(t: &TlsServer, writer: &str) {
     // A client that read the document before the upload still gets a matching pair.
     assert_eq!(signed_sums(t, &before).await.lines().count(), 1);
 
-    let (ok, out, _) = w
-        .terraform(&t.ca_pem, &["providers", "lock", "-no-color", "-platform=freebsd_amd64", "-platform=linux_amd64"])
-        .await;
+    let (ok, out, _) =
+        w.terraform(&["providers", "lock", "-no-color", "-platform=freebsd_amd64", "-platform=linux_amd64"]);
     assert!(ok, "terraform providers lock failed:\n{out}");
     assert_eq!(w.lock_file().matches("\"zh:").count(), 2, "{}", w.lock_file());
 
@@ -185,7 +183,7 @@ async fn second_platform_later(t: &TlsServer, writer: &str) {
 }
 
 /// A zip whose stored bytes changed: terraform refuses it, the checksum does not match.
-async fn tampered_zip_is_refused(t: &TlsServer) {
+async fn tampered_zip_is_refused(t: &TlsServer, bin: &Path) {
     let doc = download_json(t, "1.5.0", "linux", "amd64").await;
     let blob = t.server.blob_path(doc["shasum"].as_str().unwrap());
     let mut bytes = std::fs::read(&blob).unwrap();
@@ -196,19 +194,17 @@ async fn tampered_zip_is_refused(t: &TlsServer) {
     perms.set_readonly(false);
     std::fs::set_permissions(&blob, perms).unwrap();
     std::fs::write(&blob, &bytes).unwrap();
-    let w = Workdir::new(&format!("{}/{LOCAL}/{TYPE}", t.host()), "1.5.0");
-    let (ok, out, _) = w.terraform(&t.ca_pem, &["init", "-input=false", "-no-color"]).await;
+    let w = Workdir::new(bin, &format!("{}/{LOCAL}/{TYPE}", t.host()), "1.5.0", "", &t.ca_pem);
+    let (ok, out, _) = w.terraform(&["init", "-input=false", "-no-color"]);
     assert!(!ok, "terraform installed a changed zip:\n{out}");
     assert!(out.to_ascii_lowercase().contains("checksum"), "{out}");
 }
 
 #[tokio::test]
 async fn a_key_from_tf_signing_key_path_signs() {
-    if !terraform_present("a_key_from_tf_signing_key_path_signs") {
-        return;
-    }
-    let gpg = Gpg::new();
-    let (armored, gpg_key_id) = gpg.generate("pass phrase");
+    let Some(bin) = terraform_bin("a_key_from_tf_signing_key_path_signs") else { return };
+    let signer = Signer::with_passphrase("pass phrase");
+    let (armored, gpg_key_id) = (signer.secret_armor(), signer.key_id.clone());
     let key_dir = tempfile::tempdir().unwrap();
     let key_path = key_dir.path().join("signing.asc");
     std::fs::write(&key_path, armored).unwrap();
@@ -226,8 +222,8 @@ async fn a_key_from_tf_signing_key_path_signs() {
     assert_eq!(doc["protocols"], json!(["6.0"]));
     signed_sums(&t, &doc).await;
 
-    let w = Workdir::new(&format!("{}/{LOCAL}/{TYPE}", t.host()), "0.1.2");
-    let (ok, out, took) = w.terraform(&t.ca_pem, &["init", "-input=false", "-no-color"]).await;
+    let w = Workdir::new(&bin, &format!("{}/{LOCAL}/{TYPE}", t.host()), "0.1.2", "", &t.ca_pem);
+    let (ok, out, took) = w.terraform(&["init", "-input=false", "-no-color"]);
     assert!(ok, "terraform init failed:\n{out}");
     assert!(out.contains(&format!("key ID {gpg_key_id}")), "{out}");
     eprintln!("terraform init from the local registry (one 1 MiB provider, key from TF_SIGNING_KEY_PATH): {took:?}");
@@ -235,8 +231,7 @@ async fn a_key_from_tf_signing_key_path_signs() {
 
 #[tokio::test]
 async fn a_key_that_does_not_decrypt_stops_the_start_naming_the_variable() {
-    let gpg = Gpg::new();
-    let (armored, _) = gpg.generate("right");
+    let armored = Signer::with_passphrase("right").secret_armor();
     let dir = tempfile::tempdir().unwrap();
     let key_path = dir.path().join("signing.asc");
     std::fs::write(&key_path, armored).unwrap();

@@ -29,23 +29,6 @@ pub fn terraform() -> Option<PathBuf> {
     None
 }
 
-/// The provider binary of this build: `$ARTIFACTAPI_PROVIDER_BIN`, else next to the server's
-/// binary (`cargo build -p terraform-provider-artifactapi`, which `make bin` runs).
-pub fn provider_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("ARTIFACTAPI_PROVIDER_BIN") {
-        return PathBuf::from(p);
-    }
-    let server = artifactapi_e2e::server::binary();
-    let bin = server.with_file_name("terraform-provider-artifactapi");
-    assert!(
-        bin.is_file(),
-        "provider binary not found at {}: run `cargo build -p terraform-provider-artifactapi` first \
-         (or set ARTIFACTAPI_PROVIDER_BIN)",
-        bin.display()
-    );
-    bin
-}
-
 /// A terraform working directory.
 pub struct Tf {
     pub terraform: PathBuf,
@@ -153,7 +136,7 @@ impl Tf {
 }
 
 fn cli_config_text() -> String {
-    cli_config(&provider_binary())
+    cli_config(&artifactapi_e2e::terraform::provider_binary())
 }
 
 /// The `Plan: A to add, C to change, D to destroy.` counts of a plan or apply output.

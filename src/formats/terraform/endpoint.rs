@@ -6,29 +6,22 @@
 //! the three files a download document names (the zip by its file name, `SHA256SUMS`,
 //! `SHA256SUMS.sig`). The network mirror answers `{hostname}/{ns}/{type}/index.json` and
 //! `{hostname}/{ns}/{type}/{version}.json`. The shapes differ in their number of segments, so
-//! no path is both. Every name is checked against the characters the protocol allows, so what
-//! reaches an upstream URL or a cache key is plain.
+//! no path is both. The paths of both protocols are parsed by [`super::protocol`] (the one
+//! parser of them, shared with the local registry), which checks every name against the
+//! characters the protocol allows, so what reaches an upstream URL or a cache key is plain.
 
-/// The longest namespace, type, version, platform part or host name accepted.
+use super::protocol::{MirrorPath, PathError, Platform, ProviderPath};
+
+pub use super::protocol::Provider;
+
+/// The longest namespace, type, version, platform part or host name accepted; a zip's file
+/// name may be twice as long.
 pub const MAX_PART_BYTES: usize = 128;
 
-/// A provider: `{namespace}/{type}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Provider {
-    pub namespace: String,
-    pub kind: String,
-}
-
 impl Provider {
-    pub fn parse(namespace: &str, kind: &str) -> Result<Provider, String> {
-        check_name(namespace, "namespace")?;
-        check_name(kind, "provider type")?;
-        Ok(Provider { namespace: namespace.into(), kind: kind.into() })
-    }
-
     /// `{ns}/{type}/versions`, below the provider API.
     pub fn versions_rest(&self) -> String {
-        format!("{}/{}/versions", self.namespace, self.kind)
+        format!("{}/{}/versions", self.namespace, self.ty)
     }
 }
 
@@ -45,7 +38,7 @@ impl Build {
     /// `{ns}/{type}/{version}/download/{os}/{arch}`, below the provider API.
     pub fn rest(&self) -> String {
         let p = &self.provider;
-        format!("{}/{}/{}/download/{}/{}", p.namespace, p.kind, self.version, self.os, self.arch)
+        format!("{}/{}/{}/download/{}/{}", p.namespace, p.ty, self.version, self.os, self.arch)
     }
 
     /// The download document's path in the remote, `v1/providers/{rest}`.
@@ -126,35 +119,42 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// Parses a decoded path relative to the repository.
+    /// Parses a decoded path relative to the repository: the provider registry's paths below
+    /// `v1/providers/` by [`ProviderPath`], the network mirror's by [`MirrorPath`].
     pub fn parse(path: &str) -> Result<Endpoint, ParseError> {
-        use ParseError::Invalid;
         let segs: Vec<&str> = path.split('/').collect();
         let unknown = || ParseError::Unknown(format!("no provider registry or network mirror endpoint at {path:?}"));
         Ok(match segs.as_slice() {
             [".well-known", "terraform.json"] => Endpoint::Discovery,
-            ["v1", "providers", ns, kind, "versions"] => {
-                Endpoint::Versions(Provider::parse(ns, kind).map_err(Invalid)?)
+            ["v1", "providers", rest @ .., "download", os, arch, file] => {
+                let file =
+                    BuildFile::parse(file).ok_or_else(|| ParseError::Invalid(format!("invalid file name {file:?}")))?;
+                let api = format!("{}/download/{os}/{arch}", rest.join("/"));
+                match ProviderPath::parse(&api).map_err(ParseError::from)? {
+                    ProviderPath::Download(provider, version, platform) => {
+                        Endpoint::File(Build::new(provider, version, platform), file)
+                    }
+                    ProviderPath::Versions(_) => return Err(unknown()),
+                }
             }
-            ["v1", "providers", ns, kind, version, "download", os, arch] => {
-                Endpoint::Download(build(ns, kind, version, os, arch).map_err(Invalid)?)
-            }
-            ["v1", "providers", ns, kind, version, "download", os, arch, file] => {
-                let file = BuildFile::parse(file).ok_or_else(|| Invalid(format!("invalid file name {file:?}")))?;
-                Endpoint::File(build(ns, kind, version, os, arch).map_err(Invalid)?, file)
-            }
-            [host, ns, kind, doc] if *host != "v1" => {
+            ["v1", "providers", rest @ ..] => match ProviderPath::parse(&rest.join("/")).map_err(ParseError::from)? {
+                ProviderPath::Versions(provider) => Endpoint::Versions(provider),
+                ProviderPath::Download(provider, version, platform) => {
+                    Endpoint::Download(Build::new(provider, version, platform))
+                }
+            },
+            [host, _, _, _] if *host != "v1" => {
                 if host.contains(':') {
                     return Err(ParseError::Unknown(format!(
                         "no network mirror for {host:?}: terraform names a mirror's host without a port"
                     )));
                 }
-                let version = match doc.strip_suffix(".json") {
-                    Some("index") => None,
-                    Some(version) => Some(version),
-                    None => return Err(unknown()),
-                };
-                mirror(host, ns, kind, version).map_err(Invalid)?
+                match MirrorPath::parse(path).map_err(ParseError::from)? {
+                    MirrorPath::Index { hostname, provider } => Endpoint::MirrorIndex { host: hostname, provider },
+                    MirrorPath::Version { hostname, provider, version } => {
+                        Endpoint::MirrorVersion { host: hostname, provider, version }
+                    }
+                }
             }
             _ => return Err(unknown()),
         })
@@ -166,60 +166,19 @@ impl Endpoint {
     }
 }
 
-fn mirror(host: &str, ns: &str, kind: &str, version: Option<&str>) -> Result<Endpoint, String> {
-    check_host(host)?;
-    let provider = Provider::parse(ns, kind)?;
-    let host = host.to_ascii_lowercase();
-    Ok(match version {
-        None => Endpoint::MirrorIndex { host, provider },
-        Some(version) => {
-            check_version(version)?;
-            Endpoint::MirrorVersion { host, provider, version: version.to_string() }
+impl Build {
+    fn new(provider: Provider, version: String, platform: Platform) -> Build {
+        Build { provider, version, os: platform.os, arch: platform.arch }
+    }
+}
+
+impl From<PathError> for ParseError {
+    fn from(e: PathError) -> ParseError {
+        match e {
+            PathError::Segment { .. } => ParseError::Invalid(e.to_string()),
+            PathError::Shape(_) | PathError::FileName { .. } => ParseError::Unknown(e.to_string()),
         }
-    })
-}
-
-fn build(ns: &str, kind: &str, version: &str, os: &str, arch: &str) -> Result<Build, String> {
-    let provider = Provider::parse(ns, kind)?;
-    check_version(version)?;
-    check_platform(os, "os")?;
-    check_platform(arch, "arch")?;
-    Ok(Build { provider, version: version.into(), os: os.into(), arch: arch.into() })
-}
-
-/// A namespace or provider type: letters, digits, `-`, `_`, starting with a letter or digit.
-fn check_name(s: &str, what: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= MAX_PART_BYTES
-        && s.as_bytes()[0].is_ascii_alphanumeric()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
-    ok.then_some(()).ok_or_else(|| format!("invalid {what} {s:?}"))
-}
-
-/// A semantic version: starts with a digit; letters, digits, `.`, `-`, `+`.
-pub fn check_version(v: &str) -> Result<(), String> {
-    let ok = !v.is_empty()
-        && v.len() <= MAX_PART_BYTES
-        && v.as_bytes()[0].is_ascii_digit()
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'));
-    ok.then_some(()).ok_or_else(|| format!("invalid version {v:?}"))
-}
-
-/// `linux`, `amd64`, `arm64`, `freebsd`, ...: lower-case letters, digits, `_`.
-fn check_platform(s: &str, what: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= MAX_PART_BYTES
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    ok.then_some(()).ok_or_else(|| format!("invalid {what} {s:?}"))
-}
-
-/// A host name without a port: letters, digits, `.`, `-`.
-fn check_host(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 253
-        && !s.starts_with(['.', '-'])
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
-    ok.then_some(()).ok_or_else(|| format!("invalid host name {s:?} (terraform names a mirror's host without a port)"))
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use super::*;
 
 fn provider(ns: &str, kind: &str) -> Provider {
-    Provider { namespace: ns.into(), kind: kind.into() }
+    Provider { namespace: ns.into(), ty: kind.into() }
 }
 
 fn build(version: &str, os: &str, arch: &str) -> Build {

@@ -70,7 +70,7 @@ pub fn builds(versions_doc: &[u8], provider: &Provider, version: &str) -> Result
             return Err(format!("versions document: a platform of {version} has no os or arch"));
         };
         // The same checks as a request's path: these become paths of this remote.
-        let path = format!("v1/providers/{}/{}/{version}/download/{os}/{arch}", provider.namespace, provider.kind);
+        let path = format!("v1/providers/{}/{}/{version}/download/{os}/{arch}", provider.namespace, provider.ty);
         match super::endpoint::Endpoint::parse(&path) {
             Ok(super::endpoint::Endpoint::Download(b)) => builds.push(b),
             _ => return Err(format!("versions document: unusable platform {os:?}/{arch:?} of {version}")),

@@ -9,7 +9,7 @@ fn urls() -> Urls {
 }
 
 fn provider() -> Provider {
-    Provider { namespace: "acme".into(), kind: "thing".into() }
+    Provider { namespace: "acme".into(), ty: "thing".into() }
 }
 
 const PLATFORMS: [(&str, &str); 4] =

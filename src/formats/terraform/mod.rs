@@ -19,7 +19,7 @@ pub mod protocol;
 pub mod registry;
 mod remote;
 
-pub use endpoint::{check_version, Build, BuildFile, Endpoint, ParseError, Provider};
+pub use endpoint::{Build, BuildFile, Endpoint, ParseError, Provider};
 
 use std::borrow::Cow;
 
@@ -211,8 +211,8 @@ impl Format for Terraform {
     /// other path is a stored file (zips, `SHA256SUMS` and its signature).
     fn local_plan(&self, e: &TerraformRequest) -> Option<LocalPlan> {
         let package = match &e.endpoint {
-            Endpoint::Versions(p) => p.kind.clone(),
-            Endpoint::Download(b) => b.provider.kind.clone(),
+            Endpoint::Versions(p) => p.ty.clone(),
+            Endpoint::Download(b) => b.provider.ty.clone(),
             _ => return Some(LocalPlan::File(e.path.as_str().to_string())),
         };
         Some(LocalPlan::Document { package: Some(package), doc: DOC })

@@ -58,10 +58,15 @@ pub enum MirrorPath {
 /// Why a protocol path or file name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
-    #[error("{what} {value:?} is not valid ({rule})")]
+    /// A segment of the right place with characters (or a length) the protocol does not allow.
+    #[error("{what} {value:?} is not {rule}")]
     Segment { what: &'static str, value: String, rule: &'static str },
+    /// No path of the protocol has this shape.
     #[error("not a provider registry path: {0:?}")]
     Shape(String),
+    /// A provider package's file name of another shape.
+    #[error("file name {name:?}: expected terraform-provider-{{type}}_{{version}}_{{os}}_{{arch}}.zip{why}")]
+    FileName { name: String, why: &'static str },
 }
 
 fn check<'a>(
@@ -87,14 +92,21 @@ fn is_name(s: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
 }
 
-/// A provider type as it appears in `terraform-provider-{type}_...`: no `_`.
+/// A provider type as it appears in `terraform-provider-{type}_...` and in a source address:
+/// lower-case letters, digits and inner dashes, at most 64 characters.
 fn is_type(s: &str) -> bool {
-    is_name(s) && !s.contains('_')
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && !s.ends_with('-')
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
-/// A semantic version (`1.2.3`, `1.2.3-rc.1`, `1.2.3+build`), no leading `v`.
+/// A semantic version (`1.2.3`, `1.2.3-rc.1`, `1.2.3+build`) in its canonical spelling, no
+/// leading `v`.
 pub fn is_version(s: &str) -> bool {
-    s.len() <= 128 && semver::Version::parse(s).is_ok()
+    s.len() <= 128 && semver::Version::parse(s).is_ok_and(|v| v.to_string() == s)
 }
 
 /// An operating system or architecture: lower-case letters and digits.
@@ -111,9 +123,10 @@ fn is_hostname(s: &str) -> bool {
         && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
 }
 
-const NAME_RULE: &str = "letters, digits, '-' and '_', at most 64";
-const VERSION_RULE: &str = "a semantic version such as 1.2.3";
-const PLATFORM_RULE: &str = "lower-case letters and digits";
+const NAME_RULE: &str = "1-64 letters, digits, '-' and '_', starting with a letter or digit";
+const TYPE_RULE: &str = "1-64 lower-case letters, digits and inner dashes";
+const VERSION_RULE: &str = "a semantic version (MAJOR.MINOR.PATCH, canonical)";
+const PLATFORM_RULE: &str = "1-32 lower-case letters and digits (linux, darwin, amd64, arm64, ...)";
 
 impl Provider {
     pub fn new(namespace: &str, ty: &str) -> Result<Provider, PathError> {
@@ -161,10 +174,15 @@ impl MirrorPath {
     /// Parses `path`, relative to the mirror base (decoded, no leading slash).
     pub fn parse(path: &str) -> Result<MirrorPath, PathError> {
         let segs: Vec<&str> = path.split('/').collect();
+        // The shape first: a path of four segments that names no JSON document is no mirror
+        // path at all (a local's stored files have four segments too).
         let [host, ns, ty, file] = segs.as_slice() else {
             return Err(PathError::Shape(path.to_string()));
         };
-        let hostname = check("hostname", host, is_hostname, "a host name without a port")?.to_string();
+        if !file.ends_with(".json") {
+            return Err(PathError::Shape(path.to_string()));
+        }
+        let hostname = check("hostname", host, is_hostname, "a host name without a port")?.to_ascii_lowercase();
         let provider = Provider::new(ns, ty)?;
         if *file == "index.json" {
             return Ok(MirrorPath::Index { hostname, provider });
@@ -185,17 +203,17 @@ pub struct PackageFile {
 }
 
 impl PackageFile {
-    /// Parses a file name (no directory).
+    /// Parses a file name (no directory), naming what is wrong.
     pub fn parse(name: &str) -> Result<PackageFile, PathError> {
-        let shape =
-            || PathError::Shape(format!("{name} (want terraform-provider-{{type}}_{{version}}_{{os}}_{{arch}}.zip)"));
-        let stem = name.strip_prefix("terraform-provider-").and_then(|s| s.strip_suffix(".zip")).ok_or_else(shape)?;
+        let shape = |why| PathError::FileName { name: name.to_string(), why };
+        let stem =
+            name.strip_prefix("terraform-provider-").and_then(|s| s.strip_suffix(".zip")).ok_or_else(|| shape(""))?;
         let parts: Vec<&str> = stem.split('_').collect();
         let [ty, v, os, arch] = parts.as_slice() else {
-            return Err(shape());
+            return Err(shape(" (four parts separated by '_')"));
         };
         Ok(PackageFile {
-            ty: check("type", ty, is_type, "letters, digits and '-', at most 64")?.to_string(),
+            ty: check("provider type", ty, is_type, TYPE_RULE)?.to_string(),
             version: version(v)?,
             platform: Platform::new(os, arch)?,
         })

@@ -3,7 +3,8 @@
 //! JSON, `SHA256SUMS`). Pure: the write side (`crate::locals::terraform`) and the serving path
 //! call it.
 //!
-//! A provider zip is uploaded as `{type}/terraform-provider-{type}_{version}_{os}_{arch}.zip`;
+//! A provider zip is uploaded as `{type}/terraform-provider-{type}_{version}_{os}_{arch}.zip`
+//! (a [`PackageFile`], parsed by [`super::protocol`] like every other name of the protocol);
 //! the Terraform namespace is the local's name. Each version is one `local_packages` row
 //! (package = type) whose metadata is a [`VersionRecord`]: its platforms with their SHA-256,
 //! the protocols it speaks, and the `SHA256SUMS` file and signature made for exactly those
@@ -15,78 +16,16 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::protocol::render_shasums;
+pub use super::protocol::PackageFile;
 use crate::formats::LocalPackages;
-
-/// A provider zip's file name, parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderFile {
-    pub provider: String,
-    pub version: String,
-    pub os: String,
-    pub arch: String,
-}
 
 const PREFIX: &str = "terraform-provider-";
 
-impl ProviderFile {
-    /// Parses `terraform-provider-{type}_{version}_{os}_{arch}.zip`, naming what is wrong.
-    pub fn parse(name: &str) -> Result<ProviderFile, String> {
-        let expected = "expected terraform-provider-{type}_{version}_{os}_{arch}.zip";
-        let rest = name
-            .strip_prefix(PREFIX)
-            .and_then(|r| r.strip_suffix(".zip"))
-            .ok_or_else(|| format!("file name {name:?}: {expected}"))?;
-        let parts: Vec<&str> = rest.split('_').collect();
-        let [provider, version, os, arch] = parts[..] else {
-            return Err(format!("file name {name:?}: {expected} (four parts separated by '_')"));
-        };
-        check_type(provider)?;
-        check_version(version)?;
-        check_platform_part("os", os)?;
-        check_platform_part("arch", arch)?;
-        Ok(ProviderFile { provider: provider.into(), version: version.into(), os: os.into(), arch: arch.into() })
-    }
-
-    pub fn file_name(&self) -> String {
-        format!("{PREFIX}{}_{}_{}_{}.zip", self.provider, self.version, self.os, self.arch)
-    }
-
+impl PackageFile {
     /// Where the zip is stored in the local (the path it was uploaded to).
     pub fn path(&self) -> String {
-        format!("{}/{}", self.provider, self.file_name())
-    }
-}
-
-/// A provider type: lower-case letters, digits and dashes, starting with a letter or digit
-/// (what terraform accepts in a source address).
-pub fn check_type(t: &str) -> Result<(), String> {
-    let ok = !t.is_empty()
-        && t.len() <= 64
-        && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && t.as_bytes()[0].is_ascii_alphanumeric()
-        && !t.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("provider type {t:?}: expected 1-64 lower-case letters, digits and inner dashes"))
-    }
-}
-
-/// A version: semantic versioning 2.0.0, in its canonical spelling (`1.2.3`, `1.0.0-beta.1`).
-pub fn check_version(v: &str) -> Result<(), String> {
-    match semver::Version::parse(v) {
-        Ok(parsed) if parsed.to_string() == v => Ok(()),
-        Ok(parsed) => Err(format!("version {v:?} is not in canonical semver form ({parsed})")),
-        Err(e) => Err(format!("version {v:?} is not a semantic version (MAJOR.MINOR.PATCH): {e}")),
-    }
-}
-
-fn check_platform_part(what: &str, s: &str) -> Result<(), String> {
-    let ok = !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{what} {s:?}: expected 1-32 lower-case letters and digits (linux, darwin, amd64, arm64, ...)"))
+        format!("{}/{}", self.ty, self.file_name())
     }
 }
 
@@ -139,9 +78,7 @@ pub fn with_platform(platforms: &[PlatformRecord], added: PlatformRecord) -> Res
 
 /// The `SHA256SUMS` of `platforms`: `{hex}  {file name}\n` per zip, sorted by file name.
 pub fn sha256sums(platforms: &[PlatformRecord]) -> String {
-    let mut sorted: Vec<&PlatformRecord> = platforms.iter().collect();
-    sorted.sort_by(|a, b| a.filename.cmp(&b.filename));
-    sorted.iter().map(|p| format!("{}  {}\n", p.shasum, p.filename)).collect()
+    render_shasums(platforms.iter().map(|p| (p.shasum.as_str(), p.filename.as_str())))
 }
 
 /// Where the `SHA256SUMS` whose bytes hash to `sums_hex` and its signature are stored.

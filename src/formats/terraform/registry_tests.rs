@@ -8,10 +8,8 @@ use crate::formats::LocalVersion;
 
 #[test]
 fn provider_file_names_parse_or_name_the_problem() {
-    let ok = |t: &str, v: &str, os: &str, arch: &str| {
-        Ok(ProviderFile { provider: t.into(), version: v.into(), os: os.into(), arch: arch.into() })
-    };
-    let cases: Vec<(&str, Result<ProviderFile, &str>)> = vec![
+    let ok = |t: &str, v: &str, os: &str, arch: &str| Ok(package_file(t, v, os, arch));
+    let cases: Vec<(&str, Result<PackageFile, &str>)> = vec![
         ("terraform-provider-aws_5.0.0_linux_amd64.zip", ok("aws", "5.0.0", "linux", "amd64")),
         (
             "terraform-provider-my-thing_1.2.3-beta.1_darwin_arm64.zip",
@@ -38,20 +36,25 @@ fn provider_file_names_parse_or_name_the_problem() {
         ("terraform-provider-aws_5.0.0__amd64.zip", Err("os \"\"")),
     ];
     for (name, want) in cases {
-        match (ProviderFile::parse(name), want) {
+        match (PackageFile::parse(name), want) {
             (Ok(got), Ok(w)) => {
                 assert_eq!(got, w, "{name}");
                 assert_eq!(got.file_name(), name, "round trip");
-                assert_eq!(got.path(), format!("{}/{name}", got.provider));
+                assert_eq!(got.path(), format!("{}/{name}", got.ty));
             }
-            (Err(e), Err(w)) => assert!(e.contains(w), "{name}: {e:?} lacks {w:?}"),
+            (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{name}: {e} lacks {w:?}"),
             (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
         }
     }
 }
 
+fn package_file(ty: &str, version: &str, os: &str, arch: &str) -> PackageFile {
+    let platform = super::super::protocol::Platform { os: os.into(), arch: arch.into() };
+    PackageFile { ty: ty.into(), version: version.into(), platform }
+}
+
 fn platform(provider: &str, version: &str, os: &str, arch: &str) -> PlatformRecord {
-    let file = ProviderFile { provider: provider.into(), version: version.into(), os: os.into(), arch: arch.into() };
+    let file = package_file(provider, version, os, arch);
     let shasum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(file.file_name().as_bytes()));
     PlatformRecord { os: os.into(), arch: arch.into(), filename: file.file_name(), shasum, size: 1000 }
 }

@@ -18,7 +18,7 @@ fn urls(document: &str) -> Urls {
 
 fn build() -> Build {
     Build {
-        provider: Provider { namespace: "acme".into(), kind: "thing".into() },
+        provider: Provider { namespace: "acme".into(), ty: "thing".into() },
         version: "1.2.3".into(),
         os: "linux".into(),
         arch: "amd64".into(),

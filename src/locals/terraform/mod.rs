@@ -22,7 +22,7 @@ use super::{LocalError, LocalSpec, UploadBody, WriteReply, WriteRequest};
 use crate::db::local_files::LocalFile;
 use crate::db::local_versions::{Replaced, VersionChange};
 use crate::formats::terraform::registry::{
-    sha256sums, sums_paths, with_platform, PlatformRecord, ProviderFile, VersionRecord,
+    sha256sums, sums_paths, with_platform, PackageFile, PlatformRecord, VersionRecord,
 };
 use crate::formats::Method;
 use crate::paths::RepoPath;
@@ -56,7 +56,7 @@ pub async fn write(
 }
 
 /// The path of an upload or delete: `{type}/terraform-provider-{type}_{version}_{os}_{arch}.zip`.
-pub fn upload_path(raw: &str) -> Result<ProviderFile, LocalError> {
+pub fn upload_path(raw: &str) -> Result<PackageFile, LocalError> {
     let expected = "expected {type}/terraform-provider-{type}_{version}_{os}_{arch}.zip";
     let path = RepoPath::parse(raw)?;
     let [dir, name] = path.segments() else {
@@ -65,11 +65,11 @@ pub fn upload_path(raw: &str) -> Result<ProviderFile, LocalError> {
     if path.has_trailing_slash() {
         return Err(LocalError::Invalid(format!("{path:?}: {expected}")));
     }
-    let file = ProviderFile::parse(name).map_err(LocalError::Invalid)?;
-    if *dir != file.provider {
+    let file = PackageFile::parse(name).map_err(|e| LocalError::Invalid(e.to_string()))?;
+    if *dir != file.ty {
         return Err(LocalError::Invalid(format!(
             "{name} is a zip of provider {:?}, uploaded under {dir:?}/: upload it under {:?}/",
-            file.provider, file.provider
+            file.ty, file.ty
         )));
     }
     Ok(file)
@@ -81,16 +81,16 @@ struct Stored {
     record: VersionRecord,
 }
 
-fn answer(public_base: &str, repo: &str, file: &ProviderFile, s: &Stored) -> serde_json::Value {
+fn answer(public_base: &str, repo: &str, file: &PackageFile, s: &Stored) -> serde_json::Value {
     let url = |path: &str| {
         let encoded = RepoPath::from_decoded(path).map(|p| p.upstream_suffix()).unwrap_or_default();
         format!("{public_base}/api/v1/local/{repo}/{encoded}")
     };
     json!({
-        "provider": format!("{repo}/{}", file.provider),
+        "provider": format!("{repo}/{}", file.ty),
         "version": file.version,
-        "os": file.os,
-        "arch": file.arch,
+        "os": file.platform.os,
+        "arch": file.platform.arch,
         "filename": s.platform.filename,
         "shasum": s.platform.shasum,
         "size": s.platform.size,
@@ -104,7 +104,7 @@ fn answer(public_base: &str, repo: &str, file: &ProviderFile, s: &Stored) -> ser
 async fn upload(
     files: &LocalFiles,
     repo: &str,
-    file: &ProviderFile,
+    file: &PackageFile,
     expected: Option<artifactapi_actors::digest::Digest>,
     body: UploadBody,
 ) -> Result<Stored, LocalError> {
@@ -115,7 +115,7 @@ async fn upload(
         return Err(exists());
     }
     let staged = files.stage(body).await?;
-    let (staged_path, provider) = (staged.path.clone(), file.provider.clone());
+    let (staged_path, provider) = (staged.path.clone(), file.ty.clone());
     let checked = tokio::task::spawn_blocking(move || zipcheck::check_file(&staged_path, &provider)).await;
     match checked {
         Ok(Ok(())) => {}
@@ -131,14 +131,14 @@ async fn upload(
     let committed = files.commit(staged, expected).await?;
     let zip = LocalFiles::file(&path, &committed, Some("application/zip"));
     let platform = PlatformRecord {
-        os: file.os.clone(),
-        arch: file.arch.clone(),
+        os: file.platform.os.clone(),
+        arch: file.platform.arch.clone(),
         filename: file.file_name(),
         shasum: committed.digest.hex(),
         size: committed.size,
     };
     for _ in 0..ATTEMPTS {
-        let previous = files.db.local_version_record(repo, &file.provider, &file.version).await?;
+        let previous = files.db.local_version_record(repo, &file.ty, &file.version).await?;
         let (platforms, protocols) = match &previous {
             Some(v) => {
                 let r = VersionRecord::from_json(v).map_err(LocalError::Internal)?;
@@ -149,7 +149,7 @@ async fn upload(
         let (record, pair) = signed(files, file, protocols, platforms).await?;
         let next = serde_json::to_value(&record).map_err(|e| LocalError::Internal(e.to_string()))?;
         let change = VersionChange {
-            package: &file.provider,
+            package: &file.ty,
             version: &file.version,
             previous: previous.as_ref(),
             next: Some(&next),
@@ -166,17 +166,14 @@ async fn upload(
     Err(busy(file))
 }
 
-fn busy(file: &ProviderFile) -> LocalError {
-    LocalError::Unavailable(format!(
-        "{} {} is being changed by many writers at once; try again",
-        file.provider, file.version
-    ))
+fn busy(file: &PackageFile) -> LocalError {
+    LocalError::Unavailable(format!("{} {} is being changed by many writers at once; try again", file.ty, file.version))
 }
 
 /// The record of a version with `platforms`, and its `SHA256SUMS` and signature, stored.
 async fn signed(
     files: &LocalFiles,
-    file: &ProviderFile,
+    file: &PackageFile,
     protocols: Vec<String>,
     platforms: Vec<PlatformRecord>,
 ) -> Result<(VersionRecord, Vec<LocalFile>), LocalError> {
@@ -186,7 +183,7 @@ async fn signed(
     let sums_blob = files.commit_bytes(sums.as_bytes()).await?;
     let sig_blob = files.commit_bytes(&sig).await?;
     // Named by the signature's digest: every state of the version has its own pair.
-    let (sums_path, sig_path) = sums_paths(&file.provider, &file.version, &sig_blob.digest.hex());
+    let (sums_path, sig_path) = sums_paths(&file.ty, &file.version, &sig_blob.digest.hex());
     let pair = vec![
         LocalFiles::file(&sums_path, &sums_blob, Some("text/plain; charset=utf-8")),
         LocalFiles::file(&sig_path, &sig_blob, Some("application/pgp-signature")),
@@ -203,15 +200,15 @@ async fn signed(
 }
 
 /// `DELETE`: the platform goes; the version with its last platform.
-async fn remove(files: &LocalFiles, repo: &str, file: &ProviderFile) -> Result<(), LocalError> {
+async fn remove(files: &LocalFiles, repo: &str, file: &PackageFile) -> Result<(), LocalError> {
     let missing = || LocalError::NotFound(format!("{} not found in {repo}", file.file_name()));
     let path = file.path();
     for _ in 0..ATTEMPTS {
-        let previous = files.db.local_version_record(repo, &file.provider, &file.version).await?.ok_or_else(missing)?;
+        let previous = files.db.local_version_record(repo, &file.ty, &file.version).await?.ok_or_else(missing)?;
         let r = VersionRecord::from_json(&previous).map_err(LocalError::Internal)?;
-        r.platform(&file.os, &file.arch).ok_or_else(missing)?;
+        r.platform(&file.platform.os, &file.platform.arch).ok_or_else(missing)?;
         let rest: Vec<PlatformRecord> =
-            r.platforms.into_iter().filter(|p| !(p.os == file.os && p.arch == file.arch)).collect();
+            r.platforms.into_iter().filter(|p| !(p.os == file.platform.os && p.arch == file.platform.arch)).collect();
         let (next, pair) = if rest.is_empty() {
             (None, Vec::new())
         } else {
@@ -219,7 +216,7 @@ async fn remove(files: &LocalFiles, repo: &str, file: &ProviderFile) -> Result<(
             (Some(serde_json::to_value(&record).map_err(|e| LocalError::Internal(e.to_string()))?), pair)
         };
         let change = VersionChange {
-            package: &file.provider,
+            package: &file.ty,
             version: &file.version,
             previous: Some(&previous),
             next: next.as_ref(),
