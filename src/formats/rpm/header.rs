@@ -255,7 +255,7 @@ pub mod build {
                 Value::I64(_) => 8,
                 _ => 1,
             };
-            while store.len() % align != 0 {
+            while !store.len().is_multiple_of(align) {
                 store.push(0);
             }
             let offset = store.len() as u32;
@@ -308,7 +308,7 @@ pub mod build {
         out.resize(LEAD_SIZE as usize, 0);
         let sig = header(&[(1000, Value::I32(vec![1234])), (1004, Value::Bin(vec![7; 16]))]);
         out.extend(&sig);
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         out.extend(header(tags));
