@@ -70,3 +70,57 @@ impl Drop for Namespace {
         }
     }
 }
+
+/// A Redis server of one test's own (a child `redis-server` on a free port, nothing on disk),
+/// for tests that stop and start it; the shared one stays up for every other test.
+#[derive(Debug)]
+pub struct PrivateRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    /// Starts it on a free port and waits until it accepts connections.
+    pub async fn start() -> PrivateRedis {
+        let mut r = PrivateRedis { port: crate::server::free_port(), child: None };
+        r.resume().await;
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it (`SIGKILL`): clients see their connections reset and new ones refused.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub async fn resume(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        self.child = Some(child);
+        let addr = format!("127.0.0.1:{}", self.port);
+        crate::poll_until(
+            "a private redis-server",
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_millis(20),
+            || async { tokio::net::TcpStream::connect(&addr).await.ok().map(|_| ()) },
+        )
+        .await;
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
