@@ -19,6 +19,7 @@ import time
 import urllib.request
 
 import docs
+import peers
 from benchlib import MIB, Invalid, log, peak_rss_during, proc_status, process_tree, wrk
 
 
@@ -235,6 +236,8 @@ def main():
     p.add_argument("--docs-nginx-base", help="the URL of that directory on the peer")
     p.add_argument("--docs-settle", type=int, default=60, help="seconds after the load before the last RSS")
     p.add_argument("--docs-duration", type=int, default=30, help="seconds of the packument hit wrk runs")
+    p.add_argument("--peers", help="the peers' addresses as bench/peers.sh writes them (bench/peers.py)")
+    p.add_argument("--peers-only", action="store_true", help="measure the peer rows alone")
     a = p.parse_args()
     if a.docs != "0" and a.only == "nginx":
         log("the document rows need artifactapi's rendered documents: skipped with --only nginx")
@@ -253,7 +256,7 @@ def main():
         idle = proc_status(a.api_pid, "VmRSS")
     # nginx first: it is the reference, and a failure in artifactapi then still leaves a baseline.
     for key in ("nginx", "api"):
-        if a.docs == "only" or (a.only and a.only != key):
+        if a.docs == "only" or a.peers_only or (a.only and a.only != key):
             continue
         files = {
             "small": "small.bin",
@@ -267,6 +270,12 @@ def main():
             invalid.append(f"{proxies[key].name}: {e}")
             log(f"INVALID {proxies[key].name}: {e}")
 
+    # The peers after nginx and artifactapi's own rows, so that those run as before.
+    peer_results = None
+    if a.peers:
+        peer_results, peer_invalid = peers.measure(a)
+        invalid += [f"peers: {m}" for m in peer_invalid]
+
     # The document rows last: the load they put on artifactapi's memory must not reach the
     # existing rows (their peak RSS included).
     if a.docs != "0":
@@ -279,12 +288,16 @@ def main():
     print()
     if a.header:
         print(a.header)
-    print(table(results["api"], results["nginx"], a))
+    if not a.peers_only:
+        print(table(results["api"], results["nginx"], a))
+    if peer_results:
+        print()
+        print(peers.table(peer_results, fmt, a.large_size // MIB))
     for msg in invalid:
         print(f"INVALID: {msg}")
     if a.json_out:
         with open(a.json_out, "w") as f:
-            json.dump({"artifactapi": results["api"], "nginx": results["nginx"], "invalid": invalid}, f, indent=2)
+            json.dump({"artifactapi": results["api"], "nginx": results["nginx"], "peers": peer_results, "invalid": invalid}, f, indent=2)
     return 1 if invalid else 0
 
 

@@ -16,6 +16,7 @@
 # BENCH_DOCS_SCALE (1: 20 MB packuments and a 50 MB index; 0.1 for a quick run),
 # BENCH_DOCS_SETTLE (s after the document load before the last RSS sample, 60),
 # BENCH_DOCS_DURATION (s per wrk run on the large packument, 30),
+# BENCH_PEERS (1: with the peer rows, bench/peers.sh; 0: without; only: those alone),
 # PGHOST/PGPORT/PGUSER (the PostgreSQL superuser that creates the throwaway database:
 # 127.0.0.1, 5432, postgres).
 set -euo pipefail
@@ -30,6 +31,7 @@ DOCS=${BENCH_DOCS:-1}
 DOCS_SCALE=${BENCH_DOCS_SCALE:-1}
 DOCS_SETTLE=${BENCH_DOCS_SETTLE:-60}
 DOCS_DURATION=${BENCH_DOCS_DURATION:-30}
+PEERS=${BENCH_PEERS:-1}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
@@ -40,6 +42,15 @@ for tool in nginx wrk curl python3 psql; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found (.ci/install installs it)"
 done
 case "$DOCS" in 0 | 1 | only) ;; *) die "BENCH_DOCS must be 0, 1 or only" ;; esac
+case "$PEERS" in 0 | 1 | only) ;; *) die "BENCH_PEERS must be 0, 1 or only" ;; esac
+if [ "$PEERS" != 0 ] && [ "$ONLY" = nginx ]; then
+  log "the peer rows measure artifactapi beside the peers: skipped with BENCH_ONLY=nginx"
+  PEERS=0
+fi
+[ "$PEERS" = only ] && DOCS=0
+# shellcheck source=bench/peers.sh
+. "$BENCH/peers.sh"
+[ "$PEERS" = 0 ] || peers_check_tools
 [ "$DOCS" = only ] && [ "$ONLY" = nginx ] && die "BENCH_DOCS=only measures artifactapi's documents: not with BENCH_ONLY=nginx"
 if [ "$DOCS" = 1 ] && [ "$ONLY" = nginx ]; then
   log "the large-document rows need artifactapi's rendered documents: skipped with BENCH_ONLY=nginx"
@@ -186,6 +197,12 @@ http {
       default_type application/json;
       add_header Vary Accept;
     }
+    # The peers' npm origin (bench/peer_fixtures.py): /npmpeer/NAME is NAME/index.json.
+    location /npmpeer/ {
+      types { application/octet-stream tgz; }
+      default_type application/json;
+      try_files \$uri \$uri/index.json =404;
+    }
     location /helm/ {
       alias $work/docs/helm/;
       default_type application/x-yaml;
@@ -291,6 +308,10 @@ if [ "$ONLY" != nginx ]; then
   fi
 fi
 
+if [ "$PEERS" != 0 ]; then
+  peers_start
+fi
+
 # --- measure ----------------------------------------------------------------------------------
 cores=$(nproc)
 header="artifactapi vs $(nginx -v 2>&1 | sed 's/^nginx version: //') proxy_cache on 127.0.0.1, $cores cores,"
@@ -302,6 +323,9 @@ case "$ONLY" in
   "") ;;
   *) die "BENCH_ONLY must be api or nginx" ;;
 esac
+peer_args=()
+[ "$PEERS" != 0 ] && peer_args=(--peers "$work/peers.json")
+[ "$PEERS" = only ] && peer_args+=(--peers-only)
 # In the background so that a signal reaches the trap at once; its curl and wrk children are
 # stopped by the cleanup too.
 python3 "$BENCH/measure.py" \
@@ -318,7 +342,7 @@ python3 "$BENCH/measure.py" \
   --docs-helm-url "http://127.0.0.1:$api_port/api/v1/remote/benchhelm/index.yaml" \
   --public-url "http://127.0.0.1:$api_port" \
   --docs-nginx-dir "$work/peer-docs" --docs-nginx-base "http://127.0.0.1:$peer_port/docs/" \
-  ${BENCH_JSON:+--json-out "$BENCH_JSON"} "${only_args[@]}" &
+  ${BENCH_JSON:+--json-out "$BENCH_JSON"} "${only_args[@]}" "${peer_args[@]}" &
 measure_pid=$!
 pids=("$measure_pid" "${pids[@]}")
 rc=0
