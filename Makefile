@@ -5,7 +5,8 @@
 #                creates the PostgreSQL role and database it needs when they are missing
 #   make test    unit and integration tests of the workspace, then the end-to-end crate
 #   make e2e     the end-to-end crate alone
-#   make bench   benchmark against nginx proxy_cache (bench/README.md)
+#   make bench   benchmark against nginx proxy_cache and the peers (bench/README.md)
+#   make soak    30 minutes of mixed traffic, peak RSS and errors (SOAK_SECONDS to shorten)
 #   make provider          the Terraform provider, zipped for a provider registry (dist/)
 #   make provider-publish  uploads that zip to a local terraform repository of artifactapi
 #   make lint    clippy (warnings are errors) and rustfmt --check
@@ -35,7 +36,7 @@ PGADMIN ?= postgres
 
 E2E_CRATE := artifactapi-e2e
 
-.PHONY: build run db test e2e bin bench lint fmt provider provider-publish
+.PHONY: build run db test e2e bin bench soak lint fmt provider provider-publish
 
 build:
 	$(CARGO) build --release -p artifactapi
@@ -72,10 +73,13 @@ e2e: bin
 bench:
 	bench/run.sh
 
+soak:
+	bench/soak.sh
+
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check
-	@if command -v shellcheck >/dev/null; then shellcheck .ci/run .ci/install bench/run.sh terraform-provider/scripts/*.sh; \
+	@if command -v shellcheck >/dev/null; then shellcheck -x .ci/run .ci/install bench/run.sh bench/soak.sh terraform-provider/scripts/*.sh; \
 	else echo "shellcheck not installed: shell scripts not checked"; fi
 
 fmt:
