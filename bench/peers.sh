@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154  # work, up_port, api_port, BENCH: set by bench/run.sh, which sources this
 # The peers of the benchmark, sourced by bench/run.sh: starts on 127.0.0.1 what users would
 # deploy instead of artifactapi, each a real proxy of the same origin as one of artifactapi's
 # remotes, and writes their addresses to $work/peers.json for bench/peers.py (see that file and
