@@ -39,6 +39,7 @@ pub mod client;
 pub mod counting;
 pub mod db;
 pub mod docker;
+pub mod faults;
 pub mod gomod;
 pub mod helm;
 pub mod oci_client;
