@@ -50,6 +50,7 @@ pub mod rpm;
 pub mod s3;
 pub mod server;
 pub mod sse;
+pub mod stall;
 pub mod terraform;
 pub mod tls;
 pub mod upstream;

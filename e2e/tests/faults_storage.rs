@@ -11,6 +11,7 @@ use artifactapi_e2e::faults::{
     assert_health_error, dependency_events, expect_event, failures, gauge, wait_healthy, Tmpfs,
 };
 use artifactapi_e2e::s3::S3Server;
+use artifactapi_e2e::stall::StallProxy;
 use artifactapi_e2e::{
     generic_remote, pattern_bytes, poll_until, sha256_hex, try_fetch, File, Options, Server, Storage, Upstream,
 };
@@ -137,4 +138,47 @@ async fn staging_swept_dir(s: &Server) {
         s.staged_files().is_empty().then_some(())
     })
     .await;
+}
+
+/// The S3 server slow: its answers held back for 8 s by a proxy between artifactapi and it.
+/// Slow is not down: requests wait and then complete with the right bytes; the health check's
+/// 3 s deadline reports the stall meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_slow_delays_answers_without_breaking_them_and_shows_in_health() {
+    let s3 = S3Server::start().await;
+    let proxy = StallProxy::start(([127, 0, 0, 1], s3.port).into()).await;
+    let bucket = S3Server::unique_bucket();
+    let up = Upstream::start().await;
+    let (cached, cold) = (pattern_bytes(8 * MIB, 85), pattern_bytes(3 * MIB, 86));
+    up.put("/files/cached.bin", File::new(cached.clone()));
+    up.put("/files/cold.bin", File::new(cold.clone()));
+    let opts = s3.env(&bucket).into_iter().fold(Options::new(Storage::Fs, false), |o, (k, v)| o.env(&k, v));
+    let opts = opts.env("STORAGE_BACKEND", "s3").env("MINIO_ENDPOINT", format!("127.0.0.1:{}", proxy.port));
+    let s = Server::start(opts).await;
+    s.create_remote(generic_remote("gen", &up.base_url())).await;
+    assert_eq!(s.proxy_get("gen", "files/cached.bin").await.status, StatusCode::OK);
+    s.wait_cached("gen", "files/cached.bin").await;
+    let mut events = dependency_events(&s).await;
+
+    proxy.stall(true);
+    let (client, hit_url, cold_url) =
+        (s.client().clone(), s.proxy_url("gen", "files/cached.bin"), s.proxy_url("gen", "files/cold.bin"));
+    let hit = tokio::spawn(try_fetch(client.get(hit_url)));
+    let miss = tokio::spawn(try_fetch(s.client().get(cold_url)));
+    let down = expect_event(&mut events, "dependency_down", "storage").await;
+    assert!(down["detail"]["error"].as_str().is_some_and(|e| e.contains("no answer")), "{down}");
+    assert_health_error(&s, "storage").await;
+    assert_eq!(gauge(&s, "storage").await, 0.0);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+
+    proxy.stall(false);
+    let hit = hit.await.expect("join").expect("the cached object after the stall");
+    assert_eq!((hit.status, sha256_hex(&hit.body)), (StatusCode::OK, sha256_hex(&cached)));
+    let miss = miss.await.expect("join").expect("the cold object after the stall");
+    assert_eq!((miss.status, sha256_hex(&miss.body)), (StatusCode::OK, sha256_hex(&cold)));
+    expect_event(&mut events, "dependency_up", "storage").await;
+    wait_healthy(&s).await;
+    assert_eq!(gauge(&s, "storage").await, 1.0);
+    let r = s.wait_cached("gen", "files/cold.bin").await;
+    assert_eq!(sha256_hex(&r.body), sha256_hex(&cold));
 }
