@@ -175,13 +175,11 @@ impl Fanout {
     }
 
     /// Numbers, parses and broadcasts one message; `from_coordinator` skips this replica's own
-    /// dependency events (delivered here already).
+    /// dependency events (delivered here already: a gap in the ids, as a filter leaves).
     fn forward(&self, json: String, from_coordinator: bool) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         match Frame::parse(id, json) {
-            Some(frame) if from_coordinator && is_local_only(&frame.kind) && self.is_own(&frame.json) => {
-                self.next_id.fetch_sub(1, Ordering::Relaxed);
-            }
+            Some(frame) if from_coordinator && is_local_only(&frame.kind) && self.is_own(&frame.json) => {}
             // No receiver is fine: the last client may just have left.
             Some(frame) => drop(self.tx.send(Arc::new(frame))),
             None => tracing::debug!("event stream: skipped a message that is not an event"),
