@@ -131,6 +131,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     // The actors' events feed the metrics and stats on their way to the bus.
     let sink = observe.sink(events.clone());
     let storage = StorageActor::new(store.clone(), catalog.clone(), sink.clone()).start();
+    crate::observe::dependencies::start(db.clone(), store.clone(), coord.clone(), sink.clone());
 
     let threads = config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let arbiters = (0..threads).map(|_| Arbiter::new().handle()).collect();

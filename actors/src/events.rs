@@ -26,11 +26,16 @@ pub enum EventKind {
     Eviction,
     GcRun,
     PushCompleted,
+    /// A service this replica depends on (`detail.dependency`: `database`, `storage`,
+    /// `coordinator`) stopped answering.
+    DependencyDown,
+    /// It answers again.
+    DependencyUp,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::FetchStarted,
         EventKind::FetchCompleted,
         EventKind::FetchFailed,
@@ -47,6 +52,8 @@ impl EventKind {
         EventKind::Eviction,
         EventKind::GcRun,
         EventKind::PushCompleted,
+        EventKind::DependencyDown,
+        EventKind::DependencyUp,
     ];
 
     /// The wire name (`fetch_completed`), as in the JSON `type` field.
@@ -68,6 +75,8 @@ impl EventKind {
             EventKind::Eviction => "eviction",
             EventKind::GcRun => "gc_run",
             EventKind::PushCompleted => "push_completed",
+            EventKind::DependencyDown => "dependency_down",
+            EventKind::DependencyUp => "dependency_up",
         }
     }
 

@@ -37,7 +37,7 @@ pub fn binary() -> PathBuf {
 /// A running s3s-fs; killed on drop.
 #[derive(Debug)]
 pub struct S3Server {
-    child: Child,
+    child: Option<Child>,
     dir: TempDir,
     pub port: u16,
     pub access_key: String,
@@ -47,40 +47,43 @@ pub struct S3Server {
 impl S3Server {
     /// Starts s3s-fs and waits (up to 15 s) until it accepts connections.
     pub async fn start() -> S3Server {
-        let bin = binary();
         let mut last_log = String::new();
         for _attempt in 0..3 {
             let dir = tempfile::Builder::new().prefix("aa-e2e-s3-").tempdir().expect("temp dir for s3s-fs");
-            let root = dir.path().join("root");
-            std::fs::create_dir(&root).expect("s3s-fs root dir");
-            let log_path = dir.path().join("s3s-fs.log");
-            let log = std::fs::File::create(&log_path).expect("s3s-fs log file");
+            std::fs::create_dir(dir.path().join("root")).expect("s3s-fs root dir");
             let port = crate::server::free_port();
             let access_key = format!("AK{}", &uuid::Uuid::new_v4().simple().to_string()[..18]).to_uppercase();
             let secret_key = uuid::Uuid::new_v4().simple().to_string();
-            let child = Command::new(&bin)
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--access-key", &access_key, "--secret-key", &secret_key])
-                .arg(&root)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("clone log handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut server = S3Server { child, dir, port, access_key, secret_key };
+            let child = spawn(dir.path(), port, &access_key, &secret_key);
+            let mut server = S3Server { child: Some(child), dir, port, access_key, secret_key };
             if server.wait_listening(Duration::from_secs(15)).await {
                 return server;
             }
-            last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            last_log = std::fs::read_to_string(server.dir.path().join("s3s-fs.log")).unwrap_or_default();
             // Another process may have taken the port between probe and bind: try a new one.
         }
         panic!("s3s-fs did not start; its log:\n{last_log}");
     }
 
+    /// Kills it (`SIGKILL`): connections reset, new ones refused; the objects stay on disk.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port, keys and objects; waits until it accepts connections.
+    pub async fn resume(&mut self) {
+        self.stop();
+        self.child = Some(spawn(self.dir.path(), self.port, &self.access_key, &self.secret_key));
+        assert!(self.wait_listening(Duration::from_secs(15)).await, "s3s-fs did not come back on port {}", self.port);
+    }
+
     async fn wait_listening(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
                 return false;
             }
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
@@ -121,7 +124,22 @@ impl S3Server {
 
 impl Drop for S3Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
+}
+
+/// Runs s3s-fs on `port` over `{dir}/root`, appending its output to `{dir}/s3s-fs.log`.
+fn spawn(dir: &std::path::Path, port: u16, access_key: &str, secret_key: &str) -> Child {
+    let bin = binary();
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(dir.join("s3s-fs.log")).expect("s3s-fs log file");
+    Command::new(&bin)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", access_key, "--secret-key", secret_key])
+        .arg(dir.join("root"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone log handle"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()))
 }

@@ -10,11 +10,18 @@
 //! Each message is parsed once here (its type and repository, for filtering) and numbered in
 //! arrival order: the number is the SSE `id`, per replica.
 //!
+//! Events the bus could not publish through the coordinator (Redis down) are handed to this
+//! replica's clients directly ([`Fanout::deliver_local`]): the other replicas miss them, but the
+//! clients here still see what happens here. This replica's `dependency_down` and
+//! `dependency_up` events always take that way too, and their copies coming back through the
+//! coordinator are skipped: while Redis is down, or just back and this replica not yet
+//! subscribed again, the coordinator could not bring them (its own fault above all).
+//!
 //! A client that reads too slowly falls more than [`CAPACITY`] messages behind and then skips
 //! the oldest ones ([`Next::Lagged`] says how many). Nobody waits for a slow client: the
 //! broadcast never blocks its sender, so requests and other clients are not slowed down.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,6 +75,10 @@ pub struct Fanout {
     /// Set when the server shuts down: every client's stream ends.
     closing: watch::Sender<bool>,
     linger: Duration,
+    /// The last SSE `id` given out.
+    next_id: AtomicU64,
+    /// This replica's name, as its events carry it.
+    replica: String,
 }
 
 /// What a client gets next.
@@ -115,12 +126,12 @@ impl Drop for Listener {
 
 impl Fanout {
     /// Starts the subscription task on the current runtime.
-    pub fn start(coord: Arc<dyn Coordinator>) -> Arc<Fanout> {
-        Self::start_with(coord, LINGER)
+    pub fn start(coord: Arc<dyn Coordinator>, replica: &str) -> Arc<Fanout> {
+        Self::start_with(coord, replica, LINGER)
     }
 
     /// As [`Fanout::start`], keeping the subscription `linger` after the last client left.
-    pub fn start_with(coord: Arc<dyn Coordinator>, linger: Duration) -> Arc<Fanout> {
+    pub fn start_with(coord: Arc<dyn Coordinator>, replica: &str, linger: Duration) -> Arc<Fanout> {
         let fanout = Arc::new(Fanout {
             tx: broadcast::channel(CAPACITY).0,
             clients: AtomicUsize::new(0),
@@ -128,6 +139,8 @@ impl Fanout {
             subscribed: watch::channel(false).0,
             closing: watch::channel(false).0,
             linger,
+            next_id: AtomicU64::new(0),
+            replica: replica.to_string(),
         });
         tokio::spawn(run(fanout.clone(), coord));
         fanout
@@ -153,6 +166,36 @@ impl Fanout {
         Listener { rx, closing: self.closing.subscribe(), fanout: self.clone() }
     }
 
+    /// Hands a published event to this replica's clients only (it could not go through the
+    /// coordinator); dropped when there are none.
+    pub fn deliver_local(&self, json: String) {
+        if self.clients() > 0 {
+            self.forward(json, false);
+        }
+    }
+
+    /// Numbers, parses and broadcasts one message; `from_coordinator` skips this replica's own
+    /// dependency events (delivered here already: a gap in the ids, as a filter leaves).
+    fn forward(&self, json: String, from_coordinator: bool) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        match Frame::parse(id, json) {
+            Some(frame) if from_coordinator && is_local_only(&frame.kind) && self.is_own(&frame.json) => {}
+            // No receiver is fine: the last client may just have left.
+            Some(frame) => drop(self.tx.send(Arc::new(frame))),
+            None => tracing::debug!("event stream: skipped a message that is not an event"),
+        }
+    }
+
+    /// Whether an event came from this replica.
+    fn is_own(&self, json: &str) -> bool {
+        #[derive(Deserialize)]
+        struct Origin {
+            #[serde(default)]
+            replica: String,
+        }
+        serde_json::from_str::<Origin>(json).is_ok_and(|o| o.replica == self.replica)
+    }
+
     /// Ends every client's stream, now and for clients that connect later (shutdown: an open
     /// stream would otherwise hold the server's graceful stop for its whole timeout).
     pub fn close(&self) {
@@ -174,9 +217,13 @@ impl Fanout {
     }
 }
 
+/// Event types a replica hands to its own clients directly rather than through the coordinator.
+pub fn is_local_only(kind: &str) -> bool {
+    matches!(kind, "dependency_down" | "dependency_up")
+}
+
 /// The subscription task: idle without clients, subscribed (once) while there are some.
 async fn run(fanout: Arc<Fanout>, coord: Arc<dyn Coordinator>) {
-    let mut next_id = 0u64;
     loop {
         while fanout.clients() == 0 {
             fanout.wake.notified().await;
@@ -197,12 +244,7 @@ async fn run(fanout: Arc<Fanout>, coord: Arc<dyn Coordinator>) {
             tokio::select! {
                 msg = sub.next() => {
                     let Some(json) = msg else { break };
-                    next_id += 1;
-                    match Frame::parse(next_id, json) {
-                        // No receiver is fine: the last client may just have left.
-                        Some(frame) => drop(fanout.tx.send(Arc::new(frame))),
-                        None => tracing::debug!("event stream: skipped a message that is not an event"),
-                    }
+                    fanout.forward(json, true);
                 }
                 _ = check.tick() => {
                     if fanout.clients() > 0 {
@@ -236,7 +278,7 @@ mod tests {
     #[tokio::test]
     async fn one_subscription_serves_every_client_and_goes_when_they_do() {
         let coord = Arc::new(MemoryCoordinator::new());
-        let fanout = Fanout::start_with(coord.clone(), Duration::from_millis(100));
+        let fanout = Fanout::start_with(coord.clone(), "r1", Duration::from_millis(100));
         assert_eq!(coord.subscribers(keys::EVENTS).await.unwrap(), 0, "subscribed without clients");
 
         let mut a = fanout.listen();
@@ -275,7 +317,7 @@ mod tests {
     #[tokio::test]
     async fn a_slow_client_skips_and_is_told_how_many() {
         let coord = Arc::new(MemoryCoordinator::new());
-        let fanout = Fanout::start(coord.clone());
+        let fanout = Fanout::start(coord.clone(), "r1");
         let mut slow = fanout.listen();
         let mut quick = fanout.listen();
         assert!(slow.wait_subscribed(Duration::from_secs(5)).await);

@@ -5,6 +5,8 @@
 //! them in batches through the coordinator (Redis pub/sub when configured, so subscribers on
 //! every replica see every replica's events; a local broadcast otherwise). When the queue is
 //! full the event is dropped and counted: serving requests matters more than a complete stream.
+//! When the coordinator does not take a batch (Redis down), the batch goes to this replica's own
+//! stream clients instead, so they still see what happens here (the outage included).
 //!
 //! In: [`fanout`] holds this replica's single subscription to the coordinator channel, taken
 //! while local stream clients exist, and hands each event to every client ([`sse`] frames
@@ -55,8 +57,8 @@ impl EventBus {
     /// Starts the publishing, fan-out and listener-check tasks on the current runtime.
     pub fn start(coord: Arc<dyn Coordinator>, replica: String) -> Arc<EventBus> {
         let (tx, rx) = mpsc::channel::<Event>(QUEUE);
-        tokio::spawn(publish(coord.clone(), rx));
-        let fanout = Fanout::start(coord.clone());
+        let fanout = Fanout::start(coord.clone(), &replica);
+        tokio::spawn(publish(coord.clone(), fanout.clone(), rx));
         let listening = Arc::new(AtomicBool::new(false));
         tokio::spawn(check_listeners(coord, fanout.clone(), listening.clone()));
         Arc::new(EventBus { tx, replica, dropped: AtomicU64::new(0), hits: AtomicU64::new(0), listening, fanout })
@@ -108,6 +110,11 @@ impl EventSink for EventBus {
             }
         }
         event.replica.clone_from(&self.replica);
+        if fanout::is_local_only(event.kind.as_str()) {
+            if let Ok(json) = serde_json::to_string(&event) {
+                self.fanout.deliver_local(json);
+            }
+        }
         if self.tx.try_send(event).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -118,21 +125,33 @@ impl EventSink for EventBus {
     }
 }
 
-/// Publishes queued events in order, as many per round trip as are waiting.
-async fn publish(coord: Arc<dyn Coordinator>, mut rx: mpsc::Receiver<Event>) {
+/// Publishes queued events in order, as many per round trip as are waiting; what the
+/// coordinator refuses goes to this replica's clients only.
+async fn publish(coord: Arc<dyn Coordinator>, fanout: Arc<Fanout>, mut rx: mpsc::Receiver<Event>) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut payloads = Vec::with_capacity(BATCH);
+    // Whether each payload went to this replica's clients already (dependency events).
+    let mut delivered = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         for event in batch.drain(..) {
             match serde_json::to_string(&event) {
-                Ok(json) => payloads.push(json),
+                Ok(json) => {
+                    payloads.push(json);
+                    delivered.push(fanout::is_local_only(event.kind.as_str()));
+                }
                 Err(e) => tracing::warn!(error = %e, "event not serialisable"),
             }
         }
         if let Err(e) = coord.publish_many(keys::EVENTS, &payloads).await {
-            tracing::debug!(error = %e, events = payloads.len(), "events not published");
+            tracing::debug!(error = %e, events = payloads.len(), "events not published; delivered on this replica only");
+            for (json, done) in payloads.drain(..).zip(delivered.iter()) {
+                if !done {
+                    fanout.deliver_local(json);
+                }
+            }
         }
         payloads.clear();
+        delivered.clear();
     }
 }
 

@@ -129,3 +129,47 @@ async fn closing_the_bus_ends_every_stream_now_and_later() {
     assert!(chunk(&mut s).await.starts_with("retry:"));
     assert!(tokio::time::timeout(Duration::from_secs(5), s.next()).await.expect("ends").is_none());
 }
+
+/// A `redis-server` of the test's own on a free port, which the test kills.
+fn private_redis() -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server on PATH");
+    (child, format!("redis://127.0.0.1:{port}"))
+}
+
+#[tokio::test]
+async fn without_redis_a_replicas_clients_still_get_its_events_and_dependency_events_come_once() {
+    let (mut redis_server, url) = private_redis();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let coord = loop {
+        match RedisCoordinator::connect(&url, "aatest-local").await {
+            Ok(c) => break c,
+            Err(e) => assert!(Instant::now() < deadline, "private redis-server: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let bus = EventBus::start(Arc::new(coord), "a".into());
+    let listener = bus.listen().await;
+    let mut s = Box::pin(sse::stream(listener, Filter::default(), Duration::from_secs(60), "a".into()));
+    chunk(&mut s).await;
+
+    // Delivered here directly; the copy coming back through Redis is skipped.
+    bus.emit(Event::new(EventKind::DependencyDown).detail(serde_json::json!({"dependency": "storage"})));
+    bus.emit(Event::new(EventKind::FetchStarted).repo("r").path("after"));
+    assert!(chunk(&mut s).await.contains("event: dependency_down"));
+    let next = chunk(&mut s).await;
+    assert!(next.contains("event: fetch_started") && next.contains("\"path\":\"after\""), "{next}");
+
+    redis_server.kill().unwrap();
+    redis_server.wait().unwrap();
+    bus.emit(Event::new(EventKind::FetchStarted).repo("r").path("during"));
+    bus.emit(Event::new(EventKind::DependencyDown).detail(serde_json::json!({"dependency": "coordinator"})));
+    let first = chunk(&mut s).await;
+    assert!(first.contains("event: dependency_down") && first.contains("coordinator"), "{first}");
+    let second = chunk(&mut s).await;
+    assert!(second.contains("\"path\":\"during\""), "an event Redis could not take: {second}");
+}

@@ -57,6 +57,10 @@ pub struct Metrics {
     pub access_log_written: IntCounter,
     pub access_log_dropped: IntCounter,
     pub stats_flush_failures: IntCounter,
+    /// `dependency` (`database`, `storage`, `coordinator`): 1 while it answers, 0 while not.
+    pub dependency_up: IntGaugeVec,
+    /// `dependency`: times it was found not answering after answering.
+    pub dependency_failures: IntCounterVec,
     pub up: IntGauge,
 }
 
@@ -93,7 +97,7 @@ impl Metrics {
         registry.register(Box::new(up.clone()))?;
         up.set(1);
         let rtc = &["repo", "type", "cache"];
-        Ok(Metrics {
+        let metrics = Metrics {
             requests: counter(
                 "artifactapi_requests_total",
                 "Proxied requests by repository, package type, cache status and status class",
@@ -175,9 +179,24 @@ impl Metrics {
                 "artifactapi_stats_flush_failures_total",
                 "Failed attempts to write stats counters to the database (retried)",
             )?,
+            dependency_up: gauge(
+                "artifactapi_dependency_up",
+                "1 while a service this replica depends on answers its checks, 0 while it does not",
+                &["dependency"],
+            )?,
+            dependency_failures: counter(
+                "artifactapi_dependency_failures_total",
+                "Times a service this replica depends on stopped answering its checks",
+                &["dependency"],
+            )?,
             up,
             registry,
-        })
+        };
+        // The process starts only once every dependency answered.
+        for name in super::dependencies::NAMES {
+            metrics.dependency_up.with_label_values(&[name]).set(1);
+        }
+        Ok(metrics)
     }
 
     /// The text exposition format (version 0.0.4).

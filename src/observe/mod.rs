@@ -17,10 +17,12 @@
 //! Files: [`record`] (the record), [`tap`] and [`body`] (making it), [`repos`] (per-repository
 //! counters and metric handles), [`metrics`], [`sink`], [`stats`], [`access_log`], [`scrape`],
 //! [`query`] (the endpoints' query strings), [`recent`] (last failures and GC report, for the
-//! dashboard), [`history`] (requests per 10 s over 15 minutes, for the dashboard's chart).
+//! dashboard), [`history`] (requests per 10 s over 15 minutes, for the dashboard's chart),
+//! [`dependencies`] (PostgreSQL, storage and coordinator faults as events and metrics).
 
 pub mod access_log;
 pub mod body;
+pub mod dependencies;
 pub mod history;
 pub mod metrics;
 pub mod query;

@@ -71,6 +71,15 @@ impl ObservedSink {
                     m.gc_deleted_bytes.inc_by(e.size.unwrap_or(0));
                 }
             }
+            EventKind::DependencyDown | EventKind::DependencyUp => {
+                let dependency = e.detail.as_ref().and_then(|d| d.get("dependency")).and_then(|v| v.as_str());
+                let dependency = dependency.unwrap_or("unknown");
+                let up = e.kind == EventKind::DependencyUp;
+                m.dependency_up.with_label_values(&[dependency]).set(i64::from(up));
+                if !up {
+                    m.dependency_failures.with_label_values(&[dependency]).inc();
+                }
+            }
             _ => {}
         }
     }
@@ -129,5 +138,12 @@ mod tests {
         let counts = repos.counters("r").peek();
         assert_eq!((counts.bytes_fetched, counts.upstream_errors, counts.requests), (1000, 1, 0));
         assert_eq!(inner.0.lock().unwrap().len(), 9, "every event passed on");
+
+        let dep = |k| Event::new(k).detail(serde_json::json!({"dependency": "database"}));
+        sink.emit(dep(EventKind::DependencyDown));
+        assert_eq!(metrics.dependency_up.with_label_values(&["database"]).get(), 0);
+        sink.emit(dep(EventKind::DependencyUp));
+        assert_eq!(metrics.dependency_up.with_label_values(&["database"]).get(), 1);
+        assert_eq!(metrics.dependency_failures.with_label_values(&["database"]).get(), 1);
     }
 }

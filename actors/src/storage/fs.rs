@@ -294,10 +294,16 @@ impl BlobStore for FsStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let meta = tokio::fs::metadata(&self.blob_dir).await?;
-        if meta.is_dir() {
-            Ok(())
-        } else {
-            Err(StoreError::Io(io::Error::other(format!("{} is not a directory", self.blob_dir.display()))))
+        if !meta.is_dir() {
+            return Err(StoreError::Io(io::Error::other(format!("{} is not a directory", self.blob_dir.display()))));
         }
+        // A full (or read-only) disk fails every fill and upload while reads still work: only
+        // a write tells. The probe is one page, written and removed.
+        let probe = self.root.join(format!(".probe-{}", uuid::Uuid::new_v4().simple()));
+        let written = tokio::fs::write(&probe, [0u8; 4096]).await;
+        let _ = tokio::fs::remove_file(&probe).await;
+        written.map_err(|e| {
+            StoreError::Io(io::Error::new(e.kind(), format!("cannot write under {}: {e}", self.root.display())))
+        })
     }
 }

@@ -6,7 +6,7 @@
 (function () {
   const KINDS = ["fetch_started", "fetch_completed", "fetch_failed", "cache_hit", "cache_stale", "revalidated",
     "coalesced", "breaker_opened", "breaker_half_open", "breaker_closed", "config_created", "config_updated",
-    "config_deleted", "eviction", "gc_run", "push_completed", "lagged"];
+    "config_deleted", "eviction", "gc_run", "push_completed", "dependency_down", "dependency_up", "lagged"];
   const HIT = { cache_hit: "HIT", cache_stale: "STALE", revalidated: "REVALIDATED", fetch_completed: "MISS", fetch_started: "MISS" };
   const $ = (s, root) => (root || document).querySelector(s);
   const $$ = (s, root) => Array.from((root || document).querySelectorAll(s));
