@@ -16,7 +16,11 @@ use crate::state::AppState;
 
 /// Streams fill `id` from the offset its `Range: bytes=N-` names (0 without one); the body
 /// ends cleanly only once the fill is committed, and is cut if it fails.
-pub async fn fill(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn fill(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_fill_id(&id).ok_or_else(|| ApiError::BadRequest("invalid fill id".into()))?;
     let range = match req.headers().get(header::RANGE) {
         None => None,

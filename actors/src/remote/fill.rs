@@ -73,11 +73,8 @@ impl FillJob {
         };
         self.emit(Event::new(EventKind::FetchStarted));
         // Clients already reading a relay wait for the body: no revalidation by HEAD then.
-        let admission = if relay.is_some() {
-            Some(admission)
-        } else {
-            self.head_revalidation(spool, admission, started).await
-        };
+        let admission =
+            if relay.is_some() { Some(admission) } else { self.head_revalidation(spool, admission, started).await };
         let Some(admission) = admission else {
             self.unlock(lock).await;
             return None;
@@ -287,7 +284,9 @@ impl FillJob {
                 Ok(writer) => (writer, None),
                 Err(e) => {
                     self.breaker.success(admission).await;
-                    self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
+                    self.emit(
+                        Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()),
+                    );
                     self.fall_back(spool, FetchError::Storage(e.to_string()));
                     return None;
                 }
@@ -341,7 +340,11 @@ impl FillJob {
             Ok(staged) if covered => staged,
             Ok(staged) => {
                 staged.discard().await;
-                self.refuse(spool, held, FetchError::Body("the upstream's body is shorter than what was already sent".into()));
+                self.refuse(
+                    spool,
+                    held,
+                    FetchError::Body("the upstream's body is shorter than what was already sent".into()),
+                );
                 return None;
             }
             Err(e) => {

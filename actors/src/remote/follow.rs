@@ -8,9 +8,11 @@
 //! between the replicas, and they get bytes while the leader still fetches.
 //!
 //! A relay never lets a wrong byte out. Its clients get the final byte only once the whole file
-//! is known right: its SHA-256 and size equal those of the object the leader committed (the
-//! leader ends its stream cleanly only after committing). If the leader's stream breaks (the
-//! leader was killed), the follower waits again and carries on from the offset it has: from a
+//! is known right: its SHA-256 and size equal those of the object the leader committed. The
+//! leader ends its stream cleanly only after committing, but the end of a stream proves nothing
+//! by itself (a killed leader's connection can end like a finished chunked body): only the
+//! catalog's record of the committed object does. If the leader's stream breaks (the leader was
+//! killed), or ends with nothing committed, the follower waits again and carries on from the offset it has: from a
 //! new leader's fill (`Range: bytes=N-`; a new leader that fetched other bytes fails the final
 //! digest check), from the committed copy, or, when it takes the lease itself, from its own
 //! upstream response, whose first N bytes must equal what was already sent ([`Prefix`]).
@@ -56,8 +58,10 @@ pub(super) enum Waited {
 
 /// How following one leader's stream ended.
 enum Followed {
-    /// The stream broke or could not start: wait again.
+    /// The stream broke, ended before the object was committed, or could not start: wait again.
     Broken(String),
+    /// The stream ended and the object is committed: finish from it.
+    Committed(CachedObject),
     Over(Option<CachedObject>),
 }
 
@@ -141,6 +145,7 @@ impl FillJob {
             if let Some(advert) = self.advert().await {
                 match self.follow(spool, &mut relay, advert).await {
                     Followed::Over(object) => return Waited::Over(object),
+                    Followed::Committed(object) => return self.committed_meanwhile(spool, relay, object).await,
                     Followed::Broken(why) => {
                         tracing::debug!(repo = %self.key.repo, path = %self.key.path, why = %why, "not streaming from the leading replica")
                     }
@@ -187,7 +192,7 @@ impl FillJob {
             Err(e) => Err(e),
         };
         Waited::Over(match pumped {
-            Ok(()) => self.settle(spool, relay, Some(object)).await,
+            Ok(()) => self.settle(spool, relay, object).await,
             Err(e) => {
                 relay.writer.abort().await;
                 spool.fail(format!("finishing from the cached copy: {e}"));
@@ -234,12 +239,19 @@ impl FillJob {
         self.deps.replicas.count_followed(resumed);
         let idle = self.upstream.settings().read_timeout + LEADER_ANSWER;
         let body = super::body::idle_timeout(resp, idle, None).map(|c| c.map_err(|e| e.to_string()));
+        // The leader ends its stream cleanly only once it has committed, but a connection it
+        // lost (killed) may look like a clean end too: the catalog decides.
         match pump(spool, r, body).await {
-            Ok(()) => match relay.take() {
-                Some(r) => Followed::Over(self.settle(spool, r, None).await),
-                None => Followed::Broken("no relay".into()),
+            Ok(()) => match self.fetched_meanwhile().await {
+                Some(object) => Followed::Committed(object),
+                None => Followed::Broken(format!(
+                    "the leading replica's stream ended uncommitted at {}",
+                    r.writer.written()
+                )),
             },
-            Err(e) => Followed::Broken(format!("the leading replica's stream broke after {} bytes: {e}", r.writer.written())),
+            Err(e) => {
+                Followed::Broken(format!("the leading replica's stream broke after {} bytes: {e}", r.writer.written()))
+            }
         }
     }
 
@@ -252,12 +264,8 @@ impl FillJob {
     }
 
     /// Every byte is relayed: the clients get the final one only if the file is the committed
-    /// object (`object`, or the catalog's now) to the byte.
-    async fn settle(&self, spool: &Spool, relay: Relay, object: Option<CachedObject>) -> Option<CachedObject> {
-        let object = match object {
-            Some(o) => Some(o),
-            None => self.deps.catalog.lookup(&self.key).await.ok().flatten(),
-        };
+    /// object to the byte.
+    async fn settle(&self, spool: &Spool, relay: Relay, object: CachedObject) -> Option<CachedObject> {
         let staged = match relay.writer.finish().await {
             Ok(staged) => staged,
             Err(e) => {
@@ -268,7 +276,7 @@ impl FillJob {
         // The store holds the committed copy; the clients' open handle still reads this one.
         staged.discard().await;
         match object {
-            Some(o) if o.digest == staged.digest && o.size == staged.size => {
+            o if o.digest == staged.digest && o.size == staged.size => {
                 spool.complete(staged.size);
                 Some(o)
             }
