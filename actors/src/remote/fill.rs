@@ -64,7 +64,7 @@ impl FillJob {
             }
         };
         let (lock, relay) = match self.wait_or_lead(spool).await {
-            Waited::Lead(lock, relay) => (lock, relay),
+            Waited::Lead(lock, relay) => (lock, relay.map(|r| *r)),
             Waited::Over(object) => {
                 // Another replica fetched it while we waited.
                 self.breaker.success(admission).await;

@@ -50,7 +50,7 @@ pub(super) struct Relay {
 pub(super) enum Waited {
     /// This replica fetches: it holds the lease (none when the coordinator does not answer),
     /// and perhaps a relay its clients are already reading.
-    Lead(Option<Lease>, Option<Relay>),
+    Lead(Option<Lease>, Option<Box<Relay>>),
     /// The fill is over for this replica (its spool completed, resolved or failed); the object
     /// now cached, when there is one.
     Over(Option<CachedObject>),
@@ -130,9 +130,9 @@ impl FillJob {
                             return self.committed_meanwhile(spool, relay, object).await;
                         }
                     }
-                    return Waited::Lead(Some(lease), relay);
+                    return Waited::Lead(Some(lease), relay.map(Box::new));
                 }
-                Err(_) => return Waited::Lead(None, relay),
+                Err(_) => return Waited::Lead(None, relay.map(Box::new)),
                 Ok(None) => {}
             }
             if waited {
@@ -328,7 +328,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_source_must_repeat_the_bytes_already_sent() {
-        let cases: &[(&[u8], &[&[u8]], Result<(&[u8], bool), ()>)] = &[
+        /// Bytes sent, the new source's chunks, and what lies beyond the prefix (and whether
+        /// the source covered it), or a mismatch.
+        type Case<'a> = (&'a [u8], &'a [&'a [u8]], Result<(&'a [u8], bool), ()>);
+        let cases: &[Case] = &[
             (b"abcd", &[b"abcdef"], Ok((b"ef", true))),
             (b"abcd", &[b"ab", b"c", b"def", b"gh"], Ok((b"efgh", true))),
             (b"abcd", &[b"abcd"], Ok((b"", true))),
