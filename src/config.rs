@@ -209,6 +209,11 @@ pub struct Config {
     /// terraform repositories (comma-separated `MAJOR.MINOR`).
     #[arg(long = "tf-provider-protocols", id = "TF_PROVIDER_PROTOCOLS", env = "TF_PROVIDER_PROTOCOLS", default_value = "5.0,6.0", value_parser = parse_protocols)]
     pub tf_provider_protocols: ProviderProtocols,
+    /// This replica's own base URL as the other replicas reach it (internal address). When set,
+    /// clients of the other replicas stream a fill this replica leads while it runs, instead of
+    /// waiting for it to be committed.
+    #[arg(long = "replica-url", id = "REPLICA_URL", env = "REPLICA_URL", value_parser = parse_public_url)]
+    pub replica_url: Option<url::Url>,
     /// Name of this replica in events and logs (default: the host name and process id).
     #[arg(long = "replica-id", id = "REPLICA_ID", env = "REPLICA_ID")]
     pub replica_id: Option<String>,

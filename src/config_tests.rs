@@ -41,6 +41,8 @@ fn bad_values_name_the_variable_in_one_line() {
         (&["--storage-backend", "tape"], "invalid STORAGE_BACKEND=\"tape\""),
         (&["--public-url", "ftp://x"], "invalid PUBLIC_URL=\"ftp://x\""),
         (&["--redis-url", "http://x"], "invalid REDIS_URL=\"http://x\""),
+        (&["--replica-url", "10.0.0.7:8080"], "invalid REPLICA_URL=\"10.0.0.7:8080\""),
+        (&["--replica-url", "http://10.0.0.7:8080/?x"], "invalid REPLICA_URL=\"http://10.0.0.7:8080/?x\""),
         (&["--minio-secure", "maybe"], "invalid MINIO_SECURE=\"maybe\": expected true or false"),
         (&["--negative-ttl=-1"], "invalid NEGATIVE_TTL=\"-1\""),
         (&["--events-heartbeat", "0"], "invalid EVENTS_HEARTBEAT=\"0\": expected at least 1 second"),
@@ -113,6 +115,9 @@ fn public_url_wins_and_loses_its_slash() {
     assert_eq!(c.public_base(), "https://cache.example.com");
     let c = parse(&["--listen-addr", "127.0.0.1:9999"]).unwrap();
     assert_eq!(c.public_base(), "http://localhost:9999");
+    assert_eq!(c.replica_url, None);
+    let c = parse(&["--replica-url", "http://10.0.0.7:8080/"]).unwrap();
+    assert_eq!(c.replica_url.map(String::from).as_deref(), Some("http://10.0.0.7:8080/"));
 }
 
 #[test]

@@ -10,6 +10,7 @@ use actix::{Actor, Arbiter};
 use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::{web, App, HttpServer};
 use artifactapi_actors::coord::Coordinator;
+use artifactapi_actors::remote::replica::ReplicaFills;
 use artifactapi_actors::remote::tls::TrustStore;
 use artifactapi_actors::remote::RemoteDeps;
 use artifactapi_actors::storage::fs::FsStore;
@@ -138,6 +139,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     // Whole-document work (checks before caching, renderings) at most this many at once.
     let documents = Arc::new(tokio::sync::Semaphore::new(config.render_concurrency as usize));
     let trust = Arc::new(load_trust(&config)?);
+    let replicas = ReplicaFills::new(config.replica_url.as_ref().map(|u| u.as_str().to_string()));
     let deps = RemoteDeps {
         catalog,
         coord: coord.clone(),
@@ -147,6 +149,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         documents: documents.clone(),
         trust,
         rate_limits: Default::default(),
+        store: store.clone(),
+        replicas: replicas.clone(),
     };
     let registry = Arc::new(Registry::new(arbiters, deps, RemoteDefaults::from(config.as_ref())));
     load_remotes(&db, &registry).await.map_err(StartError::Database)?;
@@ -176,6 +180,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         serve,
         auth,
         signer,
+        replicas,
     });
     let addr = config.listen_addr;
     let https = config.https_addr();

@@ -43,6 +43,8 @@ pub struct AppState {
     pub auth: Arc<crate::auth::Authorizer>,
     /// The deployment's OpenPGP key ([`crate::signing`]).
     pub signer: crate::signing::Signer,
+    /// Fills this replica streams to the other replicas (`/_replica/fills/{id}`).
+    pub replicas: Arc<artifactapi_actors::remote::replica::ReplicaFills>,
 }
 
 impl AppState {

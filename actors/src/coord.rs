@@ -113,6 +113,11 @@ pub mod keys {
     pub fn fetch_lock(repo: &str, object: &str) -> String {
         format!("aa:lock:fetch:{repo}:{object}")
     }
+    /// Where the replica holding the fetch lock streams its fill from
+    /// ([`crate::remote::replica::Advert`]).
+    pub fn fill_advert(repo: &str, object: &str) -> String {
+        format!("aa:fill:{repo}:{object}")
+    }
     pub fn breaker_failures(repo: &str) -> String {
         format!("aa:breaker:{repo}:failures")
     }

@@ -83,6 +83,8 @@ pub struct Options {
     pub admin_token: Option<String>,
     /// Extra environment, applied last (e.g. `BREAKER_THRESHOLD=2`).
     pub env: Vec<(String, String)>,
+    /// Sets `REPLICA_URL` to the server's own `http://127.0.0.1:{port}` ([`Options::replica_url`]).
+    pub replica_url: bool,
     share: Option<Arc<Shared>>,
     tls: Option<Arc<TlsFiles>>,
 }
@@ -109,12 +111,19 @@ impl TlsFiles {
 
 impl Options {
     pub fn new(storage: Storage, redis: bool) -> Options {
-        Options { storage, redis, admin_token: None, env: Vec::new(), share: None, tls: None }
+        Options { storage, redis, admin_token: None, env: Vec::new(), replica_url: false, share: None, tls: None }
     }
 
     /// Adds an environment variable for the server.
     pub fn env(mut self, key: &str, value: impl ToString) -> Options {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets `REPLICA_URL` to the server's own plain HTTP address, so the other replicas stream
+    /// the fills it leads.
+    pub fn replica_url(mut self) -> Options {
+        self.replica_url = true;
         self
     }
 
@@ -213,6 +222,9 @@ fn spawn(ports: Ports, opts: &Options, shared: &Shared, log: std::fs::File) -> C
         .envs(shared.env());
     if let Some(t) = &opts.admin_token {
         cmd.env("ADMIN_TOKEN", t);
+    }
+    if opts.replica_url {
+        cmd.env("REPLICA_URL", format!("http://127.0.0.1:{port}"));
     }
     if let Some(tls) = &opts.tls {
         cmd.env("TLS_CERT", &tls.cert).env("TLS_KEY", &tls.key);
@@ -510,6 +522,11 @@ impl Server {
     pub fn blob_path(&self, sha256: &str) -> PathBuf {
         let root = self.bucket_dir().unwrap_or_else(|| self.data_dir().to_path_buf());
         root.join("blobs").join("sha256").join(sha256)
+    }
+
+    /// The Redis key prefix (`REDIS_NAMESPACE`) of this deployment, when it has Redis.
+    pub fn redis_namespace(&self) -> Option<&crate::redis::Namespace> {
+        self.shared.redis.as_ref()
     }
 
     pub fn database_name(&self) -> &str {

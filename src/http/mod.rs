@@ -18,6 +18,7 @@
 //! - `/metrics`, `/api/v2/stats`, `/api/v2/access-log`: observation ([`observe`]).
 //! - `/v2/...`: the Docker Registry HTTP API V2 for docker remotes and locals ([`v2`]).
 //! - `GET /api/v2/openapi.json`: the OpenAPI document of all of it ([`openapi`]).
+//! - `GET /_replica/fills/{id}`: a fill in progress, streamed to another replica ([`replica`]).
 //!
 //! Every GET of the `/api/v2` scope passes [`auth::guard_reads`] (`ADMIN_TOKEN_READS`); `/metrics`
 //! checks it itself.
@@ -34,6 +35,7 @@ pub mod openapi;
 pub mod probe;
 pub mod proxy;
 pub mod remotes;
+pub mod replica;
 pub mod respond;
 pub mod signing;
 pub mod system;
@@ -137,6 +139,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ),
     )
     .service(web::resource("/metrics").get(observe::metrics).default_service(web::to(not_allowed("GET"))))
+    .service(web::resource("/_replica/fills/{id}").get(replica::fill).default_service(web::to(not_allowed("GET"))))
     .route("/api/v1/remote/{tail:.*}", web::route().to(proxy::remote))
     .route("/api/v1/virtual/{tail:.*}", web::route().to(proxy::virtual_repo))
     .route("/api/v1/local/{tail:.*}", web::route().to(local::local))

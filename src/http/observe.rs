@@ -28,6 +28,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
         remotes,
         rate_limits,
         events_dropped: state.events.dropped(),
+        replica_streams: state.replicas.counts(),
     };
     let text = state.observe.render_metrics(inputs).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(text))

@@ -9,6 +9,7 @@ use actix::Actor;
 use artifactapi_actors::catalog::{CachedObject, Catalog, CatalogError, DeleteBytes, HitBatch, ObjectKey};
 use artifactapi_actors::digest::Digest;
 use artifactapi_actors::events::NoEvents;
+use artifactapi_actors::remote::replica::ReplicaFills;
 use artifactapi_actors::remote::tls::TrustStore;
 use artifactapi_actors::remote::RemoteSettings;
 use artifactapi_actors::remote::{CacheStatus, Fetch, FetchOutcome, Forget, HotObjects, RemoteActor, RemoteDeps};
@@ -85,7 +86,7 @@ async fn a_lookup_read_before_an_eviction_does_not_make_the_object_hot() {
     catalog.put_object(&object).await.unwrap();
 
     let store = Arc::new(FsStore::new(dir.path()).unwrap());
-    let storage = StorageActor::new(store, catalog.clone(), Arc::new(NoEvents)).start();
+    let storage = StorageActor::new(store.clone(), catalog.clone(), Arc::new(NoEvents)).start();
     let deps = RemoteDeps {
         catalog: catalog.clone(),
         coord: Arc::new(MemoryCoordinator::new()),
@@ -95,6 +96,8 @@ async fn a_lookup_read_before_an_eviction_does_not_make_the_object_hot() {
         documents: Arc::new(tokio::sync::Semaphore::new(2)),
         trust: Arc::new(TrustStore::load(None).unwrap().0),
         rate_limits: Default::default(),
+        store,
+        replicas: ReplicaFills::new(None),
     };
     let settings = RemoteSettings {
         name: "hub".into(),

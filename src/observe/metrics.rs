@@ -54,6 +54,9 @@ pub struct Metrics {
     /// `state` (`max`, `size`, `available`, `waiting`).
     pub db_pool: IntGaugeVec,
     pub events_dropped: IntCounter,
+    /// `role`: `served` (to followers on other replicas), `followed` (from a leading replica),
+    /// `resumed` (followed streams that carried on after the previous one broke).
+    pub replica_streams: IntCounterVec,
     pub access_log_written: IntCounter,
     pub access_log_dropped: IntCounter,
     pub stats_flush_failures: IntCounter,
@@ -169,6 +172,11 @@ impl Metrics {
             events_dropped: counter1(
                 "artifactapi_events_dropped_total",
                 "Events dropped because the event bus queue was full",
+            )?,
+            replica_streams: counter(
+                "artifactapi_replica_streams_total",
+                "Fills streamed between replicas while they ran: served to others, followed, resumed",
+                &["role"],
             )?,
             access_log_written: counter1("artifactapi_access_log_written_total", "Access log rows written")?,
             access_log_dropped: counter1(

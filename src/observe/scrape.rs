@@ -71,6 +71,8 @@ pub struct ScrapeInputs<'a> {
     /// The quota each remote's upstream last announced, for the remotes that announced one.
     pub rate_limits: Vec<(String, RateLimit)>,
     pub events_dropped: u64,
+    /// Fills streamed between replicas since start.
+    pub replica_streams: artifactapi_actors::remote::replica::StreamCounts,
 }
 
 /// Updates the read-when-asked gauges, then renders every metric.
@@ -95,5 +97,9 @@ pub async fn render(m: &Metrics, inputs: ScrapeInputs<'_>) -> Result<String, Met
         m.db_pool.with_label_values(&[state]).set(as_i64(value));
     }
     Metrics::mirror(&m.events_dropped, inputs.events_dropped);
+    let streams = inputs.replica_streams;
+    for (role, total) in [("served", streams.served), ("followed", streams.followed), ("resumed", streams.resumed)] {
+        Metrics::mirror(&m.replica_streams.with_label_values(&[role]), total);
+    }
     m.render()
 }

@@ -46,6 +46,10 @@ pub struct RemoteDeps {
     pub trust: Arc<TrustStore>,
     /// The upstreams' announced quotas, per remote (for `/metrics`).
     pub rate_limits: Arc<super::ratelimit::RateLimits>,
+    /// Where a replica waiting on another's fill reads the committed copy to finish a relay.
+    pub store: Arc<dyn crate::storage::BlobStore>,
+    /// Fills streamed to other replicas (`REPLICA_URL`), and counts of such streams.
+    pub replicas: Arc<super::replica::ReplicaFills>,
 }
 
 pub struct RemoteActor {

@@ -2,39 +2,35 @@
 //!
 //! A [`FillJob`] runs as its own task (not tied to any client's request), so a client that
 //! disconnects never cancels it. Reading top to bottom: ask the breaker, take the cross-replica
-//! fetch lease (or wait for the replica that holds it, taking over if it dies), send the request (conditional when a
-//! cached copy is being revalidated), then either stream the body into the spool and commit it,
-//! or resolve every waiter with the cached copy, a not-found, a stale copy or an error.
+//! fetch lease (or wait for the replica that holds it, streaming its fill meanwhile and taking
+//! over if it dies: [`super::follow`]), send the request (conditional when a cached copy is
+//! being revalidated), then either stream the body into the spool (advertised to the other
+//! replicas when `REPLICA_URL` is set: [`super::replica`]) and commit it, or resolve every
+//! waiter with the cached copy, a not-found, a stale copy or an error.
 //!
 //! A fetch with [`Fetch::revalidate_by_digest`] revalidates its cached copy with a HEAD first:
 //! when the upstream's `Docker-Content-Digest` is the cached digest, the copy is renewed without
 //! a GET; otherwise (moved, or no digest named) the GET follows as usual.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures_util::StreamExt;
 
 use super::breaker::{Admission, Breaker};
+use super::follow::{same_length, Prefix, Relay, Waited};
+use super::lease::Lease;
+use super::replica::Advertised;
 use super::spool::Spool;
 use super::upstream::{Upstream, UpstreamError, UpstreamHead, Validators};
 use super::{CacheStatus, Fetch, FetchError, RemoteDeps, Resolution};
 use crate::catalog::{CachedObject, CatalogError, ObjectKey};
-use crate::coord::{keys, Coordinator, LockToken};
+use crate::coord::keys;
 use crate::events::{Event, EventKind};
 use crate::integrity::{Checker, Integrity};
-use crate::storage::{Commit, Staged};
-
-/// The cross-replica fetch lock is a lease: it lives this long unless its holder renews it.
-/// The holder renews it every [`LEASE_RENEWAL`] for as long as its fill runs (a fill ends: the
-/// upstream client's connect and read timeouts bound every stall), so a fill of any length
-/// keeps it, and a replica that dies mid-fetch (`kill -9`, a lost host) frees it within one
-/// lease: the next replica waiting on it takes it over and fetches once.
-const FETCH_LEASE: Duration = Duration::from_secs(6);
-const LEASE_RENEWAL: Duration = Duration::from_secs(2);
-/// How often a replica waiting on another's fetch looks for the result.
-const LOCK_POLL: Duration = Duration::from_millis(100);
+use crate::storage::{Commit, Staged, StagingWriter};
 
 /// Everything one fill needs.
 pub struct FillJob {
@@ -58,7 +54,7 @@ impl FillJob {
     }
 
     /// Runs the fill; returns the object now in the catalog when bytes were committed.
-    pub async fn run(self, spool: &Spool) -> Option<CachedObject> {
+    pub async fn run(self, spool: &Arc<Spool>) -> Option<CachedObject> {
         let started = Instant::now();
         let admission = match self.breaker.admit().await {
             Ok(a) => a,
@@ -67,23 +63,27 @@ impl FillJob {
                 return None;
             }
         };
-        let lock = match self.fetch_lock().await {
-            Ok(lock) => lock,
-            Err(outcome) => {
+        let (lock, relay) = match self.wait_or_lead(spool).await {
+            Waited::Lead(lock, relay) => (lock, relay.map(|r| *r)),
+            Waited::Over(object) => {
                 // Another replica fetched it while we waited.
                 self.breaker.success(admission).await;
-                spool.resolve(outcome);
-                return None;
+                return object;
             }
         };
         self.emit(Event::new(EventKind::FetchStarted));
-        let Some(admission) = self.head_revalidation(spool, admission, started).await else {
+        // Clients already reading a relay wait for the body: no revalidation by HEAD then.
+        let admission =
+            if relay.is_some() { Some(admission) } else { self.head_revalidation(spool, admission, started).await };
+        let Some(admission) = admission else {
             self.unlock(lock).await;
             return None;
         };
+        // Clients reading a relay need the whole body: no conditional request then.
         let validators = self
             .cached
             .as_ref()
+            .filter(|_| relay.is_none())
             .map(|o| Validators { etag: o.upstream_etag.clone(), last_modified: o.upstream_last_modified.clone() });
         let scope = self.fetch.token_scope.as_deref();
         let result =
@@ -91,10 +91,20 @@ impl FillJob {
         let committed = match result {
             Err(e) => {
                 self.upstream_failed(spool, admission, e, started).await;
+                self.abandon(spool, relay, "the upstream request failed").await;
                 None
             }
             Ok((head, body)) => match head.status {
-                200 => self.stream(spool, admission, head, body, started).await,
+                200 => self.stream(spool, admission, head, body, started, lock.as_ref(), relay).await,
+                status if relay.is_some() => {
+                    if status >= 500 {
+                        self.breaker.failure(admission).await;
+                    } else {
+                        self.breaker.success(admission).await;
+                    }
+                    self.abandon(spool, relay, "the upstream no longer answers 200").await;
+                    None
+                }
                 304 if self.cached.is_some() => {
                     self.breaker.success(admission).await;
                     self.revalidated(spool, head).await;
@@ -117,10 +127,35 @@ impl FillJob {
 
     async fn unlock(&self, lock: Option<Lease>) {
         if let Some(lease) = lock {
-            lease.renewal.abort();
-            let key = keys::fetch_lock(&self.key.repo, &self.key.coord_key());
-            let _ = self.deps.coord.unlock(&key, &lease.token).await;
+            lease.release().await;
         }
+    }
+
+    /// Clients already reading a relay cannot be given anything else: their transfer is cut.
+    async fn abandon(&self, spool: &Spool, relay: Option<Relay>, why: &str) {
+        if let Some(relay) = relay {
+            relay.writer.abort().await;
+            spool.fail(why.to_string());
+        }
+    }
+
+    /// A staging file for the body; unless the body is held, the clients start reading it.
+    async fn stage(&self, spool: &Spool, head: &UpstreamHead) -> std::io::Result<StagingWriter> {
+        let writer = self.deps.staging.create().await?;
+        let reader = std::fs::File::open(writer.path())?;
+        if self.fetch.document.is_none() {
+            spool.start_streaming(head.clone(), reader);
+        }
+        Ok(writer)
+    }
+
+    /// Makes the streaming fill reachable by the other replicas while the lease is held.
+    async fn advertise(&self, spool: &Arc<Spool>, head: &UpstreamHead, lease: Option<&Lease>) -> Option<Advertised> {
+        let lease = lease?;
+        let advertised = self.deps.replicas.register(spool.clone(), head)?;
+        let key = keys::fill_advert(&self.key.repo, &self.key.coord_key());
+        lease.advertise(key, advertised.value()).await;
+        Some(advertised)
     }
 
     /// The upstream has no such object: remember that for `negative_ttl`.
@@ -168,43 +203,6 @@ impl FillJob {
                 None
             }
         }
-    }
-
-    /// Takes the cross-replica fetch lease, or waits for the replica holding it to finish and
-    /// returns what it cached. A holder that stops renewing (it died) loses the lease after
-    /// [`FETCH_LEASE`], and one waiter takes it over. A coordinator that does not answer means
-    /// fetching without a lock.
-    async fn fetch_lock(&self) -> Result<Option<Lease>, Resolution> {
-        let key = keys::fetch_lock(&self.key.repo, &self.key.coord_key());
-        let mut waited = false;
-        loop {
-            match self.deps.coord.try_lock(&key, FETCH_LEASE).await {
-                Ok(Some(token)) => {
-                    let lease = Lease::hold(self.deps.coord.clone(), key, token);
-                    // The holder may have committed between our last look and its release.
-                    if waited {
-                        if let Some(done) = self.fetched_meanwhile().await {
-                            self.unlock(Some(lease)).await;
-                            return Err(done);
-                        }
-                    }
-                    return Ok(Some(lease));
-                }
-                Err(_) => return Ok(None),
-                Ok(None) => tokio::time::sleep(LOCK_POLL).await,
-            }
-            waited = true;
-            if let Some(done) = self.fetched_meanwhile().await {
-                return Err(done);
-            }
-        }
-    }
-
-    /// The copy another replica cached while this one waited for its lease, if any.
-    async fn fetched_meanwhile(&self) -> Option<Resolution> {
-        let obj = self.deps.catalog.lookup(&self.key).await.ok()??;
-        let renewed = self.cached.as_ref().is_none_or(|c| c.fetched_at < obj.fetched_at);
-        renewed.then_some(Resolution::Cached { object: obj, status: CacheStatus::Hit })
     }
 
     /// Upstream failure: report it, count it (the event comes before any breaker change it
@@ -259,42 +257,62 @@ impl FillJob {
     }
 
     /// A 200: stream the body into the spool, verify it, commit it.
+    #[allow(clippy::too_many_arguments)]
     async fn stream(
         &self,
-        spool: &Spool,
+        spool: &Arc<Spool>,
         admission: Admission,
         head: UpstreamHead,
         mut body: super::upstream::UpstreamBody,
         started: Instant,
+        lease: Option<&Lease>,
+        relay: Option<Relay>,
     ) -> Option<CachedObject> {
-        let staging = async {
-            let writer = self.deps.staging.create().await?;
-            let reader = std::fs::File::open(writer.path())?;
-            Ok::<_, std::io::Error>((writer, reader))
-        };
-        let (mut writer, reader) = match staging.await {
-            Ok(pair) => pair,
-            Err(e) => {
-                self.breaker.success(admission).await;
-                self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
-                self.fall_back(spool, FetchError::Storage(e.to_string()));
-                return None;
+        if relay.as_ref().is_some_and(|r| !same_length(&r.head, &head)) {
+            self.breaker.success(admission).await;
+            self.abandon(spool, relay, "the upstream's answer differs from the one being relayed").await;
+            return None;
+        }
+        // Clients already reading a relay keep reading it; the upstream's first bytes must be
+        // the ones they have.
+        let (mut writer, mut prefix) = match relay {
+            Some(relay) => {
+                let prefix = Prefix::new(&relay);
+                (relay.writer, Some(prefix))
             }
+            None => match self.stage(spool, &head).await {
+                Ok(writer) => (writer, None),
+                Err(e) => {
+                    self.breaker.success(admission).await;
+                    self.emit(
+                        Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()),
+                    );
+                    self.fall_back(spool, FetchError::Storage(e.to_string()));
+                    return None;
+                }
+            },
         };
         // A document is held until its parser accepted it: clients get it from the store once
         // committed, or the cached copy (stale) when the new one is refused or cut short.
         let held = self.fetch.document.is_some();
-        if !held {
-            spool.start_streaming(head.clone(), reader);
-        }
+        let advertised = if held { None } else { self.advertise(spool, &head, lease).await };
         let mut checker = self.fetch.integrity.as_ref().and_then(Integrity::checker);
+        let mut covered = true;
         while let Some(chunk) = body.next().await {
             let written = match chunk {
                 Ok(bytes) => {
                     if let Some(c) = checker.as_mut() {
                         c.update(&bytes);
                     }
-                    writer.write(&bytes).await.map_err(|e| FetchError::Storage(e.to_string()))
+                    let rest = match prefix.as_mut() {
+                        Some(p) => p.beyond(bytes).await.map_err(FetchError::Body),
+                        None => Ok(bytes),
+                    };
+                    match rest {
+                        Ok(rest) if rest.is_empty() => Ok(()),
+                        Ok(rest) => writer.write(&rest).await.map_err(|e| FetchError::Storage(e.to_string())),
+                        Err(e) => Err(e),
+                    }
                 }
                 Err(e) => Err(FetchError::Upstream(e)),
             };
@@ -314,9 +332,21 @@ impl FillJob {
                 spool.progress(writer.written());
             }
         }
+        if let Some(p) = &prefix {
+            covered = p.covered();
+        }
         self.breaker.success(admission).await;
         let staged = match writer.finish().await {
-            Ok(staged) => staged,
+            Ok(staged) if covered => staged,
+            Ok(staged) => {
+                staged.discard().await;
+                self.refuse(
+                    spool,
+                    held,
+                    FetchError::Body("the upstream's body is shorter than what was already sent".into()),
+                );
+                return None;
+            }
             Err(e) => {
                 self.emit(Event::new(EventKind::FetchFailed).duration(started.elapsed()).detail(e.to_string().into()));
                 self.refuse(spool, held, FetchError::Storage(e.to_string()));
@@ -332,7 +362,11 @@ impl FillJob {
         }
         if !held {
             spool.complete(staged.size);
-            return self.commit(spool, staged, head, started).await;
+            let committed = self.commit(spool, staged, head, started).await;
+            if let Some(a) = advertised {
+                a.finish(committed.is_some());
+            }
+            return committed;
         }
         let committed = self.commit(spool, staged, head, started).await;
         spool.resolve(match &committed {
@@ -448,42 +482,5 @@ impl From<CatalogError> for FetchError {
             CatalogError::Unavailable(m) => FetchError::CatalogUnavailable(m),
             other => FetchError::Catalog(other.to_string()),
         }
-    }
-}
-
-/// A held fetch lease and the task renewing it; [`FillJob::unlock`] ends both, and a fill
-/// dropped on the way (its task cancelled) stops renewing, so the lease runs out.
-struct Lease {
-    token: LockToken,
-    renewal: tokio::task::JoinHandle<()>,
-}
-
-impl Lease {
-    /// Starts renewing `token`'s hold on `key` every [`LEASE_RENEWAL`] until aborted.
-    fn hold(coord: std::sync::Arc<dyn Coordinator>, key: String, token: LockToken) -> Lease {
-        let held = token.clone();
-        let renewal = actix_rt::spawn(async move {
-            loop {
-                tokio::time::sleep(LEASE_RENEWAL).await;
-                match coord.renew(&key, &held, FETCH_LEASE).await {
-                    Ok(true) => {}
-                    // Lost (expired while the coordinator was unreachable, then taken): the fill
-                    // goes on, and the other replica's fetch is a duplicate download, never a
-                    // wrong byte.
-                    Ok(false) => {
-                        tracing::warn!(lock = %key, "fetch lease lost; another replica may fetch too");
-                        return;
-                    }
-                    Err(e) => tracing::warn!(lock = %key, error = %e, "could not renew the fetch lease"),
-                }
-            }
-        });
-        Lease { token, renewal }
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        self.renewal.abort();
     }
 }

@@ -8,7 +8,10 @@
 //!
 //! - [`actor`]: the actor, its messages and its in-memory state (in-flight fills, hot objects,
 //!   hit counts).
-//! - [`fill`]: one upstream fetch, from breaker admission to commit.
+//! - [`fill`]: one upstream fetch, from breaker admission to commit; [`lease`]: the
+//!   cross-replica fetch lease it takes first.
+//! - [`replica`], [`follow`]: a fill streamed to the other replicas while it runs (the leading
+//!   replica's side, and the following replicas').
 //! - [`spool`]: how a fill feeds every waiting client from one staging file.
 //! - [`hot`]: objects that never change, served by handlers without a mailbox round trip.
 //! - [`breaker`]: the circuit breaker, shared between replicas through the coordinator.
@@ -23,10 +26,13 @@ pub mod auth;
 mod body;
 pub mod breaker;
 pub mod fill;
+pub mod follow;
 pub mod hot;
+pub mod lease;
 pub mod netguard;
 pub mod probe;
 pub mod ratelimit;
+pub mod replica;
 pub mod spool;
 pub mod tls;
 pub mod upstream;

@@ -94,6 +94,14 @@ impl Spool {
         matches!(*self.tx.borrow(), FillState::Failed(_) | FillState::Resolved(_))
     }
 
+    /// The spool's bytes from offset `from` as the fill writes them, with the same rules as a
+    /// local client's (the final byte held back until the fill is verified, an error if it
+    /// fails); `None` before the fill has started streaming.
+    pub fn tail(&self, from: u64) -> Option<ByteStream> {
+        let (_, file) = self.head.get()?;
+        Some(reader(file.clone(), self.tx.subscribe(), from))
+    }
+
     /// Waits until the fill knows what it is, then gives this waiter its outcome: a download
     /// reading the spool from the start, or the shared resolution.
     pub async fn join(self: &Arc<Self>) -> FetchOutcome {
@@ -108,7 +116,7 @@ impl Spool {
                     if let Some((head, file)) = self.head.get() {
                         return FetchOutcome::Download(Download {
                             head: head.clone(),
-                            body: reader(file.clone(), self.tx.subscribe()),
+                            body: reader(file.clone(), self.tx.subscribe(), 0),
                         });
                     }
                 }
@@ -120,9 +128,9 @@ impl Spool {
     }
 }
 
-/// A stream over the spool from offset 0, following the fill.
-fn reader(file: Arc<File>, rx: watch::Receiver<FillState>) -> ByteStream {
-    Box::pin(futures_util::stream::unfold((file, rx, 0u64, false), |(file, mut rx, offset, done)| async move {
+/// A stream over the spool from `from`, following the fill.
+fn reader(file: Arc<File>, rx: watch::Receiver<FillState>, from: u64) -> ByteStream {
+    Box::pin(futures_util::stream::unfold((file, rx, from, false), |(file, mut rx, offset, done)| async move {
         if done {
             return None;
         }
@@ -162,7 +170,7 @@ fn reader(file: Arc<File>, rx: watch::Receiver<FillState>) -> ByteStream {
     }))
 }
 
-fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Bytes> {
+pub(super) fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Bytes> {
     use std::os::unix::fs::FileExt;
     let mut buf = vec![0u8; len as usize];
     let mut filled = 0;

@@ -86,7 +86,7 @@ pub struct UpstreamSettings {
 }
 
 /// The parts of an upstream response head artifactapi keeps.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct UpstreamHead {
     pub status: u16,
     pub content_length: Option<u64>,
