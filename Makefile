@@ -3,6 +3,10 @@
 #   make build   release binary
 #   make run     local server with the defaults (fs storage in ./data, in-process coordination);
 #                creates the PostgreSQL role and database it needs when they are missing
+#   make cluster three replicas on the local PostgreSQL (database artifacts_cluster) and Redis,
+#                on a Garage (else s3s-fs, else shared fs) under ./.cluster, behind nginx round
+#                robin on :8000 when nginx is installed; prints the URLs, Ctrl-C stops all
+#                (compose/cluster.sh; release binary when built, else debug)
 #   make test    unit and integration tests of the workspace, then the end-to-end crate
 #   make e2e     the end-to-end crate alone
 #   make bench   benchmark against nginx proxy_cache and the peers (bench/README.md)
@@ -22,7 +26,7 @@ CARGO ?= cargo
 CARGO_TARGET_DIR ?= $(CURDIR)/target
 export CARGO_TARGET_DIR
 
-# Tools installed by .ci/install (s3s-fs for the S3 storage tests).
+# Tools installed by .ci/install (s3s-fs for the S3 storage tests, garage for the replica suite).
 TOOLS ?= /var/cache/artifactapi/tools
 export PATH := $(TOOLS)/cargo/bin:$(PATH)
 
@@ -36,7 +40,7 @@ PGADMIN ?= postgres
 
 E2E_CRATE := artifactapi-e2e
 
-.PHONY: build run db test e2e bin bench soak lint fmt provider provider-publish
+.PHONY: build run db cluster test e2e bin bench soak lint fmt provider provider-publish
 
 build:
 	$(CARGO) build --release -p artifactapi
@@ -56,6 +60,13 @@ db:
 run: db
 	DBHOST="$(DBHOST)" DBPORT="$(DBPORT)" DBUSER="$(DBUSER)" DBNAME="$(DBNAME)" \
 	  $(CARGO) run --release -p artifactapi
+
+# Three replicas as compose/compose.yaml runs them, on this machine's services (compose/cluster.sh
+# says what it starts and which settings it reads).
+CLUSTER_DBNAME ?= artifacts_cluster
+cluster:
+	@$(MAKE) --no-print-directory db DBNAME="$(CLUSTER_DBNAME)"
+	DBHOST="$(DBHOST)" DBPORT="$(DBPORT)" DBUSER="$(DBUSER)" DBNAME="$(CLUSTER_DBNAME)" compose/cluster.sh
 
 # The end-to-end tests start the debug binaries (the server, and terraform's provider), so they
 # are built before any test runs (two builds, so each keeps its own feature set and cache).
@@ -79,7 +90,7 @@ soak:
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check
-	@if command -v shellcheck >/dev/null; then shellcheck -x .ci/run .ci/install bench/run.sh bench/soak.sh terraform-provider/scripts/*.sh; \
+	@if command -v shellcheck >/dev/null; then shellcheck -x .ci/run .ci/install bench/run.sh bench/soak.sh compose/cluster.sh terraform-provider/scripts/*.sh; \
 	else echo "shellcheck not installed: shell scripts not checked"; fi
 
 fmt:

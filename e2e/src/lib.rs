@@ -2,15 +2,15 @@
 //!
 //! The tests under `e2e/tests/` run the real `artifactapi` binary (built beforehand with
 //! `cargo build -p artifactapi`) against real parts: a fresh PostgreSQL database per server, the
-//! Redis at 127.0.0.1:6379 under a unique key namespace, a real S3 server (`s3s-fs`) for the S3
-//! storage backend, and real HTTP upstream servers on 127.0.0.1 whose behaviour the tests switch
+//! Redis at 127.0.0.1:6379 under a unique key namespace, a real S3 server (`s3s-fs`, or Garage
+//! for the replica suite) for the S3 storage backend, and real HTTP upstream servers on 127.0.0.1 whose behaviour the tests switch
 //! at run time (slow, reset mid-body, 5xx, down). Nothing here is a mock of artifactapi's
 //! dependencies: what a test sees is what a client of a deployment would see.
 //!
 //! Run: `cargo build -p artifactapi && cargo test -p artifactapi-e2e`. Scenario tests exist
 //! once per configuration (`fs`, `fs_redis`, `s3`, `s3_redis`; see [`matrix!`]), so
 //! `cargo test -p artifactapi-e2e -- fs_redis` runs one configuration. Knobs (all optional):
-//! `ARTIFACTAPI_BIN` (the binary), `S3S_FS` (the S3 server), `E2E_DBHOST`/`E2E_DBPORT`/
+//! `ARTIFACTAPI_BIN` (the binary), `S3S_FS` (the S3 server), `GARAGE` (Garage), `E2E_DBHOST`/`E2E_DBPORT`/
 //! `E2E_DBUSER`/`E2E_DBPASS`, `E2E_REDIS_URL`, `E2E_RUST_LOG` (the server's RUST_LOG),
 //! `E2E_SHOW_LOGS` (print every server's log tail, not only on failure).
 //!
@@ -22,6 +22,7 @@
 //!   for it, and images built with `umoci` (pushed and pulled with `skopeo` and `podman`).
 //! - [`redis`]: a unique Redis key namespace, swept when dropped.
 //! - [`s3`]: start `s3s-fs` on a free port.
+//! - [`garage`]: start a single-node Garage with a key and a bucket on free ports.
 //! - [`upstream`]: the upstream HTTP servers and their fault modes.
 //! - [`counting`]: a counting reverse proxy in front of a real upstream server.
 //! - [`gomod`]: module zips and the real `go` command, for the goproxy tests.
@@ -40,6 +41,7 @@ pub mod counting;
 pub mod db;
 pub mod docker;
 pub mod faults;
+pub mod garage;
 pub mod gomod;
 pub mod helm;
 pub mod oci_client;
@@ -122,7 +124,9 @@ where
 
 /// Expands `matrix!(scenario);` for `async fn scenario(opts: Options)` into a module of four
 /// tests, one per configuration the foundation supports: `fs`, `fs_redis`, `s3`, `s3_redis`.
-/// `matrix!(scenario, redis_only)` generates only the two configurations with Redis.
+/// `matrix!(scenario, redis_only)` generates only the two configurations with Redis;
+/// `matrix!(scenario, replicas)` the two of the replica suite, `fs_redis` and `garage_redis`
+/// (S3 on Garage, a store as deployments run it, instead of s3s-fs).
 #[macro_export]
 macro_rules! matrix {
     ($scenario:ident) => {
@@ -137,6 +141,12 @@ macro_rules! matrix {
         mod $scenario {
             $crate::matrix!(@test $scenario, fs_redis, $crate::Storage::Fs, true);
             $crate::matrix!(@test $scenario, s3_redis, $crate::Storage::S3, true);
+        }
+    };
+    ($scenario:ident, replicas) => {
+        mod $scenario {
+            $crate::matrix!(@test $scenario, fs_redis, $crate::Storage::Fs, true);
+            $crate::matrix!(@test $scenario, garage_redis, $crate::Storage::Garage, true);
         }
     };
     (@test $scenario:ident, $name:ident, $storage:expr, $redis:expr) => {

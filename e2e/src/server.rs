@@ -7,6 +7,7 @@
 //! a developer's shell cannot change what a test means; its output goes to a log file whose
 //! tail is printed when a test fails. Two servers can share one database, data directory, S3
 //! bucket and Redis namespace ([`Options::shared_with`]) to act as replicas of one deployment.
+//! The S3 backend runs on s3s-fs ([`Storage::S3`]) or on Garage ([`Storage::Garage`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,6 +20,7 @@ use tempfile::TempDir;
 
 use crate::client::{fetch, Fetched};
 use crate::db::Database;
+use crate::garage::GarageServer;
 use crate::redis::Namespace;
 use crate::s3::S3Server;
 use crate::tls::TestCa;
@@ -30,7 +32,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Storage {
     Fs,
+    /// `STORAGE_BACKEND=s3` on s3s-fs.
     S3,
+    /// `STORAGE_BACKEND=s3` on a single-node Garage.
+    Garage,
 }
 
 /// What replicas of one deployment share; dropped (database, Redis keys, S3 server, files)
@@ -41,6 +46,7 @@ struct Shared {
     db: Database,
     data_dir: TempDir,
     s3: Option<(S3Server, String)>,
+    garage: Option<GarageServer>,
     redis: Option<Namespace>,
 }
 
@@ -49,23 +55,33 @@ impl Shared {
         let s3 = async {
             match storage {
                 Storage::S3 => Some((S3Server::start().await, S3Server::unique_bucket())),
-                Storage::Fs => None,
+                Storage::Fs | Storage::Garage => None,
             }
         };
-        let (db, s3) = tokio::join!(Database::create(), s3);
+        let garage = async {
+            match storage {
+                Storage::Garage => Some(GarageServer::start().await),
+                Storage::Fs | Storage::S3 => None,
+            }
+        };
+        let (db, s3, garage) = tokio::join!(Database::create(), s3, garage);
         let data_dir = tempfile::Builder::new().prefix("aa-e2e-data-").tempdir().expect("temp DATA_DIR");
-        Shared { storage, db, data_dir, s3, redis: redis.then(Namespace::new) }
+        Shared { storage, db, data_dir, s3, garage, redis: redis.then(Namespace::new) }
     }
 
     fn env(&self) -> Vec<(String, String)> {
         let mut env = self.db.env();
         env.push(("DATA_DIR".into(), self.data_dir.path().display().to_string()));
-        match &self.s3 {
-            Some((s3, bucket)) => {
+        match (&self.s3, &self.garage) {
+            (Some((s3, bucket)), _) => {
                 env.push(("STORAGE_BACKEND".into(), "s3".into()));
                 env.extend(s3.env(bucket));
             }
-            None => env.push(("STORAGE_BACKEND".into(), "fs".into())),
+            (None, Some(garage)) => {
+                env.push(("STORAGE_BACKEND".into(), "s3".into()));
+                env.extend(garage.env());
+            }
+            (None, None) => env.push(("STORAGE_BACKEND".into(), "fs".into())),
         }
         if let Some(ns) = &self.redis {
             env.push(("REDIS_URL".into(), ns.url.clone()));
@@ -160,6 +176,7 @@ impl Options {
         let storage = match self.storage {
             Storage::Fs => "fs",
             Storage::S3 => "s3",
+            Storage::Garage => "garage",
         };
         if self.redis {
             format!("{storage}+redis")
@@ -504,7 +521,8 @@ impl Server {
         self.shared.data_dir.path()
     }
 
-    /// Where s3s-fs keeps this server's bucket, with the S3 backend.
+    /// Where s3s-fs keeps this server's bucket, with the S3 backend (`None` on fs, and on
+    /// Garage, whose objects are no files).
     pub fn bucket_dir(&self) -> Option<PathBuf> {
         self.shared.s3.as_ref().map(|(s3, bucket)| s3.root().join(bucket))
     }
@@ -518,8 +536,10 @@ impl Server {
     }
 
     /// Where the blob with this SHA-256 lies on disk: `DATA_DIR/blobs/sha256/{hash}` (fs), or
-    /// the object `blobs/sha256/{hash}` in s3s-fs's directory for the bucket (s3).
+    /// the object `blobs/sha256/{hash}` in s3s-fs's directory for the bucket (s3). Panics on
+    /// Garage, whose objects are no files.
     pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        assert!(self.shared.garage.is_none(), "blobs on Garage are no files: test through the server");
         let root = self.bucket_dir().unwrap_or_else(|| self.data_dir().to_path_buf());
         root.join("blobs").join("sha256").join(sha256)
     }

@@ -1,19 +1,29 @@
 //! Replicas of one deployment: separate processes sharing the database, the storage (the
 //! same DATA_DIR, or the same S3 bucket) and the Redis namespace. What one replica cached is a
-//! HIT on the other, and a breaker opened through one fails fast on the other. Shared freshness
-//! and breaker state need Redis, so these run on the Redis configurations only.
+//! HIT on the others, a breaker opened through one fails fast on all, a subscriber on one sees
+//! the events of all, and a docker upload may move between replicas at every request. Shared
+//! freshness and breaker state need Redis, so these run with Redis only: on the filesystem, and
+//! on S3 served by Garage (a store as deployments run it; see `artifactapi_e2e::garage`).
 
 use std::time::Duration;
 
 use artifactapi_e2e::client::FetchError;
+use artifactapi_e2e::oci_client::{digest, error_code, image_manifest, Registry, OCI_MANIFEST};
+use artifactapi_e2e::sse::{has_fields, EventStream};
 use artifactapi_e2e::{
     fetch, generic_remote, matrix, pattern_bytes, poll_until, sha256_hex, try_fetch, File, Mode, Options, Server,
     Upstream,
 };
 use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 const POLL: Duration = Duration::from_millis(50);
+/// How long an event may take to reach a subscriber on another replica.
+const EVENTS_WAIT: Duration = Duration::from_secs(15);
 
+/// Three replicas: an object cached through A is a HIT on B and C with the same bytes and ETag
+/// (one upstream GET in all), and a breaker opened by failures seen on A fails fast on B and C
+/// without their contacting the upstream, while cached objects are still served everywhere.
 async fn replicas_share_the_cache_and_the_breaker(opts: Options) {
     let opts = opts.env("BREAKER_THRESHOLD", 2).env("BREAKER_OPEN", 60);
     let up = Upstream::start().await;
@@ -21,15 +31,18 @@ async fn replicas_share_the_cache_and_the_breaker(opts: Options) {
     up.put("/files/shared.bin", File::new(body.clone()));
     let a = Server::start(opts.clone()).await;
     a.create_remote(generic_remote("gen", &up.base_url())).await;
-    let b = Server::start(opts.shared_with(&a)).await;
+    let b = Server::start(opts.clone().shared_with(&a)).await;
+    let c = Server::start(opts.shared_with(&a)).await;
 
     let ra = a.proxy_get("gen", "files/shared.bin").await;
     assert_eq!((ra.status, ra.x_cache()), (StatusCode::OK, "MISS"));
     a.wait_cached("gen", "files/shared.bin").await;
-    let rb = b.proxy_get("gen", "files/shared.bin").await;
-    assert_eq!((rb.status, rb.x_cache()), (StatusCode::OK, "HIT"), "cached through A, a HIT on B");
-    assert_eq!(sha256_hex(&rb.body), sha256_hex(&body));
-    assert_eq!(rb.header("etag"), Some(format!("\"{}\"", sha256_hex(&body)).as_str()));
+    for (name, s) in [("B", &b), ("C", &c)] {
+        let r = s.proxy_get("gen", "files/shared.bin").await;
+        assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "HIT"), "cached through A, a HIT on {name}");
+        assert_eq!(sha256_hex(&r.body), sha256_hex(&body));
+        assert_eq!(r.header("etag"), Some(format!("\"{}\"", sha256_hex(&body)).as_str()));
+    }
     assert_eq!(up.count("/files/shared.bin"), 1);
 
     up.set_mode(Mode::Error500);
@@ -38,14 +51,16 @@ async fn replicas_share_the_cache_and_the_breaker(opts: Options) {
     }
     assert_eq!(a.proxy_get("gen", "x/3").await.status, StatusCode::SERVICE_UNAVAILABLE, "open on A");
     let before = up.total();
-    let r = b.proxy_get("gen", "x/3").await;
-    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "the breaker opened through A fails fast on B");
-    assert!(r.header("retry-after").is_some());
-    assert_eq!(up.total(), before, "B did not contact the upstream");
-    let r = b.proxy_get("gen", "files/shared.bin").await;
-    assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "HIT"), "cached objects still served with the breaker open");
+    for (name, s) in [("B", &b), ("C", &c)] {
+        let r = s.proxy_get("gen", "x/3").await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "the breaker opened through A fails fast on {name}");
+        assert!(r.header("retry-after").is_some());
+        let r = s.proxy_get("gen", "files/shared.bin").await;
+        assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "HIT"), "cached objects still served on {name}");
+    }
+    assert_eq!(up.total(), before, "B and C did not contact the upstream");
 }
-matrix!(replicas_share_the_cache_and_the_breaker, redis_only);
+matrix!(replicas_share_the_cache_and_the_breaker, replicas);
 
 /// Three replicas, one cold object behind a slow upstream, the leading replica killed mid-fetch:
 /// its client sees a broken transfer (never a short 200); one other replica takes the fetch
@@ -108,7 +123,7 @@ async fn a_replica_killed_mid_fetch_hands_the_fetch_over(opts: Options) {
     let r = c.proxy_get("gen", path).await;
     assert_eq!(r.status, StatusCode::OK, "the live replicas still serve");
 }
-matrix!(a_replica_killed_mid_fetch_hands_the_fetch_over, redis_only);
+matrix!(a_replica_killed_mid_fetch_hands_the_fetch_over, replicas);
 
 /// A remote created on one of three replicas, changed on the second and deleted on the third
 /// is in effect on all three, each step within a second (the announcement through Redis; the
@@ -142,4 +157,102 @@ async fn remote_changes_reach_every_replica(opts: Options) {
     everywhere("the deleted remote gone from every replica", "files/b.txt", StatusCode::NOT_FOUND).await;
     eprintln!("slowest change to reach all three replicas: {} ms", slowest.as_millis());
 }
-matrix!(remote_changes_reach_every_replica, redis_only);
+matrix!(remote_changes_reach_every_replica, replicas);
+
+/// A subscriber to `/api/v2/events` on one of three replicas sees what happens on all three,
+/// each event naming the replica it happened on: the remote created on B, then a fetch on C,
+/// one on A itself and one on B.
+async fn a_subscriber_on_one_replica_sees_all_three(opts: Options) {
+    let up = Upstream::start().await;
+    for name in ["c.bin", "a.bin", "b.bin"] {
+        up.put(&format!("/files/{name}"), File::new(pattern_bytes(4000, name.len() as u64)));
+    }
+    let a = Server::start(opts.clone()).await;
+    let b = Server::start(opts.clone().shared_with(&a)).await;
+    let c = Server::start(opts.shared_with(&a)).await;
+    let id = |s: &Server| format!("e2e-{}", s.port());
+    let mut on_a = match EventStream::open(&a, "repo=ev").await {
+        Ok(stream) => stream,
+        Err(resp) => panic!("GET /api/v2/events: {}", resp.describe()),
+    };
+
+    b.create_remote(generic_remote("ev", &up.base_url())).await;
+    on_a.expect_in_order(&[("config_created", json!({"repository": "ev", "replica": id(&b)}))], EVENTS_WAIT).await;
+    let mut expected = Vec::new();
+    for (s, name) in [(&c, "c.bin"), (&a, "a.bin"), (&b, "b.bin")] {
+        // The remote B created is in effect on the others once its announcement arrived.
+        let r = poll_until("the remote on every replica", Duration::from_secs(5), POLL, || async {
+            let r = s.proxy_get("ev", &format!("files/{name}")).await;
+            (r.status != StatusCode::NOT_FOUND).then_some(r)
+        })
+        .await;
+        assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "MISS"), "{}", r.describe());
+        expected.push(json!({"repository": "ev", "path": format!("files/{name}"), "replica": id(s), "size": 4000}));
+    }
+    // Each replica publishes when its fetch is committed: the three may arrive in any order.
+    while !expected.is_empty() {
+        let (event, _) = on_a
+            .until("a fetch_completed of another replica", EVENTS_WAIT, |e, j| {
+                e.event == "fetch_completed" && expected.iter().any(|want| has_fields(j, want))
+            })
+            .await;
+        expected.retain(|want| !has_fields(&event, want));
+    }
+}
+matrix!(a_subscriber_on_one_replica_sees_all_three, replicas);
+
+/// A docker blob upload that moves between replicas at every request, as it does behind a
+/// load balancer without stickiness: started (`POST`) on A, a chunk (`PATCH`) on B, the last
+/// chunk and the digest (`PUT`) on C. The first chunk is larger than one part of an S3
+/// multipart upload (8 MiB), so on S3 both the stored chunk and the assembled blob go up in
+/// parts. The image's manifest pushed on C is then pulled from every replica with the pushed
+/// digest, and so is the blob, whole and a range of it.
+async fn a_docker_upload_moves_across_three_replicas(opts: Options) {
+    let a = Server::start(opts.clone()).await;
+    let b = Server::start(opts.clone().shared_with(&a)).await;
+    let c = Server::start(opts.shared_with(&a)).await;
+    let replicas = [&a, &b, &c];
+    let r = a.send_json(Method::POST, "/api/v2/locals", &json!({"name": "loc", "package_type": "docker"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
+    let absent = format!("/v2/loc/app/blobs/{}", digest(b"absent"));
+    for s in replicas {
+        poll_until("the local on every replica", Duration::from_secs(5), POLL, || async {
+            let r = Registry::new(s).get(&absent).await;
+            (r.status == StatusCode::NOT_FOUND && error_code(&r) == "BLOB_UNKNOWN").then_some(())
+        })
+        .await;
+    }
+
+    let layer = pattern_bytes(12 << 20, 47);
+    let (first, last) = layer.split_at(9 << 20);
+    let layer_digest = digest(&layer);
+    let location = Registry::new(&a).start_upload("loc/app").await;
+    let r = Registry::new(&b).patch(&location, Some((0, first.len() as u64 - 1)), first).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "PATCH on B: {}", r.describe());
+    assert_eq!(r.header("range"), Some(format!("0-{}", first.len() - 1).as_str()));
+    let r = Registry::new(&c).close(&location, &layer_digest, last).await;
+    assert_eq!(r.status, StatusCode::CREATED, "PUT on C: {}", r.describe());
+    assert_eq!(r.header("docker-content-digest"), Some(layer_digest.as_str()));
+
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    Registry::new(&b).push_blob("loc/app", config).await;
+    let manifest = image_manifest(config, &[layer.as_slice()]);
+    let r = Registry::new(&c).put_manifest("loc/app", "v1", OCI_MANIFEST, &manifest).await;
+    assert_eq!(r.status, StatusCode::CREATED, "manifest on C: {}", r.describe());
+
+    for (name, s) in [("A", &a), ("B", &b), ("C", &c)] {
+        let reg = Registry::new(s);
+        let m = reg.get("/v2/loc/app/manifests/v1").await;
+        assert_eq!(m.status, StatusCode::OK, "manifest from {name}: {}", m.describe());
+        assert_eq!(m.header("docker-content-digest"), Some(digest(&manifest).as_str()), "from {name}");
+        assert!(m.body.as_ref() == manifest.as_slice(), "the manifest from {name} has the pushed bytes");
+        let blob = reg.get(&format!("/v2/loc/app/blobs/{layer_digest}")).await;
+        assert_eq!((blob.status, blob.body.len()), (StatusCode::OK, layer.len()), "blob from {name}");
+        assert_eq!(digest(&blob.body), layer_digest, "the blob from {name} has the pushed bytes");
+    }
+    let url = format!("/v2/loc/app/blobs/{layer_digest}");
+    let part = fetch(Registry::new(&a).request(Method::GET, &url).header("range", "bytes=9437000-9437999")).await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT, "{}", part.describe());
+    assert!(part.body.as_ref() == &layer[9_437_000..9_438_000], "a range across the chunk boundary");
+}
+matrix!(a_docker_upload_moves_across_three_replicas, replicas);
