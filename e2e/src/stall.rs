@@ -4,7 +4,6 @@
 //! again. The service itself stays up: this is a slow dependency, not a dead one.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

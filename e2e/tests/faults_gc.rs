@@ -81,10 +81,10 @@ async fn gc_racing_fills_and_uploads(opts: Options) {
         let r = fetch(s.admin(Method::DELETE, &format!("/api/v2/remotes/gen/objects/f/{i}.bin"))).await;
         assert!(r.status.is_success(), "evict f/{i}.bin: {}", r.describe());
     }
-    // One more sweep after the traffic, then stop.
-    let last = s.gc(false, Some(0)).await;
+    // The loop stops, then one more sweep after the traffic.
     stop.store(true, Ordering::Relaxed);
     let (runs, deleted) = gc.await.expect("the GC loop failed");
+    let last = s.gc(false, Some(0)).await;
     let deleted = deleted + last["deleted"].as_u64().unwrap_or(0);
     eprintln!("gc racing: {runs} sweeps during the traffic, {deleted} blobs deleted");
     assert!(runs >= 1, "no sweep ran during the traffic");
