@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use artifactapi_actors::storage::Gc;
+use artifactapi_actors::storage::{Gc, GcError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -128,7 +128,8 @@ struct GcRequest {
 
 #[utoipa::path(post, path = "/api/v2/gc", tag = "operations", request_body(content = Object,
         description = "`{\"dry_run\": bool, \"grace_seconds\": N}`, both optional"),
-    responses((status = 200, description = "The GC report", body = Object), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "The GC report", body = Object), (status = 400, body = ErrorBody),
+        (status = 409, description = "A garbage collection is already running", body = ErrorBody)))]
 pub async fn gc(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
     let body = read_body(&req, payload, state.config.max_json_body).await?;
@@ -143,6 +144,15 @@ pub async fn gc(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
         .send(Gc { dry_run: request.dry_run, grace })
         .await
         .map_err(|e| ApiError::Unavailable(format!("storage actor: {e}")))?
-        .map_err(|e| ApiError::Internal(format!("gc: {e}")))?;
+        .map_err(gc_error)?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// A sweep already running is the caller's conflict (`409`, try again later); a store or
+/// catalog that does not answer is `503`.
+fn gc_error(e: GcError) -> ApiError {
+    match e {
+        GcError::Busy => ApiError::Conflict(e.to_string()),
+        GcError::Store(_) | GcError::Catalog(_) => ApiError::Unavailable(format!("gc: {e}")),
+    }
 }
