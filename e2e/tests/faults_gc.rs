@@ -48,6 +48,7 @@ async fn gc_racing_fills_and_uploads(opts: Options) {
                 if r.status == StatusCode::CONFLICT {
                     assert_eq!(r.json()["error"], "a garbage collection is already running", "{}", r.describe());
                     busy += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 }
                 assert_eq!(r.status, StatusCode::OK, "gc: {}", r.describe());
