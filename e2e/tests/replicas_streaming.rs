@@ -133,7 +133,7 @@ async fn thirty_clients_on_three_replicas_stream_one_fetch(opts: Options) {
         assert_eq!(sha256_hex(&r.body), digest);
     }
 }
-matrix!(thirty_clients_on_three_replicas_stream_one_fetch, redis_only);
+matrix!(thirty_clients_on_three_replicas_stream_one_fetch, replicas);
 
 /// GETs `url` and reports, once, that the first body bytes arrived.
 async fn get_reporting_start(
@@ -211,7 +211,7 @@ async fn followers_finish_when_the_leading_replica_is_killed(opts: Options) {
     assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "HIT"));
     assert_eq!(sha256_hex(&r.body), digest);
 }
-matrix!(followers_finish_when_the_leading_replica_is_killed, redis_only);
+matrix!(followers_finish_when_the_leading_replica_is_killed, replicas);
 
 /// The internal route serves a fill only to the holder of its token: a wrong token, a malformed
 /// id, a traversal or a range other than `bytes=N-` gets 404 or 400 and no byte, even while the
@@ -280,4 +280,4 @@ async fn the_fill_route_refuses_strangers(opts: Options) {
     assert_eq!(sha256_hex(&r.body), sha256_hex(&body));
     assert_eq!(up.count(PATH), 1);
 }
-matrix!(the_fill_route_refuses_strangers, redis_only);
+matrix!(the_fill_route_refuses_strangers, replicas);
