@@ -19,29 +19,12 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-const INSTALLED: &str = "/var/cache/artifactapi/tools/cargo/bin/garage";
 /// The region Garage signs for ([`GarageServer::env`] gives it as `MINIO_REGION`).
 pub const REGION: &str = "garage";
 
-/// Finds the garage binary or panics saying how to get it.
+/// Finds the garage binary (`$GARAGE`, the PATH, the tools cache) or panics saying how to get it.
 pub fn binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("GARAGE") {
-        return PathBuf::from(p);
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("garage"))
-        .find(|p| p.is_file());
-    if let Some(p) = on_path {
-        return p;
-    }
-    let installed = PathBuf::from(INSTALLED);
-    assert!(
-        installed.is_file(),
-        "garage not found (not in $GARAGE, not on PATH, not at {INSTALLED}): run `bash .ci/install` to install it"
-    );
-    installed
+    crate::installed_tool("GARAGE", "garage")
 }
 
 /// A running single-node Garage with one bucket and one key allowed on it; killed and its

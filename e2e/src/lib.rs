@@ -66,6 +66,32 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+/// Where `.ci/install` puts the tools it builds (`cargo install --root`).
+const TOOLS_BIN: &str = "/var/cache/artifactapi/tools/cargo/bin";
+
+/// The test tool `name`: the path in `$env_var`, else the first on the PATH, else the one
+/// `.ci/install` installed; panics saying how to get it when there is none.
+pub fn installed_tool(env_var: &str, name: &str) -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os(env_var) {
+        return std::path::PathBuf::from(p);
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file());
+    if let Some(p) = on_path {
+        return p;
+    }
+    let installed = std::path::Path::new(TOOLS_BIN).join(name);
+    assert!(
+        installed.is_file(),
+        "{name} not found (not in ${env_var}, not on PATH, not at {}): run `bash .ci/install` to install it",
+        installed.display()
+    );
+    installed
+}
+
 /// Lower-case hex SHA-256 of `bytes`: the ETag artifactapi gives a cached object.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -11,27 +11,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-const INSTALLED: &str = "/var/cache/artifactapi/tools/cargo/bin/s3s-fs";
-
-/// Finds the s3s-fs binary or panics saying how to get it.
+/// Finds the s3s-fs binary (`$S3S_FS`, the PATH, the tools cache) or panics saying how to get it.
 pub fn binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("S3S_FS") {
-        return PathBuf::from(p);
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("s3s-fs"))
-        .find(|p| p.is_file());
-    if let Some(p) = on_path {
-        return p;
-    }
-    let installed = PathBuf::from(INSTALLED);
-    assert!(
-        installed.is_file(),
-        "s3s-fs not found (not in $S3S_FS, not on PATH, not at {INSTALLED}): run `bash .ci/install` to install it"
-    );
-    installed
+    crate::installed_tool("S3S_FS", "s3s-fs")
 }
 
 /// A running s3s-fs; killed on drop.
